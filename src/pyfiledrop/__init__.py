@@ -1,0 +1,1 @@
+"""pyfiledrop: a self-hosted server for uploading and sharing very large files fast."""

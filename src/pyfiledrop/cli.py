@@ -1,0 +1,112 @@
+"""The `pyfiledrop` command. `serve` is the default, so the seed's command lines keep working."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from click_default_group import DefaultGroup
+
+from pyfiledrop.config import MIB, Settings
+
+POSITIVE = click.IntRange(min=1)
+
+
+def _writable_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    path = Path(value)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create {path}: {exc.strerror}") from exc
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"{path} is not a writable folder")
+    return path
+
+
+def _env(name: str) -> str:
+    return f"PYFILEDROP_{name}"
+
+
+@click.group(cls=DefaultGroup, default="serve", default_if_no_args=True)
+@click.version_option(package_name="pyfiledrop")
+def main() -> None:
+    """pyfiledrop: upload and share very large files fast.
+
+    Run without a command (or with `serve`) to start the server.
+    """
+
+
+@main.command()
+@click.option("-p", "--port", type=click.IntRange(0, 65535), default=16273, show_default=True,
+              envvar=_env("PORT"), help="Port to listen on.")
+@click.option("--host", default="0.0.0.0", show_default=True, envvar=_env("HOST"),
+              help="Address to listen on.")
+@click.option("-s", "--storage", default="./storage", show_default=True, envvar=_env("STORAGE"),
+              callback=_writable_folder, help="Folder for finished files and the metadata database.")
+@click.option("-c", "--chunks", default="./chunks", show_default=True, envvar=_env("CHUNKS"),
+              callback=_writable_folder, help="Folder for uploads in progress.")
+@click.option("--max-size", type=POSITIVE, default=100000, show_default=True,
+              envvar=_env("MAX_SIZE"), help="Largest file accepted, in MiB (Dropzone's maxFilesize).")
+@click.option("--timeout", type=POSITIVE, default=120000, show_default=True,
+              envvar=_env("TIMEOUT"), help="Time allowed for each chunk request, in ms.")
+@click.option("--chunk-size", type=POSITIVE, default=1000000, show_default=True,
+              envvar=_env("CHUNK_SIZE"), help="Chunk size the page sends, in bytes.")
+@click.option("--max-chunk-size", type=POSITIVE, default=64 * MIB, show_default=True,
+              envvar=_env("MAX_CHUNK_SIZE"),
+              help="Largest chunk the server accepts from any client, in bytes.")
+@click.option("--disable-parallel-chunks", is_flag=True, envvar=_env("DISABLE_PARALLEL_CHUNKS"),
+              help="Make the page send one chunk at a time.")
+@click.option("--disable-force-chunking", is_flag=True, envvar=_env("DISABLE_FORCE_CHUNKING"),
+              help="Let the page send files smaller than a chunk in one request.")
+@click.option("-a", "--allow-downloads", is_flag=True, envvar=_env("ALLOW_DOWNLOADS"),
+              help="Let anyone holding a file's link download it.")
+@click.option("--dz-cdn", default=None, envvar=_env("DZ_CDN"),
+              help="Load Dropzone from this CDN instead of the copy pyfiledrop serves.")
+@click.option("--dz-version", default=None, envvar=_env("DZ_VERSION"),
+              help="Dropzone version to load from the CDN (implies a CDN).")
+def serve(**options: Any) -> None:
+    """Run the upload server."""
+    settings = Settings(
+        host=options["host"],
+        port=options["port"],
+        storage=options["storage"],
+        chunks=options["chunks"],
+        max_size_mib=options["max_size"],
+        timeout_ms=options["timeout"],
+        chunk_size=options["chunk_size"],
+        max_chunk_size=options["max_chunk_size"],
+        parallel_chunks=not options["disable_parallel_chunks"],
+        force_chunking=not options["disable_force_chunking"],
+        allow_downloads=options["allow_downloads"],
+        dz_cdn=options["dz_cdn"],
+        dz_version=options["dz_version"],
+    )
+    for flag, reason in settings.problems():
+        raise click.BadParameter(reason, param_hint=f"'{flag}'")
+    run(settings)
+
+
+def run(settings: Settings) -> None:
+    import uvicorn
+
+    from pyfiledrop.compose import build_service
+    from pyfiledrop.web.app import asgi
+
+    click.echo(
+        f"Timeout: {settings.timeout_ms // 1000} seconds per chunk\n"
+        f"Chunk Size: {settings.chunk_size // 1024} Kb\n"
+        f"Max File Size: {settings.max_size_mib} Mb\n"
+        f"Force Chunking: {str(settings.force_chunking).lower()}\n"
+        f"Parallel Chunks: {str(settings.parallel_chunks).lower()}\n"
+        f"Downloads: {'allowed' if settings.allow_downloads else 'off'}\n"
+        f"Storage Path: {settings.storage.absolute()}\n"
+        f"Chunk Path: {settings.chunks.absolute()}\n"
+    )
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    click.echo(f"pyfiledrop is running at http://{shown}:{settings.port}/")
+    sys.stdout.flush()
+    app = asgi(settings, build_service(settings))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

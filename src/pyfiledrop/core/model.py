@@ -1,0 +1,78 @@
+"""What an upload is: its record, its states and the moves allowed between them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class State(str, enum.Enum):
+    """The life of an upload.
+
+    receiving -> assembling -> complete
+             \\-> failed    \\-> failed
+    Only the upload service moves an upload, and every move goes through the metadata store's
+    compare-and-set so two workers never both finish the same upload.
+    """
+
+    RECEIVING = "receiving"
+    ASSEMBLING = "assembling"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+ALLOWED_MOVES: dict[State, frozenset[State]] = {
+    State.RECEIVING: frozenset({State.ASSEMBLING, State.FAILED}),
+    State.ASSEMBLING: frozenset({State.COMPLETE, State.FAILED}),
+    State.COMPLETE: frozenset(),
+    State.FAILED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a file is cut into chunks: every chunk is `chunk_size` bytes except the last."""
+
+    size: int
+    chunk_size: int
+    chunk_count: int
+
+    def offset(self, index: int) -> int:
+        return index * self.chunk_size
+
+    def length(self, index: int) -> int:
+        """The exact byte count chunk `index` must carry."""
+        return min(self.chunk_size, self.size - self.offset(index))
+
+    @staticmethod
+    def expected_count(size: int, chunk_size: int) -> int:
+        """Chunks needed for `size` bytes; an empty file is sent as one empty chunk."""
+        return max(1, -(-size // chunk_size))
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One upload as the metadata store records it.
+
+    `id` is issued by the server and is the only id used for storage paths; `client_id` is the id a
+    client chose (Dropzone's dzuuid), kept only to find the upload again. `owner` is a digest of the
+    creator's cookie. `layout` is None while the size is not known (a plain upload in progress).
+    """
+
+    id: str
+    client_id: str | None
+    owner: str
+    filename: str
+    content_type: str
+    layout: Layout | None
+    state: State
+    created_at: float
+    updated_at: float
+    sha256: str | None = None
+    download_token: str | None = None
+    storage_key: str | None = None
+    error: str | None = None
+
+    @property
+    def size(self) -> int | None:
+        return self.layout.size if self.layout else None

@@ -1,0 +1,336 @@
+"""The upload service: the one place that owns an upload's life.
+
+Protocol adapters call it with already-parsed numbers and a stream of bytes; it checks them against
+the limits and the upload's record, writes through the storage interface, records each chunk in the
+metadata store only after its last byte is stored, and finishes the upload exactly once when the
+set of chunks is whole. Nothing here knows HTTP, SQL or file paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyfiledrop import errors
+from pyfiledrop.core.interfaces import MetaStore, PartWriter, Storage
+from pyfiledrop.core.model import ALLOWED_MOVES, Layout, State, Upload
+
+_CLIENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_MAX_NAME_BYTES = 255
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the server accepts, whatever a client declares."""
+
+    max_size: int
+    max_chunk_size: int
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a chunked client says about the whole file with every chunk."""
+
+    filename: str
+    content_type: str
+    size: int
+    chunk_size: int
+    chunk_count: int
+
+
+def clean_filename(name: str) -> str:
+    """The last path component of a client's file name, without control characters, <= 255 bytes."""
+    base = re.split(r"[/\\]", name)[-1]
+    base = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip()
+    while len(base.encode()) > _MAX_NAME_BYTES:
+        base = base[:-1]
+    return base if base not in ("", ".", "..") else "upload"
+
+
+def check_client_id(client_id: str) -> str:
+    """A client-chosen upload id, normalised; anything but a UUID is refused before any use."""
+    normal = client_id.strip().lower()
+    if not _CLIENT_ID.match(normal):
+        raise errors.BAD_ID("The upload id must be a UUID such as Dropzone's dzuuid.")
+    return normal
+
+
+class ChunkSink:
+    """Takes one chunk's bytes as they arrive and refuses the first byte too many."""
+
+    def __init__(self, writer: PartWriter, declared_max: int, exact: int | None) -> None:
+        self._writer = writer
+        self._declared_max = declared_max
+        self._exact = exact
+        self.received = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        total = self.received + len(data)
+        if total > self._declared_max:
+            raise errors.TOO_LARGE(f"The chunk is larger than the {self._declared_max} bytes allowed.")
+        if self._exact is not None and total > self._exact:
+            raise errors.BAD_CHUNK(f"The chunk is longer than the {self._exact} bytes it must have.")
+        try:
+            self._writer.write(data)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        self.received = total
+
+    def check_complete(self) -> None:
+        if self._exact is not None and self.received != self._exact:
+            raise errors.BAD_CHUNK(
+                f"The chunk has {self.received} bytes; the declared sizes require {self._exact}."
+            )
+
+
+class _NullWriter:
+    def write(self, data: bytes | memoryview) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def storage_error(exc: OSError) -> errors.UploadError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return errors.STORAGE_FULL("The server's storage is full; try again later.")
+    return errors.STORAGE_FAILED("The server could not store the data.")
+
+
+class UploadService:
+    """Creates uploads, takes their chunks, finishes them, and finds them again."""
+
+    def __init__(self, meta: MetaStore, storage: Storage, limits: Limits) -> None:
+        self.meta = meta
+        self.storage = storage
+        self.limits = limits
+        self._chunk_locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
+        self._finishing: set[asyncio.Task[None]] = set()
+
+    # --- creation -------------------------------------------------------------------------------
+
+    def begin_chunked(self, owner: str, client_id: str, declared: Declared) -> Upload:
+        """The upload a chunk belongs to, created on its first chunk; checks every declared total."""
+        client_id = check_client_id(client_id)
+        layout = self._check_layout(declared)
+        filename = clean_filename(declared.filename)
+        now = time.time()
+        fresh = Upload(
+            id=secrets.token_hex(16),
+            client_id=client_id,
+            owner=owner,
+            filename=filename,
+            content_type=declared.content_type,
+            layout=layout,
+            state=State.RECEIVING,
+            created_at=now,
+            updated_at=now,
+        )
+        existing = self.meta.get_by_client_id(client_id)
+        if existing is None:
+            try:
+                self.storage.prepare(fresh.id)
+            except OSError as exc:
+                raise storage_error(exc) from exc
+            existing = self.meta.create_or_get(fresh)
+        self._check_owner(existing, owner)
+        if existing.layout != layout or existing.filename != filename:
+            raise errors.CONFLICT(
+                "This chunk's declared file (name, size, chunk size or count) differs from the "
+                "upload it names."
+            )
+        return existing
+
+    def _check_layout(self, d: Declared) -> Layout:
+        if d.size < 0 or d.chunk_size < 1 or d.chunk_count < 1:
+            raise errors.BAD_CHUNK("Sizes must be positive and the chunk count at least 1.")
+        if d.size > self.limits.max_size:
+            raise errors.TOO_LARGE(
+                f"The file is {d.size} bytes; this server accepts at most {self.limits.max_size}."
+            )
+        if d.chunk_size > self.limits.max_chunk_size:
+            raise errors.TOO_LARGE(
+                f"Chunks of {d.chunk_size} bytes are too large; "
+                f"the limit is {self.limits.max_chunk_size}."
+            )
+        if d.chunk_count != Layout.expected_count(d.size, d.chunk_size):
+            raise errors.BAD_CHUNK(
+                f"{d.chunk_count} chunks cannot hold {d.size} bytes at {d.chunk_size} per chunk."
+            )
+        return Layout(d.size, d.chunk_size, d.chunk_count)
+
+    def begin_plain(self, owner: str, filename: str, content_type: str) -> Upload:
+        """A one-request upload whose size is known only when its body ends."""
+        now = time.time()
+        upload = Upload(
+            id=secrets.token_hex(16),
+            client_id=None,
+            owner=owner,
+            filename=clean_filename(filename),
+            content_type=content_type,
+            layout=None,
+            state=State.RECEIVING,
+            created_at=now,
+            updated_at=now,
+        )
+        return self.meta.create_or_get(upload)
+
+    # --- receiving ------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def chunk(self, upload: Upload, index: int, offset: int) -> AsyncIterator[ChunkSink]:
+        """Receive chunk `index`. A late copy for a finished upload is checked but not stored.
+
+        The chunk counts as received only if the block exits normally with every byte written.
+        One send of a given chunk at a time: a concurrent duplicate waits for the first.
+        """
+        layout = upload.layout
+        assert layout is not None
+        if not 0 <= index < layout.chunk_count:
+            raise errors.BAD_CHUNK(f"Chunk index {index} is outside 0..{layout.chunk_count - 1}.")
+        if offset != layout.offset(index):
+            raise errors.BAD_CHUNK(
+                f"Chunk {index} must start at byte {layout.offset(index)}, not {offset}."
+            )
+        async with self._chunk_lock((upload.id, index)):
+            current = self.meta.get(upload.id)
+            if current is None or current.state != State.RECEIVING:
+                yield ChunkSink(_NullWriter(), layout.chunk_size, layout.length(index))
+                return
+            self.meta.forget_chunk(upload.id, index)
+            writer = self.storage.part_writer(upload.id, offset)
+            try:
+                sink = ChunkSink(writer, layout.chunk_size, layout.length(index))
+                yield sink
+                sink.check_complete()
+            finally:
+                writer.close()
+            received = self.meta.record_chunk(upload.id, index)
+        if received == layout.chunk_count:
+            self._track(self._finish(upload.id))
+
+    @asynccontextmanager
+    async def _chunk_lock(self, key: tuple[str, int]) -> AsyncIterator[None]:
+        lock, users = self._chunk_locks.get(key, (asyncio.Lock(), 0))
+        self._chunk_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._chunk_locks[key]
+            if users == 1:
+                del self._chunk_locks[key]
+            else:
+                self._chunk_locks[key] = (lock, users - 1)
+
+    async def plain_from_file(
+        self, owner: str, filename: str, content_type: str, path: Path
+    ) -> Upload:
+        """A one-request upload whose bytes the adapter already spooled to `path`; finished here."""
+        upload = self.begin_plain(owner, filename, content_type)
+        try:
+            size = self.storage.adopt(upload.id, path)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        self.meta.record_chunk(upload.id, 0)
+        layout = Layout(size, max(size, 1), 1)
+        if self._move(upload.id, State.RECEIVING, State.ASSEMBLING, layout=layout):
+            await self._assemble(upload.id)
+        return self.refresh(upload)
+
+    # --- finishing ------------------------------------------------------------------------------
+
+    def _move(self, upload_id: str, old: State, new: State, **fields: Any) -> bool:
+        """Every state change goes through here, so the table of allowed moves is enforced."""
+        assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
+        return self.meta.move(upload_id, old, new, **fields)
+
+    async def _finish(self, upload_id: str) -> None:
+        """Hash, check and move the file into place; runs at most once per upload."""
+        if not self._move(upload_id, State.RECEIVING, State.ASSEMBLING):
+            return
+        await self._assemble(upload_id)
+
+    async def _assemble(self, upload_id: str) -> None:
+        upload = self.meta.get(upload_id)
+        assert upload is not None and upload.layout is not None
+        try:
+            stored = await asyncio.to_thread(self.storage.assemble, upload_id, upload_id)
+        except OSError as exc:
+            self._move(upload_id, State.ASSEMBLING, State.FAILED, error=storage_error(exc).message)
+            return
+        if stored.size != upload.layout.size:
+            self._move(
+                upload_id,
+                State.ASSEMBLING,
+                State.FAILED,
+                error=f"assembled {stored.size} bytes, expected {upload.layout.size}",
+            )
+            return
+        self._move(
+            upload_id,
+            State.ASSEMBLING,
+            State.COMPLETE,
+            sha256=stored.sha256,
+            storage_key=stored.key,
+            download_token=secrets.token_urlsafe(24),
+        )
+
+    async def recover(self) -> None:
+        """After a restart: finish what was being finished, and what had all its chunks."""
+        for upload in self.meta.in_state(State.ASSEMBLING):
+            self._track(self._assemble(upload.id))
+        for upload in self.meta.in_state(State.RECEIVING):
+            layout = upload.layout
+            if layout and len(self.meta.received(upload.id)) == layout.chunk_count:
+                self._track(self._finish(upload.id))
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+
+    async def drain(self) -> None:
+        """Wait for uploads being finished (used at shutdown and by tests)."""
+        while self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
+
+    # --- finding --------------------------------------------------------------------------------
+
+    def owned(self, owner: str, client_id: str) -> Upload:
+        """The upload a client named, if this owner created it."""
+        upload = self.meta.get_by_client_id(check_client_id(client_id))
+        if upload is None:
+            raise errors.NOT_FOUND("No upload has this id.")
+        self._check_owner(upload, owner)
+        return upload
+
+    def received(self, upload: Upload) -> list[int]:
+        return self.meta.received(upload.id)
+
+    def downloadable(self, token: str) -> Upload:
+        """The complete upload a download token names."""
+        upload = self.meta.get_by_token(token) if _TOKEN.match(token) else None
+        if upload is None or upload.state != State.COMPLETE:
+            raise errors.NOT_FOUND("No file is available at this link.")
+        return upload
+
+    def refresh(self, upload: Upload) -> Upload:
+        current = self.meta.get(upload.id)
+        assert current is not None
+        return current
+
+    @staticmethod
+    def _check_owner(upload: Upload, owner: str) -> None:
+        if not secrets.compare_digest(upload.owner, owner):
+            raise errors.FORBIDDEN("This upload was started by another browser or client.")

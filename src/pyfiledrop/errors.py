@@ -1,0 +1,51 @@
+"""The error catalogue: every failure a client can cause, with a stable code and an HTTP status.
+
+The core and the back ends raise `UploadError`s built from this catalogue; only the web edge turns
+them into responses, so no storage or metadata code ever speaks HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    """One entry of the catalogue: a stable machine-readable code and the HTTP status it maps to."""
+
+    code: str
+    status: int
+
+    def __call__(self, message: str) -> UploadError:
+        return UploadError(self, message)
+
+
+class UploadError(Exception):
+    """A failure with a message meant for the person who caused it."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    @property
+    def code(self) -> str:
+        return self.kind.code
+
+
+BAD_REQUEST = ErrorKind("bad_request", 400)
+BAD_ID = ErrorKind("bad_upload_id", 400)
+BAD_CHUNK = ErrorKind("bad_chunk", 400)
+FORBIDDEN = ErrorKind("not_your_upload", 403)
+DOWNLOADS_DISABLED = ErrorKind("downloads_disabled", 403)
+NOT_FOUND = ErrorKind("not_found", 404)
+TIMEOUT = ErrorKind("request_timeout", 408)
+CONFLICT = ErrorKind("conflict", 409)
+TOO_LARGE = ErrorKind("too_large", 413)
+UNSUPPORTED_MEDIA = ErrorKind("unsupported_media_type", 415)
+STORAGE_FULL = ErrorKind("storage_full", 507)
+STORAGE_FAILED = ErrorKind("storage_failed", 500)

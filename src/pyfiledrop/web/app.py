@@ -1,0 +1,201 @@
+"""The ASGI application: routes, the owner cookie, error rendering and downloads.
+
+Protocol work is done by the adapters; this module only maps URLs to them and turns their results
+and `UploadError`s into HTTP responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pyfiledrop import errors
+from pyfiledrop.adapters import dropzone
+from pyfiledrop.config import Settings
+from pyfiledrop.core.interfaces import LocalFiles
+from pyfiledrop.core.model import State, Upload
+from pyfiledrop.core.service import UploadService
+from pyfiledrop.web.page import render_page
+
+STATIC = Path(__file__).parent / "static"
+OWNER_COOKIE = "pyfiledrop_client"
+_FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
+_DRAIN_LIMIT = 128 * 1024 * 1024  # read at most this much of a refused body so the client sees why
+
+
+class OwnerCookie:
+    """Gives every client a random id in a cookie; uploads are bound to a digest of it.
+
+    The page's first load sets it, and any client that keeps cookies gets it on its first request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = Request(scope).cookies.get(OWNER_COOKIE, "")
+        fresh = not (43 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum())
+        if fresh:
+            token = secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["owner"] = hashlib.sha256(token.encode()).hexdigest()
+
+        async def send_with_cookie(message: Message) -> None:
+            if fresh and message["type"] == "http.response.start":
+                cookie = (
+                    f"{OWNER_COOKIE}={token}; Path=/; Max-Age=315360000; HttpOnly; SameSite=Lax"
+                )
+                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+def error_response(exc: errors.UploadError) -> JSONResponse:
+    # Dropzone shows `error` next to the file when the reply is a JSON object.
+    return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
+
+
+async def body_pieces(request: Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives, without Starlette's once-only stream guard."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        if message.get("body"):
+            yield message["body"]
+        if not message.get("more_body", False):
+            return
+
+
+async def drain(request: Request) -> None:
+    """Read and drop the rest of a refused body, so the client reads our answer, not a reset."""
+    seen = 0
+    try:
+        async for piece in body_pieces(request):
+            seen += len(piece)
+            if seen > _DRAIN_LIMIT:
+                return
+    except ClientDisconnect:
+        return
+
+
+def build_app(settings: Settings, service: UploadService) -> Starlette:
+    timeout = settings.timeout_ms / 1000
+
+    def describe(request: Request, upload: Upload, with_chunks: bool = False) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "id": upload.client_id,
+            "state": upload.state.value,
+            "filename": upload.filename,
+            "size": upload.size,
+        }
+        if upload.layout:
+            found["chunk_count"] = upload.layout.chunk_count
+        if with_chunks:
+            found["received"] = service.received(upload)
+        if upload.state == State.COMPLETE:
+            found["sha256"] = upload.sha256
+            found["download_url"] = str(request.url_for("download", token=upload.download_token))
+        if upload.state == State.FAILED:
+            found["error"] = upload.error
+        return found
+
+    async def upload(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        limit = service.limits.max_size + _FORM_SLACK
+        try:
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise errors.TOO_LARGE("The request is larger than this server accepts.")
+            async with asyncio.timeout(timeout):
+                done = await dropzone.receive(
+                    service,
+                    request.state.owner,
+                    request.headers.get("content-type", ""),
+                    body_pieces(request),
+                    settings.chunks,
+                )
+        except errors.UploadError as exc:
+            await drain(request)
+            return error_response(exc)
+        except TimeoutError:
+            return error_response(errors.TIMEOUT(f"The chunk took longer than {timeout:g} s."))
+        return JSONResponse(describe(request, service.refresh(done)))
+
+    async def status(request: Request) -> Response:
+        found = service.owned(request.state.owner, request.path_params["client_id"])
+        return JSONResponse(describe(request, found, with_chunks=True))
+
+    async def download(request: Request) -> Response:
+        if not settings.allow_downloads:
+            raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
+        found = service.downloadable(request.path_params["token"])
+        assert found.storage_key is not None
+        storage: LocalFiles = service.storage  # type: ignore[assignment]
+        media_type = mimetypes.guess_type(found.filename)[0] or "application/octet-stream"
+        return FileResponse(
+            storage.path_of(found.storage_key),
+            media_type=media_type,
+            headers={
+                "Content-Disposition": content_disposition(found.filename),
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox",
+            },
+        )
+
+    async def page(request: Request) -> Response:
+        return Response(render_page(settings), media_type="text/html; charset=utf-8")
+
+    async def favicon(request: Request) -> Response:
+        return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, errors.UploadError)
+        return error_response(exc)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.recover()
+        yield
+        await service.drain()
+        service.meta.close()
+
+    return Starlette(
+        routes=[
+            Route("/", page),
+            Route("/favicon.ico", favicon),
+            Route("/upload", upload, methods=["POST"]),
+            Route("/upload/{client_id}", status),
+            Route("/download/{token}", download, name="download"),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers={errors.UploadError: on_error},
+        middleware=[],
+        lifespan=lifespan,
+    )
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266/5987: an ASCII fallback name plus the exact UTF-8 name in filename*."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def asgi(settings: Settings, service: UploadService) -> ASGIApp:
+    return OwnerCookie(build_app(settings, service))

@@ -1,0 +1,56 @@
+"""The upload page: the template filled from settings, Dropzone served locally or from a CDN."""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import cache
+from pathlib import Path
+from string import Template
+
+from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, MIB, Settings
+
+TEMPLATE = Path(__file__).parent / "templates" / "index.html"
+LOCAL_DROPZONE = "/static/vendor/dropzone"
+PARALLEL_CHUNK_LIMIT = 6  # what a browser opens to one host over HTTP/1.1
+
+
+def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
+    """The script and stylesheets: the vendored copy unless --dz-cdn/--dz-version ask for a CDN.
+
+    Dropzone 6 dropped the `min/` folder and renamed its files, so the CDN layout follows the major.
+    """
+    if settings.dz_cdn is None and settings.dz_version is None:
+        base = LOCAL_DROPZONE
+        return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
+    base = f"{(settings.dz_cdn or DEFAULT_CDN).rstrip('/')}/{settings.dz_version or DROPZONE_VERSION}"
+    if (settings.dz_version or DROPZONE_VERSION).split(".")[0] in ("4", "5"):
+        return f"{base}/min/dropzone.min.js", [f"{base}/min/dropzone.min.css"]
+    return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1024:g} GiB" if size >= 1024 else f"{size} MiB"
+
+
+@cache
+def render_page(settings: Settings) -> str:
+    script, styles = dropzone_urls(settings)
+    config = {
+        "chunkSize": settings.chunk_size,
+        "maxFilesize": settings.max_size_mib,
+        "timeout": settings.timeout_ms,
+        "forceChunking": settings.force_chunking,
+        "parallelChunks": settings.parallel_chunks,
+        "parallelChunkLimit": PARALLEL_CHUNK_LIMIT,
+        "allowDownloads": settings.allow_downloads,
+    }
+    return Template(TEMPLATE.read_text()).substitute(
+        stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),
+        dropzone_js=html.escape(script),
+        config=json.dumps(config).replace("<", "\\u003c"),
+        max_size_text=_size_text(settings.max_size_mib),
+        chunk_text=f"{settings.chunk_size / MIB:.2g} MiB",
+        parallel_text=f", {PARALLEL_CHUNK_LIMIT} at a time" if settings.parallel_chunks else "",
+        downloads_hidden="hidden" if settings.allow_downloads else "",
+    )
