@@ -72,28 +72,36 @@ def error_response(exc: errors.UploadError) -> JSONResponse:
     return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
 
 
-async def body_pieces(request: Request) -> AsyncIterator[bytes]:
-    """The request body as it arrives, without Starlette's once-only stream guard."""
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        if message.get("body"):
-            yield message["body"]
-        if not message.get("more_body", False):
+class Body:
+    """The request body as it arrives, without Starlette's once-only stream guard.
+
+    Iterating again after an error goes on where the first loop stopped, which is how a refused
+    body is drained.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self._receive = request.receive
+        self.ended = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while not self.ended:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            self.ended = not message.get("more_body", False)
+            if message.get("body"):
+                yield message["body"]
+
+    async def drain(self) -> None:
+        """Read and drop the rest of a refused body, so the client reads our answer, not a reset."""
+        seen = 0
+        try:
+            async for piece in self:
+                seen += len(piece)
+                if seen > _DRAIN_LIMIT:
+                    return
+        except ClientDisconnect:
             return
-
-
-async def drain(request: Request) -> None:
-    """Read and drop the rest of a refused body, so the client reads our answer, not a reset."""
-    seen = 0
-    try:
-        async for piece in body_pieces(request):
-            seen += len(piece)
-            if seen > _DRAIN_LIMIT:
-                return
-    except ClientDisconnect:
-        return
 
 
 def build_app(settings: Settings, service: UploadService) -> Starlette:
@@ -120,6 +128,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
     async def upload(request: Request) -> Response:
         declared = request.headers.get("content-length")
         limit = service.limits.max_size + _FORM_SLACK
+        body = Body(request)
         try:
             if declared and declared.isdigit() and int(declared) > limit:
                 raise errors.TOO_LARGE("The request is larger than this server accepts.")
@@ -128,12 +137,14 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
                     service,
                     request.state.owner,
                     request.headers.get("content-type", ""),
-                    body_pieces(request),
+                    body,
                     settings.chunks,
                 )
         except errors.UploadError as exc:
-            await drain(request)
+            await body.drain()
             return error_response(exc)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is left to read it
         except TimeoutError:
             return error_response(errors.TIMEOUT(f"The chunk took longer than {timeout:g} s."))
         return JSONResponse(describe(request, service.refresh(done)))

@@ -49,7 +49,7 @@
     localStorage.removeItem(STORE);
     list.replaceChildren();
   });
-  load().forEach(show);
+  
 
   // Dropzone sends no "done" request: the server finishes the file itself once every chunk is in,
   // so ask it until it says the file is complete (or failed).
