@@ -158,12 +158,16 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
         found = service.downloadable(request.path_params["token"])
         assert found.storage_key is not None
+        etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
+        if etag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers={"ETag": etag})
         storage: LocalFiles = service.storage  # type: ignore[assignment]
         media_type = mimetypes.guess_type(found.filename)[0] or "application/octet-stream"
         return FileResponse(
             storage.path_of(found.storage_key),
             media_type=media_type,
             headers={
+                "ETag": etag,
                 "Content-Disposition": content_disposition(found.filename),
                 "X-Content-Type-Options": "nosniff",
                 "Content-Security-Policy": "sandbox",

@@ -49,7 +49,7 @@
     localStorage.removeItem(STORE);
     list.replaceChildren();
   });
-  
+  load().forEach(show);
 
   // Dropzone sends no "done" request: the server finishes the file itself once every chunk is in,
   // so ask it until it says the file is complete (or failed).
@@ -78,6 +78,10 @@
     timeout: config.timeout,
     maxFilesize: config.maxFilesize,
     chunkSize: config.chunkSize,
+    // Sizes in binary units, like maxFilesize (MiB) and the list below.
+    filesizeBase: 1024,
+    dictFileSizeUnits: { tb: "TiB", gb: "GiB", mb: "MiB", kb: "KiB", b: "B" },
+    dictDefaultMessage: "Drop files here or click to choose them",
     chunksUploaded: function (file, done) {
       waitUntilComplete(file.upload.uuid).then(function (status) {
         file.pyfiledropStatus = status;

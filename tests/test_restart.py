@@ -1,0 +1,82 @@
+"""Crash safety: SIGKILL the server mid-upload, even mid-chunk, restart it, and finish the upload."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+from tests.conftest import Server
+from tests.dz import BOUNDARY, DzFile, multipart
+
+CHUNK = 256 * 1024
+
+
+def start_chunk_and_stall(server: Server, f: DzFile, index: int, cookie: str, sent: int) -> socket.socket:
+    """Send a chunk's headers and only `sent` bytes of its body, then leave the socket open."""
+    body = multipart(f.fields(index), f.name, f.chunk(index))
+    head = (
+        f"POST /upload HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\nCookie: pyfiledrop_client={cookie}\r\n\r\n"
+    ).encode()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(head + body[:sent])
+    return sock
+
+
+def test_sigkill_mid_chunk_then_resume(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("-a")
+    f = DzFile(os.urandom(6 * CHUNK + 99), CHUNK)
+    with server.client() as client:
+        client.get("/")
+        cookie = client.cookies["pyfiledrop_client"]
+        f.send_all(client, [0, 2, 5])
+        # Chunk 3 is cut off after most of its bytes reached the server (and the partial file).
+        stalled = start_chunk_and_stall(server, f, 3, cookie, sent=CHUNK - 1000)
+        time.sleep(0.5)
+        server.kill()
+        stalled.close()
+        server.start()
+        status = client.get(f"/upload/{f.uuid}").json()
+        assert status["state"] == "receiving"
+        assert status["received"] == [0, 2, 5], "a chunk cut off part-way must not count"
+        f.send_all(client, [1, 3, 4, 6])
+        status = f.wait_complete(client)
+        assert status["sha256"] == f.sha256
+        assert client.get(str(status["download_url"])).content == f.data
+
+
+def test_sigkill_while_a_resent_chunk_is_arriving_does_not_keep_the_old_copy(make_server) -> None:  # type: ignore[no-untyped-def]
+    """A re-send overwrites the old bytes in place, so until it is whole the chunk is missing."""
+    server = make_server("-a")
+    f = DzFile(os.urandom(3 * CHUNK), CHUNK)
+    with server.client() as client:
+        client.get("/")
+        cookie = client.cookies["pyfiledrop_client"]
+        f.send_all(client, [0, 1])
+        stalled = start_chunk_and_stall(server, f, 1, cookie, sent=CHUNK // 2)
+        time.sleep(0.5)
+        server.kill()
+        stalled.close()
+        server.start()
+        assert client.get(f"/upload/{f.uuid}").json()["received"] == [0]
+        f.send_all(client, [1, 2])
+        status = f.wait_complete(client)
+        assert client.get(str(status["download_url"])).content == f.data
+
+
+def test_sigkill_between_uploads_keeps_everything(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("-a")
+    with server.client() as client:
+        done = DzFile(os.urandom(2 * CHUNK), CHUNK)
+        done.send_all(client)
+        first = done.wait_complete(client)
+        half = DzFile(os.urandom(4 * CHUNK), CHUNK)
+        half.send_all(client, [3, 1])
+        server.kill()
+        server.start()
+        assert client.get(str(first["download_url"])).content == done.data
+        half.send_all(client, [0, 2])
+        status = half.wait_complete(client)
+        assert client.get(str(status["download_url"])).content == half.data
