@@ -12,16 +12,23 @@ import httpx
 BOUNDARY = "----pyfiledroptestboundary7MA4YWxkTrZu0gW"
 
 
-def multipart(fields: dict[str, str], filename: str, data: bytes, file_first: bool = False) -> bytes:
-    """A multipart/form-data body; the file part goes last, as Dropzone sends it, unless asked."""
+def multipart(
+    fields: dict[str, str], filename: str, data: bytes, file_first: bool = False
+) -> bytes:
+    """A multipart/form-data body; the file part goes last, as Dropzone sends it, unless told."""
     parts = [
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
         for name, value in fields.items()
     ]
     file_part = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + data + b"\r\n"
+        (
+            f"--{BOUNDARY}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + b"\r\n"
+    )
     parts = [file_part, *parts] if file_first else [*parts, file_part]
     return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
 

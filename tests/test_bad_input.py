@@ -1,4 +1,4 @@
-"""Hostile and broken requests: each gets a clear message and the right status, and harms nothing."""
+"""Hostile and broken requests: each gets a clear message and the right status, harming nothing."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def refused(reply: httpx.Response, status: int, words: str) -> None:
     assert words.lower() in body["error"].lower(), body
 
 
-@pytest.mark.parametrize("bad_id", ["../../x", "..%2F..%2Fx", "", "a" * 36, "not-a-uuid", "/etc/passwd"])
+@pytest.mark.parametrize(
+    "bad_id", ["../../x", "..%2F..%2Fx", "", "a" * 36, "not-a-uuid", "/etc/passwd"]
+)
 def test_malformed_upload_id_is_refused_before_any_file_exists(server: Server, bad_id: str) -> None:
     before = all_files(server.root)
     with server.client() as client:
@@ -147,8 +149,18 @@ def test_status_of_unknown_or_malformed_ids(server: Server) -> None:
     [
         ("application/json", b"{}", 415, "multipart"),
         ("multipart/form-data", b"x", 400, "boundary"),
-        (f"multipart/form-data; boundary={BOUNDARY}", multipart({"a": "b"}, "f", b"")[:40], 400, "ended"),
-        (f"multipart/form-data; boundary={BOUNDARY}", b"--" + BOUNDARY.encode() + b"--\r\n", 400, "no file"),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            multipart({"a": "b"}, "f", b"")[:40],
+            400,
+            "ended",
+        ),
+        (
+            f"multipart/form-data; boundary={BOUNDARY}",
+            b"--" + BOUNDARY.encode() + b"--\r\n",
+            400,
+            "no file",
+        ),
         (f"multipart/form-data; boundary={BOUNDARY}", b"garbage" * 10, 400, "malformed"),
     ],
 )
@@ -189,7 +201,8 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_full_disk_is_507_and_the_upload_can_go_on_once_there_is_room(
-    make_server, small_disk: Path  # type: ignore[no-untyped-def]
+    make_server,
+    small_disk: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     server = make_server("-a", "-c", str(small_disk))
     with server.client() as client:

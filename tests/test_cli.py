@@ -20,7 +20,9 @@ SEED_FLAGS = [
 ]  # fmt: skip
 
 
-def pyfiledrop(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def pyfiledrop(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pyfiledrop", *args],
         capture_output=True,

@@ -61,6 +61,13 @@ def test_status_lists_received_chunks_before_completion(server: Server) -> None:
         assert "download_url" not in status
 
 
+def send_together(
+    barrier: threading.Barrier, client: httpx.Client, f: DzFile, index: int, replies: list[int]
+) -> None:
+    barrier.wait()
+    replies.append(f.send(client, index).status_code)
+
+
 def test_concurrent_last_chunks_finish_the_file_exactly_once(server: Server) -> None:
     with server.client() as client:
         client.get("/")  # take the cookie before sending in parallel
@@ -69,12 +76,10 @@ def test_concurrent_last_chunks_finish_the_file_exactly_once(server: Server) -> 
             f.send_all(client, list(range(f.count - 2)))
             replies: list[int] = []
             barrier = threading.Barrier(4)
-
-            def send(index: int) -> None:
-                barrier.wait()
-                replies.append(f.send(client, index).status_code)
-
-            threads = [threading.Thread(target=send, args=(i,)) for i in (4, 5, 5, 6)]
+            threads = [
+                threading.Thread(target=send_together, args=(barrier, client, f, i, replies))
+                for i in (4, 5, 5, 6)
+            ]
             for t in threads:
                 t.start()
             for t in threads:
@@ -144,7 +149,7 @@ def test_uploads_survive_in_metadata_not_memory(make_server) -> None:  # type: i
     with server.client() as client:
         f = DzFile(os.urandom(2 * CHUNK), CHUNK)
         f.send_all(client)
-        status = f.wait_complete(client)
+        assert f.wait_complete(client)["state"] == "complete"
         server.stop()
         server.start()
         again = client.get(f"/upload/{f.uuid}").json()

@@ -34,7 +34,9 @@ def uploads(draw: st.DrawFn) -> tuple[bytes, int, list[int]]:
     return data, chunk_size, sends
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(upload=uploads())
 def test_any_order_with_duplicates_gives_the_same_bytes(
     shared_server: Server, upload: tuple[bytes, int, list[int]]

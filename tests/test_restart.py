@@ -1,4 +1,4 @@
-"""Crash safety: SIGKILL the server mid-upload, even mid-chunk, restart it, and finish the upload."""
+"""Crash safety: SIGKILL the server mid-upload, even mid-chunk, restart it, finish the upload."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from tests.dz import BOUNDARY, DzFile, multipart
 CHUNK = 256 * 1024
 
 
-def start_chunk_and_stall(server: Server, f: DzFile, index: int, cookie: str, sent: int) -> socket.socket:
+def start_chunk_and_stall(
+    server: Server, f: DzFile, index: int, cookie: str, sent: int
+) -> socket.socket:
     """Send a chunk's headers and only `sent` bytes of its body, then leave the socket open."""
     body = multipart(f.fields(index), f.name, f.chunk(index))
     head = (

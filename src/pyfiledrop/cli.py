@@ -40,33 +40,103 @@ def main() -> None:
 
 
 @main.command()
-@click.option("-p", "--port", type=click.IntRange(0, 65535), default=16273, show_default=True,
-              envvar=_env("PORT"), help="Port to listen on.")
-@click.option("--host", default="0.0.0.0", show_default=True, envvar=_env("HOST"),
-              help="Address to listen on.")
-@click.option("-s", "--storage", default="./storage", show_default=True, envvar=_env("STORAGE"),
-              callback=_writable_folder, help="Folder for finished files and the metadata database.")
-@click.option("-c", "--chunks", default="./chunks", show_default=True, envvar=_env("CHUNKS"),
-              callback=_writable_folder, help="Folder for uploads in progress.")
-@click.option("--max-size", type=POSITIVE, default=100000, show_default=True,
-              envvar=_env("MAX_SIZE"), help="Largest file accepted, in MiB (Dropzone's maxFilesize).")
-@click.option("--timeout", type=POSITIVE, default=120000, show_default=True,
-              envvar=_env("TIMEOUT"), help="Time allowed for each chunk request, in ms.")
-@click.option("--chunk-size", type=POSITIVE, default=1000000, show_default=True,
-              envvar=_env("CHUNK_SIZE"), help="Chunk size the page sends, in bytes.")
-@click.option("--max-chunk-size", type=POSITIVE, default=64 * MIB, show_default=True,
-              envvar=_env("MAX_CHUNK_SIZE"),
-              help="Largest chunk the server accepts from any client, in bytes.")
-@click.option("--disable-parallel-chunks", is_flag=True, envvar=_env("DISABLE_PARALLEL_CHUNKS"),
-              help="Make the page send one chunk at a time.")
-@click.option("--disable-force-chunking", is_flag=True, envvar=_env("DISABLE_FORCE_CHUNKING"),
-              help="Let the page send files smaller than a chunk in one request.")
-@click.option("-a", "--allow-downloads", is_flag=True, envvar=_env("ALLOW_DOWNLOADS"),
-              help="Let anyone holding a file's link download it.")
-@click.option("--dz-cdn", default=None, envvar=_env("DZ_CDN"),
-              help="Load Dropzone from this CDN instead of the copy pyfiledrop serves.")
-@click.option("--dz-version", default=None, envvar=_env("DZ_VERSION"),
-              help="Dropzone version to load from the CDN (implies a CDN).")
+@click.option(
+    "-p",
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=16273,
+    show_default=True,
+    envvar=_env("PORT"),
+    help="Port to listen on.",
+)
+@click.option(
+    "--host",
+    default="0.0.0.0",
+    show_default=True,
+    envvar=_env("HOST"),
+    help="Address to listen on.",
+)
+@click.option(
+    "-s",
+    "--storage",
+    default="./storage",
+    show_default=True,
+    envvar=_env("STORAGE"),
+    callback=_writable_folder,
+    help="Folder for finished files and the metadata database.",
+)
+@click.option(
+    "-c",
+    "--chunks",
+    default="./chunks",
+    show_default=True,
+    envvar=_env("CHUNKS"),
+    callback=_writable_folder,
+    help="Folder for uploads in progress.",
+)
+@click.option(
+    "--max-size",
+    type=POSITIVE,
+    default=100000,
+    show_default=True,
+    envvar=_env("MAX_SIZE"),
+    help="Largest file accepted, in MiB (Dropzone's maxFilesize).",
+)
+@click.option(
+    "--timeout",
+    type=POSITIVE,
+    default=120000,
+    show_default=True,
+    envvar=_env("TIMEOUT"),
+    help="Time allowed for each chunk request, in ms.",
+)
+@click.option(
+    "--chunk-size",
+    type=POSITIVE,
+    default=1000000,
+    show_default=True,
+    envvar=_env("CHUNK_SIZE"),
+    help="Chunk size the page sends, in bytes.",
+)
+@click.option(
+    "--max-chunk-size",
+    type=POSITIVE,
+    default=64 * MIB,
+    show_default=True,
+    envvar=_env("MAX_CHUNK_SIZE"),
+    help="Largest chunk the server accepts from any client, in bytes.",
+)
+@click.option(
+    "--disable-parallel-chunks",
+    is_flag=True,
+    envvar=_env("DISABLE_PARALLEL_CHUNKS"),
+    help="Make the page send one chunk at a time.",
+)
+@click.option(
+    "--disable-force-chunking",
+    is_flag=True,
+    envvar=_env("DISABLE_FORCE_CHUNKING"),
+    help="Let the page send files smaller than a chunk in one request.",
+)
+@click.option(
+    "-a",
+    "--allow-downloads",
+    is_flag=True,
+    envvar=_env("ALLOW_DOWNLOADS"),
+    help="Let anyone holding a file's link download it.",
+)
+@click.option(
+    "--dz-cdn",
+    default=None,
+    envvar=_env("DZ_CDN"),
+    help="Load Dropzone from this CDN instead of the copy pyfiledrop serves.",
+)
+@click.option(
+    "--dz-version",
+    default=None,
+    envvar=_env("DZ_VERSION"),
+    help="Dropzone version to load from the CDN (implies a CDN).",
+)
 def serve(**options: Any) -> None:
     """Run the upload server."""
     settings = Settings(

@@ -56,6 +56,9 @@ class Settings:
             found.append(("--port", f"must be between 0 and 65535, not {self.port}"))
         if self.chunk_size > self.max_chunk_size:
             found.append(
-                ("--chunk-size", f"{self.chunk_size} is above --max-chunk-size {self.max_chunk_size}")
+                (
+                    "--chunk-size",
+                    f"{self.chunk_size} is above --max-chunk-size {self.max_chunk_size}",
+                )
             )
         return found

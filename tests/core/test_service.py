@@ -33,7 +33,9 @@ async def send(svc: UploadService, data: bytes, chunk: int, indexes: list[int]) 
             sink.write(data[i * chunk : (i + 1) * chunk])
 
 
-def test_recover_finishes_an_upload_whose_last_chunk_was_recorded_before_a_crash(tmp_path: Path) -> None:
+def test_recover_finishes_an_upload_whose_last_chunk_was_recorded_before_a_crash(
+    tmp_path: Path,
+) -> None:
     data = bytes(range(256)) * 40
 
     async def before_crash() -> None:

@@ -1,9 +1,9 @@
-"""Dropzone.js uploads: chunked (dz* form fields) and plain one-request uploads, as the seed took them.
+"""Dropzone.js uploads: chunked (dz* form fields) and plain one-request uploads, as in the seed.
 
 Dropzone sends its dz* fields before the file part, so a chunk's bytes stream straight to their
-offset in the upload's partial file. Other clients may put the file first: its bytes are then spooled
-to a scratch file in the chunks folder until the fields are known. A plain upload's scratch file
-becomes the upload's partial file by a rename, so it too is written once.
+offset in the upload's partial file. Other clients may put the file first: its bytes are then
+spooled to a scratch file in the chunks folder until the fields are known. A plain upload's
+scratch file becomes the upload's partial file by a rename, so it too is written once.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 
@@ -74,7 +74,7 @@ def _declared(reader: FormReader) -> Declared:
 
 
 async def receive(
-    service: UploadService, owner: str, content_type: str, body: AsyncIterator[bytes], spool: Path
+    service: UploadService, owner: str, content_type: str, body: AsyncIterable[bytes], spool: Path
 ) -> Upload:
     """Take one POST /upload body; returns the upload it added to (finished, for a plain upload)."""
     reader = FormReader(boundary_of(content_type))

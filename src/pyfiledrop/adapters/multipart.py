@@ -6,7 +6,8 @@ pieces they arrive in and are never held whole in memory.
 
 from __future__ import annotations
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from pyfiledrop import errors
 
@@ -18,7 +19,9 @@ def boundary_of(content_type: str) -> bytes:
     """The boundary of a multipart/form-data Content-Type, or a 415/400 error."""
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data":
-        raise errors.UNSUPPORTED_MEDIA("Send the file as multipart/form-data in a field named 'file'.")
+        raise errors.UNSUPPORTED_MEDIA(
+            "Send the file as multipart/form-data in a field named 'file'."
+        )
     boundary = params.get(b"boundary")
     if not boundary:
         raise errors.BAD_REQUEST("The multipart body has no boundary.")

@@ -113,7 +113,7 @@ class Storage(Protocol):
 
 
 class LocalFiles(Protocol):
-    """Optional capability: finished files are ordinary local files (lets downloads use sendfile)."""
+    """Optional capability: finished files are plain local files (lets downloads use sendfile)."""
 
     def path_of(self, key: str) -> Path:
         """The path of the finished file stored under `key`."""

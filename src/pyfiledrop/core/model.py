@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 
 
-class State(str, enum.Enum):
+class State(enum.StrEnum):
     """The life of an upload.
 
     receiving -> assembling -> complete

@@ -77,9 +77,13 @@ class ChunkSink:
     def write(self, data: bytes | memoryview) -> None:
         total = self.received + len(data)
         if total > self._declared_max:
-            raise errors.TOO_LARGE(f"The chunk is larger than the {self._declared_max} bytes allowed.")
+            raise errors.TOO_LARGE(
+                f"The chunk is larger than the {self._declared_max} bytes allowed."
+            )
         if self._exact is not None and total > self._exact:
-            raise errors.BAD_CHUNK(f"The chunk is longer than the {self._exact} bytes it must have.")
+            raise errors.BAD_CHUNK(
+                f"The chunk is longer than the {self._exact} bytes it must have."
+            )
         try:
             self._writer.write(data)
         except OSError as exc:
@@ -120,7 +124,7 @@ class UploadService:
     # --- creation -------------------------------------------------------------------------------
 
     def begin_chunked(self, owner: str, client_id: str, declared: Declared) -> Upload:
-        """The upload a chunk belongs to, created on its first chunk; checks every declared total."""
+        """The upload a chunk belongs to, made on its first chunk; checks every declared total."""
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)

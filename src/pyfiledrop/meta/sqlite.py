@@ -2,7 +2,8 @@
 
 Tables:
     uploads(id, client_id UNIQUE, owner, filename, content_type, size, chunk_size, chunk_count,
-            received, state, sha256, download_token UNIQUE, storage_key, error, created_at, updated_at)
+            received, state, sha256, download_token UNIQUE, storage_key, error,
+            created_at, updated_at)
     chunks(upload_id, idx)   one row per received chunk; a set, so a re-sent chunk counts once;
                              uploads.received keeps their count in the same transaction
 
@@ -88,9 +89,7 @@ class SQLiteMetaStore:
                 upload.updated_at,
             ),
         )
-        found = (
-            self.get_by_client_id(upload.client_id) if upload.client_id else self.get(upload.id)
-        )
+        found = self.get_by_client_id(upload.client_id) if upload.client_id else self.get(upload.id)
         assert found is not None
         return found
 

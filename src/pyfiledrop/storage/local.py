@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pyfiledrop.core.interfaces import StoredFile
 
+
 class _Writer:
     def __init__(self, path: Path, offset: int) -> None:
         self._fd = os.open(path, os.O_WRONLY)

@@ -23,7 +23,9 @@ def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
     if settings.dz_cdn is None and settings.dz_version is None:
         base = LOCAL_DROPZONE
         return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
-    base = f"{(settings.dz_cdn or DEFAULT_CDN).rstrip('/')}/{settings.dz_version or DROPZONE_VERSION}"
+    base = (
+        f"{(settings.dz_cdn or DEFAULT_CDN).rstrip('/')}/{settings.dz_version or DROPZONE_VERSION}"
+    )
     if (settings.dz_version or DROPZONE_VERSION).split(".")[0] in ("4", "5"):
         return f"{base}/min/dropzone.min.js", [f"{base}/min/dropzone.min.css"]
     return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
