@@ -18,9 +18,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import FilePayload, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
 OUTPUT = REPO / "docs" / "screenshot.png"
 CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,29 +57,28 @@ def main(output: Path) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pyfiledrop", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "-s", f"{tmp}/storage", "-c", f"{tmp}/chunks", "-a"],
+            [sys.executable, "-m", "pyfiledrop", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "-s", f"{tmp}/storage", "-c", f"{tmp}/chunks", "-a",
+             "--max-size", "10240", "--chunk-size", str(2 * 1024 * 1024)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         try:
             wait_until_up(url, proc)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 900, "height": 600})
                 page.goto(url)
-                page.set_input_files(
-                    "input.dz-hidden-input",
-                    files=[
-                        {"name": name, "mimeType": mime, "buffer": os.urandom(size)}
-                        for name, mime, size in FILES
-                    ],
-                )
+                files: list[FilePayload] = [
+                    {"name": name, "mimeType": mime, "buffer": os.urandom(size)}
+                    for name, mime, size in FILES
+                ]
+                page.set_input_files("input.dz-hidden-input", files=files)
                 page.wait_for_function(
                     "n => document.querySelectorAll('#uploaded li').length === n",
                     arg=len(FILES),
                     timeout=30_000,
                 )
-                page.wait_for_timeout(800)  # let Dropzone's success animation settle
+                page.wait_for_timeout(3200)  # Dropzone's success tick fades out after 3 s
                 output.parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(output), full_page=True)
                 browser.close()

@@ -7,12 +7,15 @@ import hashlib
 import http.server
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, FilePayload, Page, Response, expect
+from tests.conftest import Server
+
+MakeServer = Callable[..., Server]
 
 REPO = Path(__file__).resolve().parents[2]
 DROPZONE5_DIST = REPO / "node_modules" / "dropzone5" / "dist"
@@ -22,7 +25,7 @@ CHUNK = 1_000_000
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def a_file(name: str, data: bytes, mime: str = "application/octet-stream") -> dict[str, Any]:
+def a_file(name: str, data: bytes, mime: str = "application/octet-stream") -> FilePayload:
     return {"name": name, "mimeType": mime, "buffer": data}
 
 
@@ -30,7 +33,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def drop(page: Page, *files: dict[str, Any]) -> None:
+def drop(page: Page, *files: FilePayload) -> None:
     page.set_input_files("input.dz-hidden-input", files=list(files))
 
 
@@ -43,7 +46,7 @@ def wait_finished(page: Page, count: int) -> None:
     expect(page.locator(".dz-preview.dz-success")).to_have_count(count)
 
 
-def upload(page: Page, *files: dict[str, Any]) -> None:
+def upload(page: Page, *files: FilePayload) -> None:
     """Drop files on the page and wait until all of them are complete and listed."""
     before = page.locator("#uploaded li").count()
     drop(page, *files)
@@ -53,7 +56,7 @@ def upload(page: Page, *files: dict[str, Any]) -> None:
 
 def listed(page: Page) -> list[dict[str, Any]]:
     """The rows of #uploaded: the name's text and tag, the link, and the SHA-256 in the tooltip."""
-    return page.eval_on_selector_all(
+    rows: list[dict[str, Any]] = page.eval_on_selector_all(
         "#uploaded li",
         """rows => rows.map(row => {
             const name = row.querySelector('.name');
@@ -62,6 +65,7 @@ def listed(page: Page) -> list[dict[str, Any]]:
                     sha256: (row.querySelector('.meta').title || '').replace('SHA-256 ', '')};
         })""",
     )
+    return rows
 
 
 def row_named(page: Page, name: str) -> dict[str, Any]:
@@ -86,14 +90,17 @@ def check_download(page: Page, name: str, data: bytes) -> None:
 def posts_to_upload(page: Page) -> list[str]:
     """Collects the URL of every POST the page sends to /upload from now on."""
     sent: list[str] = []
-    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" and "/upload" in r.url else None)
+    page.on(
+        "request",
+        lambda r: sent.append(r.url) if r.method == "POST" and "/upload" in r.url else None,
+    )
     return sent
 
 
 # --- tests ----------------------------------------------------------------------------------------
 
 
-def test_multi_chunk_file_completes_and_downloads_identical(page: Page, make_server) -> None:
+def test_multi_chunk_file_downloads_identical(page: Page, make_server: MakeServer) -> None:
     """A 3.5 MB file goes up in 4 chunks, is listed with a link, and downloads byte for byte."""
     server = make_server("-a", "--chunk-size", str(CHUNK))
     data = os.urandom(3_500_000)
@@ -109,7 +116,7 @@ def test_multi_chunk_file_completes_and_downloads_identical(page: Page, make_ser
     assert [p.read_bytes() for p in stored] == [data]
 
 
-def test_several_files_at_once(page: Page, make_server) -> None:
+def test_several_files_at_once(page: Page, make_server: MakeServer) -> None:
     """Three files dropped together, one smaller than a chunk, all complete with the right bytes."""
     server = make_server("-a", "--chunk-size", str(CHUNK))
     files = {
@@ -126,7 +133,7 @@ def test_several_files_at_once(page: Page, make_server) -> None:
         check_download(page, name, data)
 
 
-def test_empty_file(page: Page, server) -> None:
+def test_empty_file(page: Page, server: Server) -> None:
     """A 0-byte file completes, is listed, and its link returns 0 bytes."""
     page.goto(server.url)
     upload(page, a_file("empty.txt", b"", "text/plain"))
@@ -134,11 +141,16 @@ def test_empty_file(page: Page, server) -> None:
     assert page.locator("#uploaded li .meta").text_content() == "0 B"
 
 
-def test_html_in_file_name_is_shown_as_text(page: Page, server) -> None:
+def test_html_in_file_name_is_shown_as_text(page: Page, server: Server) -> None:
     """A file name full of markup is listed as literal text; nothing in it is parsed or run."""
     name = "<img src=x onerror=alert(1)>.txt"
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.goto(server.url)
 
     upload(page, a_file(name, b"harmless", "text/plain"))
@@ -154,7 +166,7 @@ def test_html_in_file_name_is_shown_as_text(page: Page, server) -> None:
     assert dialogs == []
 
 
-def test_list_survives_reload_and_clear_empties_it(page: Page, server) -> None:
+def test_list_survives_reload_and_clear_empties_it(page: Page, server: Server) -> None:
     """The list is kept across reloads; Clear empties it, and it stays empty after a reload."""
     page.goto(server.url)
     upload(page, a_file("one.txt", b"first\n"), a_file("two.txt", b"second\n"))
@@ -172,7 +184,7 @@ def test_list_survives_reload_and_clear_empties_it(page: Page, server) -> None:
     assert page.locator("#uploaded li").count() == 0
 
 
-def test_downloads_off_lists_name_without_link(page: Page, make_server) -> None:
+def test_downloads_off_lists_name_without_link(page: Page, make_server: MakeServer) -> None:
     """Without -a the file still uploads, but the list shows its name with no link."""
     server = make_server("--chunk-size", str(CHUNK))
     page.goto(server.url)
@@ -185,12 +197,17 @@ def test_downloads_off_lists_name_without_link(page: Page, make_server) -> None:
     assert page.locator("#uploaded a").count() == 0
 
 
-def test_server_refusal_is_shown_next_to_the_file(page: Page, make_server) -> None:
-    """A chunk larger than --max-chunk-size gets a 413 whose message the page shows on the file."""
+def test_server_refusal_is_shown_next_to_the_file(page: Page, make_server: MakeServer) -> None:
+    """A chunk above --max-chunk-size gets a 413; its message is shown, in view, on the file."""
     server = make_server("--chunk-size", str(CHUNK), "--max-chunk-size", str(CHUNK))
     page.goto(server.url)
     statuses: list[int] = []
-    page.on("response", lambda r: statuses.append(r.status) if r.request.method == "POST" else None)
+
+    def on_response(response: Response) -> None:
+        if response.request.method == "POST":
+            statuses.append(response.status)
+
+    page.on("response", on_response)
     page.evaluate("Dropzone.instances[0].options.chunkSize = 2000000")
 
     drop(page, a_file("too-big-chunks.bin", os.urandom(3_000_000)))
@@ -198,6 +215,8 @@ def test_server_refusal_is_shown_next_to_the_file(page: Page, make_server) -> No
     message = page.locator(".dz-preview.dz-error .dz-error-message")
     expect(message).to_contain_text("Chunks of 2000000 bytes are too large")
     expect(message).to_contain_text("the limit is 1000000")
+    # in view without hovering (Dropzone's own CSS shows it only on hover)
+    assert message.evaluate("e => getComputedStyle(e).opacity") == "1"
     assert statuses and set(statuses) == {413}
     expect(page.locator(".dz-preview.dz-success")).to_have_count(0)
     assert page.locator("#uploaded li").count() == 0
@@ -206,7 +225,7 @@ def test_server_refusal_is_shown_next_to_the_file(page: Page, make_server) -> No
 
 @pytest.fixture
 def fake_cdn(tmp_path: Path) -> Iterator[str]:
-    """node_modules/dropzone5/dist served as `<cdn>/5.9.3/min/dropzone.min.js`, as a CDN lays it out."""
+    """node_modules/dropzone5/dist laid out as a CDN: `<cdn>/5.9.3/min/dropzone.min.js`."""
     if not (DROPZONE5_DIST / "min" / "dropzone.min.js").is_file():
         pytest.skip("node_modules/dropzone5 is missing: run `npm install` in the repository")
     root = tmp_path / "cdn"
@@ -227,7 +246,7 @@ def fake_cdn(tmp_path: Path) -> Iterator[str]:
     httpd.server_close()
 
 
-def test_dropzone5_from_a_cdn(page: Page, make_server, fake_cdn: str) -> None:
+def test_dropzone5_from_a_cdn(page: Page, make_server: MakeServer, fake_cdn: str) -> None:
     """With --dz-cdn/--dz-version 5.9.3 the page runs Dropzone 5; chunked and empty files work."""
     server = make_server(
         "-a", "--chunk-size", str(CHUNK), "--dz-cdn", fake_cdn, "--dz-version", "5.9.3"
