@@ -101,8 +101,14 @@ class Storage(Protocol):
         The file is moved, not copied, where the back end can; `path` is gone afterwards.
         """
 
-    def assemble(self, upload_id: str, key: str) -> StoredFile:
-        """Hash the partial object and move it, atomically, to its final place under `key`.
+    def read(self, upload_id: str, offset: int, length: int) -> bytes:
+        """Up to `length` bytes of the partial object from `offset` (fewer only at its end)."""
+
+    def assemble(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
+        """Make the partial object durable and move it, atomically, to its final place under `key`.
+
+        `sha256` is the digest the caller already computed from the same bytes, or None to have
+        the storage compute it.
 
         Blocking; called from a worker thread. After it returns a reader sees the whole file or
         (before) nothing; never a partial file.

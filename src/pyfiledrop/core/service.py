@@ -23,6 +23,7 @@ from typing import Any
 from pyfiledrop import errors
 from pyfiledrop.core.interfaces import MetaStore, PartWriter, Storage
 from pyfiledrop.core.model import ALLOWED_MOVES, Layout, State, Upload
+from pyfiledrop.core.prehash import Prehash
 
 _CLIENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -120,6 +121,7 @@ class UploadService:
         self.limits = limits
         self._chunk_locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
         self._finishing: set[asyncio.Task[None]] = set()
+        self._prehashes: dict[str, Prehash] = {}
 
     # --- creation -------------------------------------------------------------------------------
 
@@ -211,7 +213,9 @@ class UploadService:
             if current is None or current.state != State.RECEIVING:
                 yield ChunkSink(_NullWriter(), layout.chunk_size, layout.length(index))
                 return
+            prehash = self._prehash_of(upload.id, layout)
             self.meta.forget_chunk(upload.id, index)
+            prehash.forgotten(index)
             writer = self.storage.part_writer(upload.id, offset)
             try:
                 sink = ChunkSink(writer, layout.chunk_size, layout.length(index))
@@ -220,6 +224,7 @@ class UploadService:
             finally:
                 writer.close()
             received = self.meta.record_chunk(upload.id, index)
+            prehash.recorded(index)
         if received == layout.chunk_count:
             self._track(self._finish(upload.id))
 
@@ -254,6 +259,16 @@ class UploadService:
 
     # --- finishing ------------------------------------------------------------------------------
 
+    def _prehash_of(self, upload_id: str, layout: Layout) -> Prehash:
+        if upload_id not in self._prehashes:
+            received = self.meta.received(upload_id)
+
+            def read(offset: int, length: int) -> bytes:
+                return self.storage.read(upload_id, offset, length)
+
+            self._prehashes[upload_id] = Prehash(layout, received, read)
+        return self._prehashes[upload_id]
+
     def _move(self, upload_id: str, old: State, new: State, **fields: Any) -> bool:
         """Every state change goes through here, so the table of allowed moves is enforced."""
         assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
@@ -268,8 +283,10 @@ class UploadService:
     async def _assemble(self, upload_id: str) -> None:
         upload = self.meta.get(upload_id)
         assert upload is not None and upload.layout is not None
+        prehash = self._prehashes.pop(upload_id, None)
+        digest = await prehash.result() if prehash else None
         try:
-            stored = await asyncio.to_thread(self.storage.assemble, upload_id, upload_id)
+            stored = await asyncio.to_thread(self.storage.assemble, upload_id, upload_id, digest)
         except OSError as exc:
             self._move(upload_id, State.ASSEMBLING, State.FAILED, error=storage_error(exc).message)
             return

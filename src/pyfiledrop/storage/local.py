@@ -62,11 +62,18 @@ class LocalStorage:
         os.replace(path, partial)
         return partial.stat().st_size
 
-    def assemble(self, upload_id: str, key: str) -> StoredFile:
+    def read(self, upload_id: str, offset: int, length: int) -> bytes:
+        fd = os.open(self._partial(upload_id), os.O_RDONLY)
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+
+    def assemble(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
         partial = self._partial(upload_id)
         final = self.path_of(key)
         with open(partial, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+            digest = sha256 or hashlib.file_digest(f, "sha256").hexdigest()
             size = os.fstat(f.fileno()).st_size
             os.fsync(f.fileno())
         try:

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from string import Template
 
-from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, MIB, Settings
+from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, Settings
 
 TEMPLATE = Path(__file__).parent / "templates" / "index.html"
 LOCAL_DROPZONE = "/static/vendor/dropzone"
@@ -31,8 +31,16 @@ def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
     return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
 
 
-def _size_text(size: int) -> str:
-    return f"{size / 1024:g} GiB" if size >= 1024 else f"{size} MiB"
+def human_size(size: float) -> str:
+    """Bytes in binary units with up to three significant digits: 97.7 GiB, 977 KiB, 1 MiB."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    unit = 0
+    while size >= 1024 and unit < len(units) - 1:
+        size /= 1024
+        unit += 1
+    decimals = 0 if size >= 100 or unit == 0 else 1 if size >= 10 else 2
+    text = f"{size:.{decimals}f}"
+    return f"{text.rstrip('0').rstrip('.') if '.' in text else text} {units[unit]}"
 
 
 @cache
@@ -51,8 +59,8 @@ def render_page(settings: Settings) -> str:
         stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),
         dropzone_js=html.escape(script),
         config=json.dumps(config).replace("<", "\\u003c"),
-        max_size_text=_size_text(settings.max_size_mib),
-        chunk_text=f"{settings.chunk_size / MIB:.2g} MiB",
+        max_size_text=human_size(settings.max_size),
+        chunk_text=human_size(settings.chunk_size),
         parallel_text=f", {PARALLEL_CHUNK_LIMIT} at a time" if settings.parallel_chunks else "",
         downloads_hidden="hidden" if settings.allow_downloads else "",
     )

@@ -1,0 +1,58 @@
+"""The running digest: right for any arrival order, never trusted once a hashed chunk changes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+
+from pyfiledrop.core.model import Layout
+from pyfiledrop.core.prehash import Prehash
+
+
+def run(data: bytearray, chunk: int, events: list[tuple[str, int]]) -> str | None:
+    layout = Layout(len(data), chunk, Layout.expected_count(len(data), chunk))
+
+    async def go() -> str | None:
+        prehash = Prehash(layout, [], lambda offset, n: bytes(data[offset : offset + n]))
+        for kind, index in events:
+            if kind == "recorded":
+                prehash.recorded(index)
+                await asyncio.sleep(0)
+            elif kind == "forgotten":
+                prehash.forgotten(index)
+            else:  # a re-send with other bytes
+                data[index * chunk] ^= 0xFF
+        return await prehash.result()
+
+    return asyncio.run(go())
+
+
+def test_any_order_gives_the_file_digest() -> None:
+    data = bytearray(random.randbytes(10_000))
+    order = list(range(10))
+    random.Random(1).shuffle(order)
+    assert run(data, 1000, [("recorded", i) for i in order]) == hashlib.sha256(data).hexdigest()
+
+
+def test_an_incomplete_prefix_gives_no_digest() -> None:
+    data = bytearray(random.randbytes(3000))
+    assert run(data, 1000, [("recorded", 0), ("recorded", 2)]) is None
+
+
+def test_a_resent_hashed_chunk_invalidates_the_digest() -> None:
+    data = bytearray(random.randbytes(3000))
+    events = [("recorded", 0), ("recorded", 1), ("forgotten", 0), ("changed", 0)]
+    events += [("recorded", 0), ("recorded", 2)]
+    assert run(data, 1000, events) is None
+
+
+def test_a_resent_chunk_beyond_the_prefix_is_harmless() -> None:
+    data = bytearray(random.randbytes(3000))
+    events = [("recorded", 2), ("forgotten", 2), ("changed", 2), ("recorded", 2)]
+    events += [("recorded", 0), ("recorded", 1)]
+    assert run(data, 1000, events) == hashlib.sha256(data).hexdigest()
+
+
+def test_empty_file() -> None:
+    assert run(bytearray(), 1000, [("recorded", 0)]) == hashlib.sha256(b"").hexdigest()
