@@ -98,6 +98,23 @@ class ChunkSink:
             )
 
 
+def _new_upload(
+    owner: str, client_id: str | None, filename: str, content_type: str, layout: Layout | None
+) -> Upload:
+    now = time.time()
+    return Upload(
+        id=secrets.token_hex(16),
+        client_id=client_id,
+        owner=owner,
+        filename=filename,
+        content_type=content_type,
+        layout=layout,
+        state=State.RECEIVING,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 class _NullWriter:
     def write(self, data: bytes | memoryview) -> None:
         pass
@@ -130,25 +147,16 @@ class UploadService:
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)
-        now = time.time()
-        fresh = Upload(
-            id=secrets.token_hex(16),
-            client_id=client_id,
-            owner=owner,
-            filename=filename,
-            content_type=declared.content_type,
-            layout=layout,
-            state=State.RECEIVING,
-            created_at=now,
-            updated_at=now,
-        )
         existing = self.meta.get_by_client_id(client_id)
         if existing is None:
+            fresh = _new_upload(owner, client_id, filename, declared.content_type, layout)
             try:
                 self.storage.prepare(fresh.id)
             except OSError as exc:
                 raise storage_error(exc) from exc
             existing = self.meta.create_or_get(fresh)
+            if existing.id != fresh.id:  # another worker created it first
+                self.storage.discard(fresh.id)
         self._check_owner(existing, owner)
         if existing.layout != layout or existing.filename != filename:
             raise errors.CONFLICT(
@@ -177,18 +185,7 @@ class UploadService:
 
     def begin_plain(self, owner: str, filename: str, content_type: str) -> Upload:
         """A one-request upload whose size is known only when its body ends."""
-        now = time.time()
-        upload = Upload(
-            id=secrets.token_hex(16),
-            client_id=None,
-            owner=owner,
-            filename=clean_filename(filename),
-            content_type=content_type,
-            layout=None,
-            state=State.RECEIVING,
-            created_at=now,
-            updated_at=now,
-        )
+        upload = _new_upload(owner, None, clean_filename(filename), content_type, None)
         return self.meta.create_or_get(upload)
 
     # --- receiving ------------------------------------------------------------------------------
@@ -250,7 +247,9 @@ class UploadService:
         try:
             size = self.storage.adopt(upload.id, path)
         except OSError as exc:
-            raise storage_error(exc) from exc
+            failure = storage_error(exc)
+            self._move(upload.id, State.RECEIVING, State.FAILED, error=failure.message)
+            raise failure from exc
         self.meta.record_chunk(upload.id, 0)
         layout = Layout(size, max(size, 1), 1)
         if self._move(upload.id, State.RECEIVING, State.ASSEMBLING, layout=layout):
