@@ -702,6 +702,26 @@ def pyfiledrop_server(work: Path, chunk: int, largest_mib: int) -> Server:
     return Server(f"pyfiledrop @{chunk_label(chunk)}", cmd, port, "/favicon.ico", log, storage)
 
 
+def source_version() -> str:
+    """The commit of the pyfiledrop being measured, and whether src/ differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes in src/" if dirty else "")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM ends the run through the finally blocks, as Ctrl-C does."""
     raise KeyboardInterrupt
@@ -749,7 +769,7 @@ def main() -> int:
     try:
         fs = subprocess.run(["df", "-P", str(work)], capture_output=True, text=True).stdout
         device = fs.splitlines()[-1].split()[0] if fs else "?"
-        print("pyfiledrop upload benchmark")
+        print(f"pyfiledrop upload benchmark (pyfiledrop at {source_version()})")
         print(f"  machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {versions()}")
         print(f"  temp folder {work} (on {device}); file, server folders and disk test all there")
         print(
