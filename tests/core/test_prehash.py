@@ -14,7 +14,9 @@ def run(data: bytearray, chunk: int, events: list[tuple[str, int]]) -> str | Non
     layout = Layout(len(data), chunk, Layout.expected_count(len(data), chunk))
 
     async def go() -> str | None:
-        prehash = Prehash(layout, [], lambda offset, n: bytes(data[offset : offset + n]))
+        prehash = Prehash(
+            layout, [], lambda offset, n: bytes(data[offset : offset + n]), lambda o, n: None
+        )
         for kind, index in events:
             if kind == "recorded":
                 prehash.recorded(index)
@@ -56,3 +58,25 @@ def test_a_resent_chunk_beyond_the_prefix_is_harmless() -> None:
 
 def test_empty_file() -> None:
     assert run(bytearray(), 1000, [("recorded", 0)]) == hashlib.sha256(b"").hexdigest()
+
+
+def test_hashed_ranges_are_released_in_order_and_cover_the_file() -> None:
+    data = random.randbytes(10_000)
+    layout = Layout(len(data), 1000, 10)
+    released: list[tuple[int, int]] = []
+
+    async def go() -> None:
+        prehash = Prehash(
+            layout, [], lambda o, n: data[o : o + n], lambda o, n: released.append((o, n))
+        )
+        for index in [3, 1, 0, 2, 9, 4, 5, 6, 7, 8]:
+            prehash.recorded(index)
+            await asyncio.sleep(0.01)
+        assert await prehash.result() == hashlib.sha256(data).hexdigest()
+
+    asyncio.run(go())
+    position = 0
+    for offset, length in released:
+        assert offset == position
+        position += length
+    assert position == len(data)

@@ -104,6 +104,12 @@ class Storage(Protocol):
     def read(self, upload_id: str, offset: int, length: int) -> bytes:
         """Up to `length` bytes of the partial object from `offset` (fewer only at its end)."""
 
+    def release(self, upload_id: str, offset: int, length: int) -> None:
+        """The caller is done reading this range: start making it durable; it need not stay cached.
+
+        Advisory and non-blocking; lets `assemble` find little left to flush.
+        """
+
     def assemble(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
         """Make the partial object durable and move it, atomically, to its final place under `key`.
 

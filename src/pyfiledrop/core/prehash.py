@@ -2,7 +2,8 @@
 
 Chunks come in any order. Whenever the run of chunks received from the start grows, a worker thread
 hashes the new part of that run, reading it back from storage (on local disk: from the page cache),
-so that when the last chunk arrives little is left to hash and the upload is finished quickly.
+then releases it so storage can start making it durable. When the last chunk arrives little is left
+to hash or flush, and the upload is finished quickly.
 
 Held in memory only: after a restart it starts again from the first byte. When a chunk that is
 already hashed is sent again (its bytes could differ), `result()` gives None and the file is hashed
@@ -24,11 +25,16 @@ class Prehash:
     """The running digest of one upload's received prefix."""
 
     def __init__(
-        self, layout: Layout, received: Iterable[int], read: Callable[[int, int], bytes]
+        self,
+        layout: Layout,
+        received: Iterable[int],
+        read: Callable[[int, int], bytes],
+        release: Callable[[int, int], None],
     ) -> None:
         self._layout = layout
         self._received = set(received)
         self._read = read
+        self._release = release
         self._digest = hashlib.sha256()
         self._hashed = 0  # bytes folded into the digest
         self._frontier = 0  # chunks [0, frontier) are hashed or being hashed
@@ -64,12 +70,14 @@ class Prehash:
             self._task = None
 
     def _hash_until(self, stop: int) -> None:
+        start = self._hashed
         while self._hashed < stop:
             data = self._read(self._hashed, min(_BLOCK, stop - self._hashed))
             if not data:
                 raise OSError("the partial file is shorter than its recorded chunks")
             self._digest.update(data)
             self._hashed += len(data)
+        self._release(start, stop - start)
 
     async def result(self) -> str | None:
         """The hex digest of the whole file, or None when it has to be computed afresh."""

@@ -265,7 +265,10 @@ class UploadService:
             def read(offset: int, length: int) -> bytes:
                 return self.storage.read(upload_id, offset, length)
 
-            self._prehashes[upload_id] = Prehash(layout, received, read)
+            def release(offset: int, length: int) -> None:
+                self.storage.release(upload_id, offset, length)
+
+            self._prehashes[upload_id] = Prehash(layout, received, read, release)
         return self._prehashes[upload_id]
 
     def _move(self, upload_id: str, old: State, new: State, **fields: Any) -> bool:

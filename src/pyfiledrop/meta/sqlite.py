@@ -127,9 +127,10 @@ class SQLiteMetaStore:
             removed = self._db.execute(
                 "DELETE FROM chunks WHERE upload_id = ? AND idx = ?", (upload_id, index)
             ).rowcount
-            self._db.execute(
-                "UPDATE uploads SET received = received - ? WHERE id = ?", (removed, upload_id)
-            )
+            if removed:  # usually nothing: a first send; then the transaction writes nothing
+                self._db.execute(
+                    "UPDATE uploads SET received = received - 1 WHERE id = ?", (upload_id,)
+                )
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
