@@ -6,6 +6,7 @@ import hashlib
 import os
 import random
 import threading
+import time
 
 import httpx
 
@@ -163,3 +164,22 @@ def test_multipart_boundary_in_data_does_not_confuse_the_parser(server: Server) 
         f = DzFile(tricky + os.urandom(CHUNK), CHUNK)
         f.send_all(client)
         assert download(client, f.wait_complete(client)) == f.data
+
+
+def test_status_call_can_wait_for_the_file_to_be_finished(server: Server) -> None:
+    with server.client() as client:
+        f = DzFile(os.urandom(8 * CHUNK), CHUNK)
+        f.send_all(client)
+        status = client.get(f"/upload/{f.uuid}?wait=10").json()
+        assert status["state"] == "complete"
+        assert status["sha256"] == f.sha256
+
+
+def test_waiting_on_an_unfinished_upload_ends_at_the_timeout(server: Server) -> None:
+    with server.client() as client:
+        f = DzFile(os.urandom(2 * CHUNK), CHUNK)
+        f.send_all(client, [0])
+        started = time.monotonic()
+        status = client.get(f"/upload/{f.uuid}?wait=1").json()
+        assert 0.9 < time.monotonic() - started < 5
+        assert status["state"] == "receiving"

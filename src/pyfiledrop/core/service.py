@@ -139,6 +139,7 @@ class UploadService:
         self._chunk_locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
         self._finishing: set[asyncio.Task[None]] = set()
         self._prehashes: dict[str, Prehash] = {}
+        self._settled: dict[str, asyncio.Event] = {}
 
     # --- creation -------------------------------------------------------------------------------
 
@@ -283,6 +284,14 @@ class UploadService:
         await self._assemble(upload_id)
 
     async def _assemble(self, upload_id: str) -> None:
+        try:
+            await self._store(upload_id)
+        finally:
+            settled = self._settled.pop(upload_id, None)
+            if settled:
+                settled.set()
+
+    async def _store(self, upload_id: str) -> None:
         upload = self.meta.get(upload_id)
         assert upload is not None and upload.layout is not None
         prehash = self._prehashes.pop(upload_id, None)
@@ -337,6 +346,18 @@ class UploadService:
             raise errors.NOT_FOUND("No upload has this id.")
         self._check_owner(upload, owner)
         return upload
+
+    async def settled(self, upload: Upload, timeout: float) -> Upload:
+        """The upload once it is complete or failed, or as it is after `timeout` seconds."""
+        current = self.refresh(upload)
+        if current.state in (State.COMPLETE, State.FAILED):
+            return current
+        event = self._settled.setdefault(upload.id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except TimeoutError:
+            pass
+        return self.refresh(upload)
 
     def received(self, upload: Upload) -> list[int]:
         return self.meta.received(upload.id)

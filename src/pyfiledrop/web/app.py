@@ -34,6 +34,7 @@ from pyfiledrop.web.page import render_page
 STATIC = Path(__file__).parent / "static"
 OWNER_COOKIE = "pyfiledrop_client"
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
+_MAX_WAIT = 30  # seconds a status call may be held open
 _DRAIN_LIMIT = 128 * 1024 * 1024  # read at most this much of a refused body so the client sees why
 
 
@@ -150,7 +151,11 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         return JSONResponse(describe(request, service.refresh(done)))
 
     async def status(request: Request) -> Response:
+        """`?wait=N` holds the answer up to N s (at most 30) until the file is complete or failed."""
         found = service.owned(request.state.owner, request.path_params["client_id"])
+        wait = request.query_params.get("wait", "0")
+        if wait.isdigit() and int(wait) > 0:
+            found = await service.settled(found, min(int(wait), _MAX_WAIT))
         return JSONResponse(describe(request, found, with_chunks=True))
 
     async def download(request: Request) -> Response:

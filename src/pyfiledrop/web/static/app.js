@@ -51,18 +51,15 @@
   });
   load().forEach(show);
 
-  // Dropzone sends no "done" request: the server finishes the file itself once every chunk is in,
-  // so ask it until it says the file is complete (or failed).
+  // Dropzone sends no "done" request: the server finishes the file itself once every chunk is in.
+  // Ask it, holding the call open until the file is complete (or failed), and ask again if not.
   async function waitUntilComplete(uuid) {
-    let delay = 50;
     for (;;) {
-      const reply = await fetch("/upload/" + encodeURIComponent(uuid), { headers: { Accept: "application/json" } });
+      const reply = await fetch("/upload/" + encodeURIComponent(uuid) + "?wait=20", { headers: { Accept: "application/json" } });
       const status = await reply.json();
       if (!reply.ok) throw new Error(status.error || "The server answered " + reply.status);
       if (status.state === "complete") return status;
       if (status.state === "failed") throw new Error(status.error || "The server could not finish this file.");
-      await new Promise(function (resolve) { setTimeout(resolve, delay); });
-      delay = Math.min(delay * 2, 1000);
     }
   }
 
