@@ -151,7 +151,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         return JSONResponse(describe(request, service.refresh(done)))
 
     async def status(request: Request) -> Response:
-        """`?wait=N` holds the answer up to N s (at most 30) until the file is complete or failed."""
+        """`?wait=N` holds the answer up to N s (at most 30) until the file is finished."""
         found = service.owned(request.state.owner, request.path_params["client_id"])
         wait = request.query_params.get("wait", "0")
         if wait.isdigit() and int(wait) > 0:
