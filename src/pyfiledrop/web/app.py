@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mimetypes
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from pyfiledrop.web.page import render_page
 
 STATIC = Path(__file__).parent / "static"
 OWNER_COOKIE = "pyfiledrop_client"
+_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43,64}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
 _DRAIN_LIMIT = 128 * 1024 * 1024  # read at most this much of a refused body so the client sees why
@@ -52,7 +54,7 @@ class OwnerCookie:
             await self.app(scope, receive, send)
             return
         token = Request(scope).cookies.get(OWNER_COOKIE, "")
-        fresh = not (43 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum())
+        fresh = not _COOKIE_VALUE.match(token)
         if fresh:
             token = secrets.token_urlsafe(32)
         scope.setdefault("state", {})["owner"] = hashlib.sha256(token.encode()).hexdigest()
