@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -219,3 +220,22 @@ def test_full_disk_is_507_and_the_upload_can_go_on_once_there_is_room(
         status = f.wait_complete(client)
         assert status["state"] == "complete"
         assert client.get(str(status["download_url"])).content == f.data
+
+
+def test_a_chunk_that_stalls_past_the_timeout_is_408_and_not_counted(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("--timeout", "1000")
+    with server.client() as client:
+        client.get("/")
+        f = DzFile(os.urandom(2 * CHUNK), CHUNK)
+        body = multipart(f.fields(0), f.name, f.chunk(0))
+        head = (
+            f"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Cookie: pyfiledrop_client={client.cookies['pyfiledrop_client']}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head + body[: len(body) // 2])
+            reply = sock.recv(4096).decode()
+        assert reply.startswith("HTTP/1.1 408"), reply
+        assert "longer than 1 s" in reply
+        assert client.get(f"/upload/{f.uuid}").json()["received"] == []
