@@ -60,6 +60,15 @@ class MetaStore(Protocol):
         Returns False, changing nothing, when the upload is not in `old` (someone else moved it).
         """
 
+    def set_offset(self, upload_id: str, old: int, new: int) -> bool:
+        """Compare-and-set a receiving stream upload's stored byte count from `old` to `new`."""
+
+    def set_layout(self, upload_id: str, layout: Layout) -> bool:
+        """Set the size of an upload whose size was not known; False if it already had one."""
+
+    def delete(self, upload_id: str) -> None:
+        """Forget the upload and its chunks entirely (idempotent)."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -122,6 +131,15 @@ class Storage(Protocol):
 
     def discard(self, upload_id: str) -> None:
         """Remove the partial object, if any."""
+
+    def remove(self, key: str) -> None:
+        """Remove the finished file stored under `key`, if any."""
+
+    def concat(self, upload_id: str, sources: list[str]) -> None:
+        """Fill the partial object of `upload_id` with the partial objects of `sources`, in order.
+
+        Blocking; called from a worker thread. The sources are left as they are.
+        """
 
 
 class LocalFiles(Protocol):

@@ -56,7 +56,11 @@ class Upload:
 
     `id` is issued by the server and is the only id used for storage paths; `client_id` is the id a
     client chose (Dropzone's dzuuid), kept only to find the upload again. `owner` is a digest of the
-    creator's cookie. `layout` is None while the size is not known (a plain upload in progress).
+    creator's cookie. `layout` is None while the size is not known (a plain upload in progress, or
+    a tus upload with a deferred length).
+
+    Stream uploads (tus) arrive in order: `offset` is how many bytes from the start are stored,
+    `metadata` the client's Upload-Metadata as sent, `concat` "partial" or "final;<urls>".
     """
 
     id: str
@@ -72,6 +76,10 @@ class Upload:
     download_token: str | None = None
     storage_key: str | None = None
     error: str | None = None
+    protocol: str = "dropzone"
+    offset: int = 0
+    metadata: str | None = None
+    concat: str | None = None
 
     @property
     def size(self) -> int | None:

@@ -98,9 +98,10 @@ class ChunkSink:
             )
 
 
-def _new_upload(
+def new_upload(
     owner: str, client_id: str | None, filename: str, content_type: str, layout: Layout | None
 ) -> Upload:
+    """A fresh record with a server-issued id, not yet stored."""
     now = time.time()
     return Upload(
         id=secrets.token_hex(16),
@@ -150,14 +151,9 @@ class UploadService:
         filename = clean_filename(declared.filename)
         existing = self.meta.get_by_client_id(client_id)
         if existing is None:
-            fresh = _new_upload(owner, client_id, filename, declared.content_type, layout)
-            try:
-                self.storage.prepare(fresh.id)
-            except OSError as exc:
-                raise storage_error(exc) from exc
-            existing = self.meta.create_or_get(fresh)
-            if existing.id != fresh.id:  # another worker created it first
-                self.storage.discard(fresh.id)
+            existing = self.create(
+                new_upload(owner, client_id, filename, declared.content_type, layout)
+            )
         self._check_owner(existing, owner)
         if existing.layout != layout or existing.filename != filename:
             raise errors.CONFLICT(
@@ -186,8 +182,28 @@ class UploadService:
 
     def begin_plain(self, owner: str, filename: str, content_type: str) -> Upload:
         """A one-request upload whose size is known only when its body ends."""
-        upload = _new_upload(owner, None, clean_filename(filename), content_type, None)
+        upload = new_upload(owner, None, clean_filename(filename), content_type, None)
         return self.meta.create_or_get(upload)
+
+    def create(self, fresh: Upload) -> Upload:
+        """Store a new upload and its empty partial object; if its client id is taken, the
+        upload that has it."""
+        try:
+            self.storage.prepare(fresh.id)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        stored = self.meta.create_or_get(fresh)
+        if stored.id != fresh.id:  # another worker created it first
+            self.storage.discard(fresh.id)
+        return stored
+
+    def delete(self, upload: Upload) -> None:
+        """Forget an upload and remove its bytes, whatever its state."""
+        self.meta.delete(upload.id)
+        self._prehashes.pop(upload.id, None)
+        self.storage.discard(upload.id)
+        if upload.storage_key:
+            self.storage.remove(upload.storage_key)
 
     # --- receiving ------------------------------------------------------------------------------
 
@@ -211,7 +227,7 @@ class UploadService:
             if current is None or current.state != State.RECEIVING:
                 yield ChunkSink(_NullWriter(), layout.chunk_size, layout.length(index))
                 return
-            prehash = self._prehash_of(upload.id, layout)
+            prehash = self.prehash_of(upload.id, layout)
             self.meta.forget_chunk(upload.id, index)
             prehash.forgotten(index)
             writer = self.storage.part_writer(upload.id, offset)
@@ -224,7 +240,7 @@ class UploadService:
             received = self.meta.record_chunk(upload.id, index)
             prehash.recorded(index)
         if received == layout.chunk_count:
-            self._track(self._finish(upload.id))
+            self._track(self.finish(upload.id))
 
     @asynccontextmanager
     async def _chunk_lock(self, key: tuple[str, int]) -> AsyncIterator[None]:
@@ -259,7 +275,7 @@ class UploadService:
 
     # --- finishing ------------------------------------------------------------------------------
 
-    def _prehash_of(self, upload_id: str, layout: Layout) -> Prehash:
+    def prehash_of(self, upload_id: str, layout: Layout) -> Prehash:
         if upload_id not in self._prehashes:
             received = self.meta.received(upload_id)
 
@@ -277,7 +293,7 @@ class UploadService:
         assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
         return self.meta.move(upload_id, old, new, **fields)
 
-    async def _finish(self, upload_id: str) -> None:
+    async def finish(self, upload_id: str) -> None:
         """Hash, check and move the file into place; runs at most once per upload."""
         if not self._move(upload_id, State.RECEIVING, State.ASSEMBLING):
             return
@@ -325,7 +341,7 @@ class UploadService:
         for upload in self.meta.in_state(State.RECEIVING):
             layout = upload.layout
             if layout and len(self.meta.received(upload.id)) == layout.chunk_count:
-                self._track(self._finish(upload.id))
+                self._track(self.finish(upload.id))
 
     def _track(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

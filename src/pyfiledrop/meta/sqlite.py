@@ -39,7 +39,11 @@ CREATE TABLE IF NOT EXISTS uploads (
     storage_key TEXT,
     error TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    protocol TEXT NOT NULL,
+    stream_offset INTEGER NOT NULL DEFAULT 0,
+    metadata TEXT,
+    concat TEXT
 );
 CREATE INDEX IF NOT EXISTS uploads_state ON uploads(state);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -51,7 +55,8 @@ CREATE TABLE IF NOT EXISTS chunks (
 
 _COLUMNS = (
     "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
-    "sha256, download_token, storage_key, error, created_at, updated_at"
+    "sha256, download_token, storage_key, error, created_at, updated_at, "
+    "protocol, stream_offset, metadata, concat"
 )
 
 
@@ -69,7 +74,7 @@ class SQLiteMetaStore:
     def create_or_get(self, upload: Upload) -> Upload:
         layout = upload.layout
         self._db.execute(
-            f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join('?' * 15)}) "
+            f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
             "ON CONFLICT(client_id) DO NOTHING",
             (
                 upload.id,
@@ -87,6 +92,10 @@ class SQLiteMetaStore:
                 upload.error,
                 upload.created_at,
                 upload.updated_at,
+                upload.protocol,
+                upload.offset,
+                upload.metadata,
+                upload.concat,
             ),
         )
         found = self.get_by_client_id(upload.client_id) if upload.client_id else self.get(upload.id)
@@ -178,13 +187,32 @@ class SQLiteMetaStore:
         )
         return cursor.rowcount == 1
 
+    def set_offset(self, upload_id: str, old: int, new: int) -> bool:
+        cursor = self._db.execute(
+            "UPDATE uploads SET stream_offset = ?, updated_at = ? "
+            "WHERE id = ? AND stream_offset = ? AND state = 'receiving'",
+            (new, time.time(), upload_id, old),
+        )
+        return cursor.rowcount == 1
+
+    def set_layout(self, upload_id: str, layout: Layout) -> bool:
+        cursor = self._db.execute(
+            "UPDATE uploads SET size = ?, chunk_size = ?, chunk_count = ?, updated_at = ? "
+            "WHERE id = ? AND size IS NULL",
+            (layout.size, layout.chunk_size, layout.chunk_count, time.time(), upload_id),
+        )
+        return cursor.rowcount == 1
+
+    def delete(self, upload_id: str) -> None:
+        self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
     def close(self) -> None:
         self._db.close()
 
 
 def _to_upload(row: tuple[Any, ...]) -> Upload:
     (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
-     error, created, updated) = row  # fmt: skip
+     error, created, updated, protocol, offset, metadata, concat) = row  # fmt: skip
     layout = Layout(size, chunk_size, count) if size is not None else None
     return Upload(
         id=uid,
@@ -200,4 +228,8 @@ def _to_upload(row: tuple[Any, ...]) -> Upload:
         download_token=token,
         storage_key=key,
         error=error,
+        protocol=protocol,
+        offset=offset,
+        metadata=metadata,
+        concat=concat,
     )

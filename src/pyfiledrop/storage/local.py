@@ -102,6 +102,21 @@ class LocalStorage:
     def discard(self, upload_id: str) -> None:
         self._partial(upload_id).unlink(missing_ok=True)
 
+    def remove(self, key: str) -> None:
+        self.path_of(key).unlink(missing_ok=True)
+
+    def concat(self, upload_id: str, sources: list[str]) -> None:
+        with open(self._partial(upload_id), "wb") as target:
+            for source in sources:
+                with open(self._partial(source), "rb") as part:
+                    # copy_file_range: an in-kernel copy (a reflink where the file system can)
+                    remaining = os.fstat(part.fileno()).st_size
+                    while remaining:
+                        copied = os.copy_file_range(part.fileno(), target.fileno(), remaining)
+                        if copied == 0:
+                            raise OSError(errno.EIO, "source file shrank while copying")
+                        remaining -= copied
+
     def path_of(self, key: str) -> Path:
         return self.files_dir / key
 

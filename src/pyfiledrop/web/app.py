@@ -26,10 +26,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
+from pyfiledrop.adapters.body import Body
+from pyfiledrop.adapters.tus import Tus
 from pyfiledrop.config import Settings
 from pyfiledrop.core.interfaces import LocalFiles
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.core.streams import StreamUploads
 from pyfiledrop.web.page import render_page
 
 STATIC = Path(__file__).parent / "static"
@@ -37,7 +40,6 @@ OWNER_COOKIE = "pyfiledrop_client"
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43,64}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
-_DRAIN_LIMIT = 128 * 1024 * 1024  # read at most this much of a refused body so the client sees why
 
 
 class OwnerCookie:
@@ -75,38 +77,6 @@ def error_response(exc: errors.UploadError) -> JSONResponse:
     return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
 
 
-class Body:
-    """The request body as it arrives, without Starlette's once-only stream guard.
-
-    Iterating again after an error goes on where the first loop stopped, which is how a refused
-    body is drained.
-    """
-
-    def __init__(self, request: Request) -> None:
-        self._receive = request.receive
-        self.ended = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while not self.ended:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
-            self.ended = not message.get("more_body", False)
-            if message.get("body"):
-                yield message["body"]
-
-    async def drain(self) -> None:
-        """Read and drop the rest of a refused body, so the client reads our answer, not a reset."""
-        seen = 0
-        try:
-            async for piece in self:
-                seen += len(piece)
-                if seen > _DRAIN_LIMIT:
-                    return
-        except ClientDisconnect:
-            return
-
-
 def build_app(settings: Settings, service: UploadService) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
@@ -123,7 +93,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             found["received"] = service.received(upload)
         if upload.state == State.COMPLETE:
             found["sha256"] = upload.sha256
-            found["download_url"] = str(request.url_for("download", token=upload.download_token))
+            found["download_url"] = download_url(request, upload)
         if upload.state == State.FAILED:
             found["error"] = upload.error
         return found
@@ -163,7 +133,9 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
     async def download(request: Request) -> Response:
         if not settings.allow_downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
-        found = service.downloadable(request.path_params["token"])
+        return await serve_file(request, service.downloadable(request.path_params["token"]))
+
+    async def serve_file(request: Request, found: Upload) -> Response:
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
         if etag in request.headers.get("if-none-match", ""):
@@ -180,6 +152,18 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
                 "Content-Security-Policy": "sandbox",
             },
         )
+
+    def download_url(request: Request, upload: Upload) -> str:
+        return str(request.url_for("download", token=upload.download_token))
+
+    tus = Tus(
+        StreamUploads(service),
+        max_size=settings.max_size,
+        idle_timeout=timeout,
+        allow_downloads=settings.allow_downloads,
+        download=serve_file,
+        link=download_url,
+    )
 
     async def page(request: Request) -> Response:
         return Response(render_page(settings), media_type="text/html; charset=utf-8")
@@ -205,10 +189,10 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             Route("/upload", upload, methods=["POST"]),
             Route("/upload/{client_id}", status),
             Route("/download/{token}", download, name="download"),
+            *tus.routes(),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={errors.UploadError: on_error},
-        middleware=[],
         lifespan=lifespan,
     )
 

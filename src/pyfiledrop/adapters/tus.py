@@ -1,0 +1,307 @@
+"""The tus 1.0.0 resumable upload protocol at /files/.
+
+Core (HEAD, PATCH, OPTIONS) and the extensions creation, creation-with-upload,
+creation-defer-length, termination, checksum, expiration and concatenation. Upload URLs carry the
+server's random upload id: knowing the URL is what lets a client resume (tus clients keep no
+cookies), so it is the capability. Errors are plain text with the status the specification names.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import formatdate
+from urllib.parse import urlparse
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from pyfiledrop import errors
+from pyfiledrop.adapters.body import Body
+from pyfiledrop.core.model import State, Upload
+from pyfiledrop.core.streams import StreamUploads
+
+VERSION = "1.0.0"
+EXTENSIONS = (
+    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,"
+    "concatenation"
+)
+CHECKSUMS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
+INCOMPLETE_LIFETIME = 7 * 24 * 3600  # seconds an unfinished upload may be resumed
+OCTET_STREAM = "application/offset+octet-stream"
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "POST, HEAD, PATCH, OPTIONS, GET, DELETE",
+    "Access-Control-Allow-Headers": (
+        "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
+        "Content-Type, Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, "
+        "Upload-Defer-Length, Upload-Concat, Upload-Checksum"
+    ),
+    "Access-Control-Max-Age": "86400",
+}
+EXPOSED = (
+    "Upload-Offset, Location, Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, "
+    "Tus-Extension, Upload-Metadata, Upload-Defer-Length, Upload-Concat, Upload-Expires, "
+    "Pyfiledrop-Download-Url"
+)
+_NUMBER = re.compile(r"^[0-9]{1,19}$")
+_METADATA_KEY = re.compile(r"^[!-+\--~]+$")  # printable ASCII without space and comma
+_MAX_METADATA = 8192
+
+FileResponder = Callable[[Request, Upload], Awaitable[Response]]
+LinkMaker = Callable[[Request, Upload], str]
+
+
+def parse_metadata(header: str) -> dict[str, str]:
+    """Upload-Metadata: comma-separated `key base64value` pairs (the value may be absent)."""
+    if len(header) > _MAX_METADATA:
+        raise errors.BAD_REQUEST("Upload-Metadata is too long.")
+    found: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in header.split(","))):
+        key, _, value = pair.partition(" ")
+        if not _METADATA_KEY.match(key) or key in found:
+            raise errors.BAD_REQUEST(f"Upload-Metadata has a bad or repeated key: {key[:40]!r}.")
+        try:
+            found[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8", "replace")
+        except binascii.Error as exc:
+            raise errors.BAD_REQUEST(f"Upload-Metadata value of {key!r} is not base64.") from exc
+    return found
+
+
+def _number(request: Request, header: str) -> int | None:
+    value = request.headers.get(header)
+    if value is None:
+        return None
+    if not _NUMBER.match(value.strip()):
+        raise errors.BAD_REQUEST(f"{header} must be a whole number of bytes.")
+    return int(value)
+
+
+def _expires(upload: Upload) -> str:
+    return formatdate(upload.created_at + INCOMPLETE_LIFETIME, usegmt=True)
+
+
+class Tus:
+    """The /files/ endpoints, bound to the stream uploads of the core."""
+
+    def __init__(
+        self,
+        streams: StreamUploads,
+        *,
+        max_size: int,
+        idle_timeout: float,
+        allow_downloads: bool,
+        download: FileResponder,
+        link: LinkMaker,
+    ) -> None:
+        self.streams = streams
+        self.max_size = max_size
+        self.idle_timeout = idle_timeout
+        self.allow_downloads = allow_downloads
+        self.download = download
+        self.link = link
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/files/", self.collection, methods=["POST", "OPTIONS"]),
+            Route(
+                "/files/{upload_id}",
+                self.member,
+                methods=["GET", "HEAD", "PATCH", "DELETE", "POST", "OPTIONS"],
+                name="tus_upload",
+            ),
+        ]
+
+    # --- dispatch -------------------------------------------------------------------------------
+
+    async def collection(self, request: Request) -> Response:
+        return await self._answer(request, self._create)
+
+    async def member(self, request: Request) -> Response:
+        method = request.headers.get("x-http-method-override", request.method).upper()
+        handler = {
+            "HEAD": self._head,
+            "PATCH": self._patch,
+            "DELETE": self._delete,
+            "GET": self._get,
+        }.get(method)
+        if handler is None:
+            return self._headers(request, PlainTextResponse("Method not allowed.", 405))
+        return await self._answer(request, handler)
+
+    async def _answer(
+        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        if request.method == "OPTIONS":
+            return self._headers(request, Response(status_code=204), options=True)
+        try:
+            if request.method != "GET" and request.headers.get("tus-resumable") != VERSION:
+                raise errors.PRECONDITION(f"This server speaks tus {VERSION} only.")
+            response = await handler(request)
+        except errors.UploadError as exc:
+            status = exc.status
+            body = "" if request.method == "HEAD" else exc.message
+            response = PlainTextResponse(body, status_code=status)
+        except ClientDisconnect:
+            response = Response(status_code=400)
+        return self._headers(request, response)
+
+    def _headers(self, request: Request, response: Response, options: bool = False) -> Response:
+        headers = response.headers
+        headers["Tus-Resumable"] = VERSION
+        headers["X-Content-Type-Options"] = "nosniff"
+        if options or response.status_code == 412:
+            headers["Tus-Version"] = VERSION
+        if options:
+            headers["Tus-Extension"] = EXTENSIONS
+            headers["Tus-Max-Size"] = str(self.max_size)
+            headers["Tus-Checksum-Algorithm"] = ",".join(CHECKSUMS)
+        origin = request.headers.get("origin")
+        if origin:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = EXPOSED
+            headers["Vary"] = "Origin"
+            if options:
+                headers.update(CORS_HEADERS)
+        return response
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    async def _create(self, request: Request) -> Response:
+        metadata_header = request.headers.get("upload-metadata")
+        metadata = parse_metadata(metadata_header or "")
+        filename = metadata.get("filename") or metadata.get("name") or ""
+        content_type = metadata.get("filetype") or metadata.get("type") or ""
+        concat = request.headers.get("upload-concat", "")
+        owner = request.state.owner
+        if concat.startswith("final;"):
+            parts = [self._id_of(url) for url in concat[len("final;") :].split()]
+            if not parts:
+                raise errors.BAD_REQUEST("Upload-Concat: final; names no partial uploads.")
+            upload = await self.streams.concatenate(
+                owner, filename, content_type, metadata_header, concat, parts
+            )
+            return self._created(request, upload)
+        if concat not in ("", "partial"):
+            raise errors.BAD_REQUEST("Upload-Concat must be 'partial' or 'final;<urls>'.")
+        length = _number(request, "upload-length")
+        deferred = request.headers.get("upload-defer-length")
+        if deferred is not None and deferred != "1":
+            raise errors.BAD_REQUEST("Upload-Defer-Length must be 1.")
+        if (length is None) == (deferred is None):
+            raise errors.BAD_REQUEST("Send either Upload-Length or Upload-Defer-Length: 1.")
+        upload = self.streams.create(
+            owner, filename, content_type, length, metadata_header, concat or None
+        )
+        if request.headers.get("content-type") == OCTET_STREAM:
+            upload = await self._receive(request, upload, 0)
+        return self._created(request, upload)
+
+    def _created(self, request: Request, upload: Upload) -> Response:
+        response = Response(status_code=201)
+        response.headers["Location"] = str(request.url_for("tus_upload", upload_id=upload.id))
+        self._describe(request, upload, response)
+        return response
+
+    def _id_of(self, url: str) -> str:
+        path = urlparse(url).path.rstrip("/")
+        if not path.startswith("/files/"):
+            raise errors.BAD_REQUEST(f"{url[:80]!r} is not an upload of this server.")
+        return path.rsplit("/", 1)[1]
+
+    def _find(self, request: Request) -> Upload:
+        upload = self.streams.get(request.path_params["upload_id"])
+        if (
+            upload.state == State.RECEIVING
+            and time.time() > upload.created_at + INCOMPLETE_LIFETIME
+        ):
+            raise errors.GONE("This upload expired before it was finished.")
+        return upload
+
+    async def _head(self, request: Request) -> Response:
+        upload = self._find(request)
+        response = Response(status_code=200, headers={"Cache-Control": "no-store"})
+        self._describe(request, upload, response)
+        return response
+
+    async def _patch(self, request: Request) -> Response:
+        if request.headers.get("content-type") != OCTET_STREAM:
+            raise errors.UNSUPPORTED_MEDIA(f"PATCH bodies must be {OCTET_STREAM}.")
+        offset = _number(request, "upload-offset")
+        if offset is None:
+            raise errors.BAD_REQUEST("Upload-Offset is missing.")
+        upload = self._find(request)
+        if (upload.concat or "").startswith("final;"):
+            raise errors.NOT_ALLOWED("A concatenated upload cannot be written to.")
+        upload = await self._receive(request, upload, offset)
+        response = Response(status_code=204)
+        self._describe(request, upload, response)
+        return response
+
+    async def _receive(self, request: Request, upload: Upload, offset: int) -> Upload:
+        length = _number(request, "upload-length")
+        if length is not None:
+            upload = self.streams.set_length(upload, length)
+        algorithm, expected = self._checksum(request)
+        digest = CHECKSUMS[algorithm]() if algorithm else None
+        body = Body(request, idle=self.idle_timeout)
+        try:
+            async with self.streams.append(upload, offset, keep_partial=digest is None) as sink:
+                async for piece in body:
+                    if digest:
+                        digest.update(piece)
+                    sink.write(piece)
+                if digest and digest.digest() != expected:
+                    raise errors.CHECKSUM_MISMATCH("The data does not match Upload-Checksum.")
+        except TimeoutError as exc:
+            raise errors.TIMEOUT(f"No data arrived for {self.idle_timeout:g} s.") from exc
+        except errors.UploadError:
+            await body.drain()
+            raise
+        return self.streams.service.refresh(upload)
+
+    @staticmethod
+    def _checksum(request: Request) -> tuple[str | None, bytes]:
+        header = request.headers.get("upload-checksum")
+        if header is None:
+            return None, b""
+        algorithm, _, encoded = header.strip().partition(" ")
+        if algorithm not in CHECKSUMS:
+            raise errors.BAD_REQUEST(f"Checksum algorithm {algorithm[:20]!r} is not supported.")
+        try:
+            return algorithm, base64.b64decode(encoded.strip(), validate=True)
+        except binascii.Error as exc:
+            raise errors.BAD_REQUEST("The Upload-Checksum digest is not base64.") from exc
+
+    async def _delete(self, request: Request) -> Response:
+        self.streams.terminate(self.streams.get(request.path_params["upload_id"]))
+        return Response(status_code=204)
+
+    async def _get(self, request: Request) -> Response:
+        if not self.allow_downloads:
+            raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
+        upload = self.streams.get(request.path_params["upload_id"])
+        if upload.state != State.COMPLETE:
+            raise errors.NOT_FOUND("This upload is not complete.")
+        return await self.download(request, upload)
+
+    def _describe(self, request: Request, upload: Upload, response: Response) -> None:
+        headers = response.headers
+        layout = upload.layout
+        headers["Upload-Offset"] = str(upload.offset)
+        if layout is None:
+            headers["Upload-Defer-Length"] = "1"
+        else:
+            headers["Upload-Length"] = str(layout.size)
+        if upload.metadata:
+            headers["Upload-Metadata"] = upload.metadata
+        if upload.concat:
+            headers["Upload-Concat"] = upload.concat
+        if upload.state == State.RECEIVING:
+            headers["Upload-Expires"] = _expires(upload)
+        if upload.state == State.COMPLETE:
+            headers["Pyfiledrop-Download-Url"] = self.link(request, upload)
