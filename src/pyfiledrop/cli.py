@@ -159,6 +159,58 @@ def serve(**options: Any) -> None:
     run(settings)
 
 
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--url", required=True, envvar=_env("URL"), help="The server, e.g. http://host:16273")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Chunks sent at once.",
+)
+@click.option(
+    "--chunk-size",
+    type=POSITIVE,
+    default=8 * MIB,
+    show_default=True,
+    help="Chunk size in bytes (at most the server's --max-chunk-size).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Times a failed chunk is sent again, waiting 0.5 s, 1 s, 2 s, ... between.",
+)
+@click.option(
+    "--state-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where unfinished uploads are remembered [default: see below].",
+)
+def upload(
+    files: tuple[Path, ...], url: str, parallel: int, chunk_size: int, retries: int,
+    state_file: Path | None,
+) -> None:  # fmt: skip
+    """Upload FILES; run it again to resume what was interrupted.
+
+    Prints each file's download link as the last line of its output, after checking the
+    server's SHA-256 against the file. Unfinished uploads are remembered in a small state file
+    (delete it to forget them).
+    """
+    from pyfiledrop.client.progress import upload_all
+    from pyfiledrop.client.state import StateFile, default_path
+
+    state = StateFile(state_file or default_path())
+    failures = upload_all(files, url, state, chunk_size=chunk_size, parallel=parallel,
+                          retries=retries)  # fmt: skip
+    if failures:
+        sys.exit(1)
+
+
 def run(settings: Settings) -> None:
     import uvicorn
 

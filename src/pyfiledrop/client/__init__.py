@@ -1,0 +1,1 @@
+"""The command-line upload client: speaks pyfiledrop's chunk protocol, resumes, checks SHA-256."""

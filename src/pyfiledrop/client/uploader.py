@@ -1,0 +1,238 @@
+"""Uploading one file to a pyfiledrop server: parallel chunks, retries with backoff, resume.
+
+It speaks the server's chunk protocol (the one its page uses through Dropzone), not tus: chunks go
+in parallel straight to their offsets with no server-side concatenation afterwards, and the
+server's status call says which chunks it already holds, so a second run sends only the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pyfiledrop.client.state import Resumable, StateFile, key_of
+
+COOKIE = "pyfiledrop_client"
+BOUNDARY = "pyfiledrop-cli-7d1b4c0e9a3f"
+RETRY_STATUSES = {408, 423, 429, 500, 502, 503, 504, 507}
+FINISH_TIMEOUT = 600.0  # seconds to wait for the server to hash and store a file
+
+
+class UploadFailed(Exception):
+    """The upload cannot go on; the message is one line for a person."""
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    path: Path
+    size: int
+    sha256: str
+    download_url: str | None
+
+
+class Uploader:
+    """Uploads files to the server at `url`; one instance can serve several files in turn."""
+
+    def __init__(
+        self,
+        url: str,
+        state: StateFile,
+        *,
+        chunk_size: int,
+        parallel: int,
+        retries: int = 5,
+        backoff: float = 0.5,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.state = state
+        self.chunk_size = chunk_size
+        self.parallel = parallel
+        self.retries = retries
+        self.backoff = backoff
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(120, connect=10),
+            limits=httpx.Limits(max_connections=parallel + 1),
+        )
+        self._cookie: str | None = None
+
+    def __enter__(self) -> Uploader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def upload(self, path: Path, advance: Callable[[int], None]) -> Uploaded:
+        """Send the chunks the server does not have, then wait for and check its SHA-256.
+
+        `advance(n)` is called as bytes are known to be on the server (also for resumed ones).
+        """
+        size = path.stat().st_size
+        count = max(1, -(-size // self.chunk_size))
+        key = key_of(self.url, path, self.chunk_size)
+        upload, have = self._resume(key)
+        local_digest: dict[str, str] = {}
+        hasher = threading.Thread(target=_hash_file, args=(path, local_digest), daemon=True)
+        hasher.start()
+        if have:
+            advance(sum(self._length(i, size) for i in have))
+        missing = [i for i in range(count) if i not in have]
+        if missing:
+            self._send_chunks(upload, path, size, count, missing, advance)
+        status = self._wait_finished(upload)
+        hasher.join()
+        if status.get("sha256") != local_digest.get("sha256"):
+            raise UploadFailed(
+                f"the server's SHA-256 {status.get('sha256')} differs from the file's "
+                f"{local_digest.get('sha256')}"
+            )
+        self.state.forget(key)
+        return Uploaded(path, size, status["sha256"], status.get("download_url"))
+
+    # --- resume ---------------------------------------------------------------------------------
+
+    def _resume(self, key: str) -> tuple[Resumable, set[int]]:
+        """The upload to go on with and the chunks the server has, or a fresh upload."""
+        known = self.state.get(key)
+        if known is not None:
+            status = self._status(known)
+            if status and status["state"] == "receiving":
+                return known, set(status.get("received", []))
+            if status and status["state"] in ("assembling", "complete"):
+                return known, set(range(status.get("chunk_count") or 0))
+        fresh = Resumable(str(uuid.uuid4()), self._new_cookie())
+        self.state.put(key, fresh)
+        return fresh, set()
+
+    def _status(self, upload: Resumable, wait: int = 0) -> dict[str, Any] | None:
+        reply = self._request(
+            "GET", f"/upload/{upload.upload_id}", upload, params={"wait": wait} if wait else None
+        )
+        return reply.json() if reply.status_code == 200 else None
+
+    def _new_cookie(self) -> str:
+        """The server's client cookie, taken once per run: it binds our uploads to us."""
+        if self._cookie is None:
+            reply = self._request("GET", "/", None)
+            self._cookie = reply.cookies.get(COOKIE)
+            self.http.cookies.clear()  # we send the cookie of each upload ourselves
+            if reply.status_code != 200 or not self._cookie:
+                raise UploadFailed(f"{self.url} did not answer like a pyfiledrop server")
+        return self._cookie
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def _length(self, index: int, size: int) -> int:
+        return max(0, min(self.chunk_size, size - index * self.chunk_size))
+
+    def _send_chunks(
+        self,
+        upload: Resumable,
+        path: Path,
+        size: int,
+        count: int,
+        indexes: list[int],
+        advance: Callable[[int], None],
+    ) -> None:
+        fields = {
+            "dzuuid": upload.upload_id,
+            "dztotalfilesize": str(size),
+            "dzchunksize": str(self.chunk_size),
+            "dztotalchunkcount": str(count),
+        }
+        stop = threading.Event()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+
+            def send(index: int) -> None:
+                if stop.is_set():
+                    return
+                data = os.pread(fd, self._length(index, size), index * self.chunk_size)
+                form = fields | {
+                    "dzchunkindex": str(index),
+                    "dzchunkbyteoffset": str(index * self.chunk_size),
+                }
+                self._post_chunk(upload, form, path.name, data)
+                advance(len(data))
+
+            with ThreadPoolExecutor(self.parallel) as pool:
+                futures = [pool.submit(send, index) for index in indexes]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                stop.set()
+                for future in done:
+                    future.result()  # raises the first failure
+        finally:
+            os.close(fd)
+
+    def _post_chunk(self, upload: Resumable, form: dict[str, str], name: str, data: bytes) -> None:
+        body = _multipart(form, name, data)
+        headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        reply = self._request("POST", "/upload", upload, content=body, headers=headers)
+        if reply.status_code != 200:
+            raise UploadFailed(f"chunk {form['dzchunkindex']}: {_reason(reply)}")
+
+    def _wait_finished(self, upload: Resumable) -> dict[str, Any]:
+        deadline = time.monotonic() + FINISH_TIMEOUT
+        while time.monotonic() < deadline:
+            status = self._status(upload, wait=30)
+            if status is None:
+                raise UploadFailed("the server no longer knows this upload")
+            if status["state"] == "complete":
+                return status
+            if status["state"] == "failed":
+                raise UploadFailed(f"the server could not finish the file: {status.get('error')}")
+        raise UploadFailed("the server did not finish the file in time")
+
+    def _request(
+        self, method: str, path: str, upload: Resumable | None, **kwargs: Any
+    ) -> httpx.Response:
+        """One request, retried with exponential backoff on network errors and busy answers."""
+        headers = kwargs.pop("headers", {})
+        if upload is not None:
+            headers["Cookie"] = f"{COOKIE}={upload.cookie}"
+        for attempt in range(self.retries + 1):
+            try:
+                reply = self.http.request(method, self.url + path, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == self.retries:
+                    raise UploadFailed(f"cannot reach {self.url}: {exc}") from exc
+            else:
+                if reply.status_code not in RETRY_STATUSES or attempt == self.retries:
+                    return reply
+            time.sleep(self.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+
+def _multipart(fields: dict[str, str], filename: str, data: bytes) -> bytes:
+    quoted = filename.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
+    head = "".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    )
+    file_head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
+    return b"".join([head.encode(), file_head.encode(), data, f"\r\n--{BOUNDARY}--\r\n".encode()])
+
+
+def _reason(reply: httpx.Response) -> str:
+    try:
+        message = reply.json().get("error")
+    except ValueError:
+        message = None
+    return f"{reply.status_code} {message or reply.reason_phrase}"
+
+
+def _hash_file(path: Path, out: dict[str, str]) -> None:
+    with open(path, "rb") as f:
+        out["sha256"] = hashlib.file_digest(f, "sha256").hexdigest()

@@ -1,0 +1,178 @@
+"""The command-line client against a real server: links, resume, retries, and its errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pyfiledrop.client.state import StateFile
+from pyfiledrop.client.uploader import Uploader, UploadFailed
+from tests.conftest import Server
+
+CHUNK = 256 * 1024
+
+
+class Recording(Uploader):
+    """An uploader that notes which chunk indexes it sends."""
+
+    sent: list[int]
+
+    def _post_chunk(self, upload, form, name, data):  # type: ignore[no-untyped-def]
+        self.sent.append(int(form["dzchunkindex"]))
+        super()._post_chunk(upload, form, name, data)
+
+
+class Stop(Exception):
+    pass
+
+
+def uploader(server: Server, state: Path, **options: int) -> Recording:
+    made = Recording(
+        server.url,
+        StateFile(state),
+        chunk_size=options.pop("chunk_size", CHUNK),
+        parallel=options.pop("parallel", 3),
+        backoff=0.2,
+        **options,
+    )
+    made.sent = []
+    return made
+
+
+def stop_after(chunks: int, then: Callable[[], None] = lambda: None) -> Callable[[int], None]:
+    seen = [0]
+
+    def advance(n: int) -> None:
+        seen[0] += 1
+        if seen[0] == chunks:
+            then()
+            raise Stop()
+
+    return advance
+
+
+def held_by_server(server: Server, state: Path) -> set[int]:
+    """The chunks the server holds for the one upload the state file remembers."""
+    (entry,) = json.loads(state.read_text()).values()
+    cookies = {"pyfiledrop_client": entry["cookie"]}
+    status = httpx.get(f"{server.url}/upload/{entry['upload_id']}", cookies=cookies).json()
+    return set(status["received"])
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyfiledrop", "upload", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_uploads_files_and_ends_each_with_its_link(server: Server, tmp_path: Path) -> None:
+    files = []
+    for name, size in (("a.bin", 3 * CHUNK + 5), ("empty.txt", 0), ("b c.bin", 1000)):
+        path = tmp_path / name
+        path.write_bytes(os.urandom(size))
+        files.append(path)
+    result = cli(*map(str, files), "--url", server.url, "--chunk-size", str(CHUNK),
+                 "--state-file", str(tmp_path / "state.json"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    links = result.stdout.strip().splitlines()
+    assert len(links) == 3
+    for path, link in zip(files, links, strict=True):
+        assert httpx.get(link).content == path.read_bytes()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"{path}: {path.stat().st_size} bytes, SHA-256 {digest} matches" in result.stderr
+    assert (tmp_path / "state.json").read_text().strip() == "{}"
+
+
+def test_an_interrupted_upload_resumes_sending_only_missing_chunks(
+    server: Server, tmp_path: Path
+) -> None:
+    path = tmp_path / "film.mkv"
+    path.write_bytes(os.urandom(20 * CHUNK + 77))
+    state = tmp_path / "state.json"
+    with uploader(server, state, parallel=1) as first, pytest.raises(Stop):
+        first.upload(path, stop_after(6))
+    held = held_by_server(server, state)
+    assert len(held) >= 6
+    with uploader(server, state) as second:
+        done = second.upload(path, lambda n: None)
+    assert sorted(second.sent) == sorted(set(range(21)) - held)
+    assert httpx.get(str(done.download_url)).content == path.read_bytes()
+
+
+def test_resume_works_after_the_server_restarted(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server: Server = make_server("-a")
+    path = tmp_path / "disk.img"
+    path.write_bytes(os.urandom(12 * CHUNK))
+    state = tmp_path / "state.json"
+    interrupted = pytest.raises((Stop, UploadFailed))  # the next chunk may fail first
+    with uploader(server, state, parallel=1, retries=0) as first, interrupted:
+        first.upload(path, stop_after(5, then=server.kill))
+    server.start()
+    held = held_by_server(server, state)
+    assert len(held) >= 5
+    with uploader(server, state) as second:
+        done = second.upload(path, lambda n: None)
+    assert sorted(second.sent) == sorted(set(range(12)) - held)
+    assert done.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_chunks_are_retried_while_the_server_restarts(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server: Server = make_server("-a")
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(24 * CHUNK))
+    restarted = []
+
+    def advance(n: int) -> None:
+        if not restarted:
+            restarted.append(True)
+            server.kill()
+            server.start()
+
+    with uploader(server, tmp_path / "state.json", parallel=4) as client:
+        done = client.upload(path, advance)
+    assert restarted
+    assert httpx.get(str(done.download_url)).content == path.read_bytes()
+
+
+def test_a_refused_chunk_fails_with_the_servers_reason(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(os.urandom(100))
+    result = cli(str(path), "--url", server.url, "--chunk-size", str(8 * 2**20),
+                 "--state-file", str(tmp_path / "s.json"))  # fmt: skip
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {path}: chunk 0: 413 Chunks of 8388608 bytes are too large; the limit is 4194304."
+    )
+
+
+def test_a_server_that_is_not_pyfiledrop_is_a_one_line_error(tmp_path: Path) -> None:
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert other.stdout is not None
+        port = other.stdout.readline().split("port ")[1].split()[0]
+        path = tmp_path / "f.bin"
+        path.write_bytes(b"x")
+        result = cli(str(path), "--url", f"http://127.0.0.1:{port}", "--retries", "0",
+                     "--state-file", str(tmp_path / "s.json"))  # fmt: skip
+    finally:
+        other.terminate()
+        other.wait()
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {path}: http://127.0.0.1:{port} did not answer like a pyfiledrop server"
+    )
