@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -62,6 +60,6 @@ def upload_all(
                 highlight=False,
                 soft_wrap=True,
             )
-            click.echo(done.download_url or "(downloads are not allowed on this server)")
-            sys.stdout.flush()
+            # print(), not click.echo: while the bars are live, rich puts stdout above them
+            print(done.download_url or "(downloads are not allowed on this server)", flush=True)
     return failures
