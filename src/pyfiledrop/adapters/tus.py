@@ -119,9 +119,13 @@ class Tus:
     # --- dispatch -------------------------------------------------------------------------------
 
     async def collection(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return self._headers(request, Response(status_code=204), options=True)
         return await self._answer(request, self._create)
 
     async def member(self, request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return self._headers(request, Response(status_code=204), options=True)
         method = request.headers.get("x-http-method-override", request.method).upper()
         handler = {
             "HEAD": self._head,
@@ -136,8 +140,6 @@ class Tus:
     async def _answer(
         self, request: Request, handler: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        if request.method == "OPTIONS":
-            return self._headers(request, Response(status_code=204), options=True)
         try:
             if request.method != "GET" and request.headers.get("tus-resumable") != VERSION:
                 raise errors.PRECONDITION(f"This server speaks tus {VERSION} only.")
@@ -199,6 +201,9 @@ class Tus:
         )
         if request.headers.get("content-type") == OCTET_STREAM:
             upload = await self._receive(request, upload, 0)
+        elif length == 0:
+            await self.streams.finish_if_whole(upload.id)  # an empty file is complete at once
+            upload = self.streams.service.refresh(upload)
         return self._created(request, upload)
 
     def _created(self, request: Request, upload: Upload) -> Response:
@@ -273,9 +278,12 @@ class Tus:
         if algorithm not in CHECKSUMS:
             raise errors.BAD_REQUEST(f"Checksum algorithm {algorithm[:20]!r} is not supported.")
         try:
-            return algorithm, base64.b64decode(encoded.strip(), validate=True)
+            digest = base64.b64decode(encoded.strip(), validate=True)
         except binascii.Error as exc:
             raise errors.BAD_REQUEST("The Upload-Checksum digest is not base64.") from exc
+        if len(digest) != CHECKSUMS[algorithm]().digest_size:
+            raise errors.BAD_REQUEST(f"Upload-Checksum has no valid {algorithm} digest.")
+        return algorithm, digest
 
     async def _delete(self, request: Request) -> Response:
         self.streams.terminate(self.streams.get(request.path_params["upload_id"]))

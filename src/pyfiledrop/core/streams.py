@@ -138,11 +138,13 @@ class StreamUploads:
             progress.save(sink.received)
         finally:
             self._busy.discard(upload.id)
-        await self._finish_if_whole(upload.id)
+        await self.finish_if_whole(upload.id)
 
-    async def _finish_if_whole(self, upload_id: str) -> None:
+    async def finish_if_whole(self, upload_id: str) -> None:
+        """Finish the upload if every byte is in (partials wait to be concatenated instead)."""
         current = self.meta.get(upload_id)
-        assert current is not None
+        if current is None:  # terminated meanwhile
+            return
         if current.layout and current.offset == current.layout.size and current.concat != "partial":
             await self.service.finish(upload_id)
 
@@ -177,6 +179,8 @@ class StreamUploads:
 
     def terminate(self, upload: Upload) -> None:
         """Forget the upload and remove its bytes, finished or not."""
+        if upload.id in self._busy:
+            raise errors.LOCKED("A request is writing to this upload; retry shortly.")
         self.service.delete(upload)
 
 

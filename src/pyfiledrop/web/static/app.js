@@ -1,5 +1,7 @@
-// The upload page: Dropzone configured from the server's settings, and a list of this browser's
-// uploads kept in localStorage. Names from files or the server are only ever set as text.
+// The upload page: Dropzone configured from the server's settings, a list of this browser's
+// uploads kept in localStorage, and resuming: a file dropped again after a reload or a failure
+// sends only the chunks the server does not have. Names from files or the server are only ever
+// set as text.
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("pyfiledrop-config").textContent);
@@ -63,6 +65,140 @@
     }
   }
 
+  // --- Resuming -----------------------------------------------------------------------------------
+  // localStorage maps a file (name, size, lastModified and the chunk size) to the dzuuid this page
+  // gave its upload. Only uuids made here are ever looked up, and the server answers a status call
+  // only for the browser (cookie) that started the upload.
+  const RESUME = "pyfiledrop.resume";
+  const RESUME_MAX_AGE = 7 * 24 * 3600 * 1000;
+  const RESUME_MAX_ENTRIES = 200;
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+  const claimed = new Set();  // uuids a file on this page is uploading: never resume one twice
+
+  function resumeKey(file, chunkSize) {
+    return JSON.stringify([file.name, file.size, file.lastModified, chunkSize]);
+  }
+
+  function loadResume() {
+    try {
+      const entries = JSON.parse(localStorage.getItem(RESUME));
+      return entries && typeof entries === "object" && !Array.isArray(entries) ? entries : {};
+    } catch (e) { return {}; }
+  }
+
+  // Saves the map without entries older than 7 days, and only the newest 200.
+  function saveResume(entries) {
+    const now = Date.now();
+    const kept = Object.entries(entries)
+      .filter(([, e]) => e && UUID.test(e.uuid) && typeof e.at === "number" && now - e.at < RESUME_MAX_AGE)
+      .sort((a, b) => b[1].at - a[1].at)
+      .slice(0, RESUME_MAX_ENTRIES);
+    try {
+      localStorage.setItem(RESUME, JSON.stringify(Object.fromEntries(kept)));
+    } catch (e) { /* storage full or off: the upload works, it just cannot be resumed */ }
+  }
+
+  function rememberUpload(key, uuid) {
+    const entries = loadResume();
+    entries[key] = { uuid: uuid, at: Date.now() };
+    saveResume(entries);
+  }
+
+  function forgetUpload(key, uuid) {
+    const entries = loadResume();
+    if (entries[key] && entries[key].uuid === uuid) {
+      delete entries[key];
+      saveResume(entries);
+    }
+  }
+
+  // The server's record of an upload, or null if it has none for this browser (404, 403).
+  // Throws if the server could not be asked.
+  async function lookUp(uuid) {
+    const reply = await fetch("/upload/" + encodeURIComponent(uuid), {
+      headers: { Accept: "application/json" }, cache: "no-store",
+    });
+    if (reply.status === 403 || reply.status === 404) return null;
+    if (!reply.ok) throw new Error("The server answered " + reply.status);
+    return reply.json();
+  }
+
+  // Runs before Dropzone queues a file: continue this file's earlier upload if the server is still
+  // receiving it, otherwise keep the fresh uuid Dropzone made and remember it for next time.
+  async function prepareResume(file) {
+    const options = dropzone.options;
+    const chunkSize = Number(options.chunkSize);
+    if (!options.chunking || file.size === 0 || !(options.forceChunking || file.size > chunkSize)) return;
+    const key = resumeKey(file, chunkSize);
+    const count = Math.ceil(file.size / chunkSize);
+    const entry = loadResume()[key];
+    file.pyfiledropResume = key;
+    if (entry && UUID.test(entry.uuid) && !claimed.has(entry.uuid)) {
+      claimed.add(entry.uuid);
+      let status;
+      try {
+        status = await lookUp(entry.uuid);
+      } catch (e) {
+        claimed.delete(entry.uuid);
+        file.pyfiledropResume = null;  // keep the entry: the server may still hold those chunks
+        return;
+      }
+      if (status && status.state === "receiving" && status.size === file.size &&
+          status.chunk_count === count && Array.isArray(status.received)) {
+        file.upload.uuid = entry.uuid;
+        skipChunks(file, status.received, chunkSize, count);
+        rememberUpload(key, entry.uuid);
+        return;
+      }
+      claimed.delete(entry.uuid);
+    }
+    claimed.add(file.upload.uuid);
+    rememberUpload(key, file.upload.uuid);
+  }
+
+  // Dropzone has no way to skip chunks, so this works with the little of its internals that 5.9
+  // and 6.x share: each upload starts with `file.upload.chunks = []`; the next chunk sent is the
+  // first index whose entry is undefined; the file is done when every entry's status is
+  // Dropzone.SUCCESS; and progress adds up each entry's progress, total and bytesSent.
+  // An accessor on `chunks` sees that fresh array the moment it is assigned, before any chunk
+  // starts (serial or parallel), and fills in the chunks the server holds as finished ones: they
+  // are never sent, count as done, and the bar starts at their share. Nothing of Dropzone's code
+  // is copied or replaced, and the file's later uploads (retries by hand) get the same treatment.
+  function skipChunks(file, received, chunkSize, count) {
+    const held = Array.from(new Set(received)).filter(function (i) {
+      return Number.isInteger(i) && i >= 0 && i < count;
+    }).sort(function (a, b) { return a - b; });
+    // The server finishes a file on its last chunk; if it has them all but is still receiving,
+    // send the last one again so that Dropzone has a request to finish on.
+    if (held.length === count) held.pop();
+    let chunks;
+    Object.defineProperty(file.upload, "chunks", {
+      configurable: true,
+      enumerable: true,
+      get: function () { return chunks; },
+      set: function (value) {
+        chunks = value;
+        if (!Array.isArray(value) || value.length !== 0 || file.upload.totalChunkCount !== count) return;
+        let bytes = 0;
+        held.forEach(function (index) {
+          const length = Math.min(chunkSize, file.size - index * chunkSize);
+          value[index] = {
+            file: file, index: index, status: Dropzone.SUCCESS, dataBlock: null,
+            progress: 100, bytesSent: length, total: length, retries: 0,
+          };
+          bytes += length;
+        });
+        file.upload.progress = (100 * held.length) / count;
+        file.upload.bytesSent = bytes;
+        dropzone.emit("uploadprogress", file, file.upload.progress, bytes);
+      },
+    });
+  }
+
+  function release(file) {
+    if (file.upload) claimed.delete(file.upload.uuid);
+  }
+
   Dropzone.autoDiscover = false;  // Dropzone 5 would otherwise attach itself a second time
   const dropzone = new Dropzone("#dropper", {
     url: "/upload",
@@ -79,6 +215,9 @@
     filesizeBase: 1024,
     dictFileSizeUnits: { tb: "TiB", gb: "GiB", mb: "MiB", kb: "KiB", b: "B" },
     dictDefaultMessage: "Drop files here or click to choose them",
+    accept: function (file, done) {
+      prepareResume(file).then(function () { done(); }, function () { done(); });
+    },
     chunksUploaded: function (file, done) {
       waitUntilComplete(file.upload.uuid).then(function (status) {
         file.pyfiledropStatus = status;
@@ -98,5 +237,9 @@
   };
   dropzone.on("success", function (file, response) {
     remember(file.pyfiledropStatus || response);  // a plain upload's reply is already its status
+    if (file.pyfiledropResume) forgetUpload(file.pyfiledropResume, file.upload.uuid);
   });
+  dropzone.on("complete", release);
+  dropzone.on("canceled", release);
+  dropzone.on("removedfile", release);
 })();
