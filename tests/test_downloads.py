@@ -99,3 +99,13 @@ def test_page_and_favicon(server: Server) -> None:
     assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"
     script = httpx.get(server.url + "/static/vendor/dropzone/dropzone-min.js")
     assert script.status_code == 200 and b"Dropzone" in script.content
+
+
+def test_the_declared_type_is_kept_for_the_download(server: Server) -> None:
+    with server.client() as client:
+        reply = client.post("/upload", files={"file": ("scan", b"%PDF-1.7", "application/pdf")})
+        assert httpx.get(reply.json()["download_url"]).headers["content-type"] == "application/pdf"
+        odd = client.post("/upload", files={"file": ("a.txt", b"x", "text/html; charset=utf-8")})
+        assert (
+            httpx.get(odd.json()["download_url"]).headers["content-type"].startswith("text/plain")
+        ), "a type that is not a plain media type falls back to a guess from the name"

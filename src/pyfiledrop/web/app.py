@@ -37,6 +37,7 @@ from pyfiledrop.web.page import render_page
 
 STATIC = Path(__file__).parent / "static"
 OWNER_COOKIE = "pyfiledrop_client"
+_MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43,64}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
@@ -141,10 +142,9 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers={"ETag": etag})
         storage: LocalFiles = service.storage  # type: ignore[assignment]
-        media_type = mimetypes.guess_type(found.filename)[0] or "application/octet-stream"
         return FileResponse(
             storage.path_of(found.storage_key),
-            media_type=media_type,
+            media_type=media_type(found),
             headers={
                 "ETag": etag,
                 "Content-Disposition": content_disposition(found.filename),
@@ -195,6 +195,15 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         exception_handlers={errors.UploadError: on_error},
         lifespan=lifespan,
     )
+
+
+def media_type(upload: Upload) -> str:
+    """The type the client declared (tus filetype, the form part's type), else one guessed from
+    the name. Safe to send as is: downloads are attachments with nosniff and a sandbox CSP."""
+    declared = upload.content_type.strip().lower()
+    if _MEDIA_TYPE.match(declared) and declared != "application/octet-stream":
+        return declared
+    return mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
 
 
 def content_disposition(filename: str) -> str:
