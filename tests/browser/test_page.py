@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import os
-import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from playwright.sync_api import Dialog, FilePayload, Page, Response, expect
 from tests.conftest import Server
 
 MakeServer = Callable[..., Server]
 
-REPO = Path(__file__).resolve().parents[2]
-DROPZONE5_DIST = REPO / "node_modules" / "dropzone5" / "dist"
 CHUNK = 1_000_000
 
 
@@ -221,29 +214,6 @@ def test_server_refusal_is_shown_next_to_the_file(page: Page, make_server: MakeS
     expect(page.locator(".dz-preview.dz-success")).to_have_count(0)
     assert page.locator("#uploaded li").count() == 0
     assert list((server.storage / "files").iterdir()) == []
-
-
-@pytest.fixture
-def fake_cdn(tmp_path: Path) -> Iterator[str]:
-    """node_modules/dropzone5/dist laid out as a CDN: `<cdn>/5.9.3/min/dropzone.min.js`."""
-    if not (DROPZONE5_DIST / "min" / "dropzone.min.js").is_file():
-        pytest.skip("node_modules/dropzone5 is missing: run `npm install` in the repository")
-    root = tmp_path / "cdn"
-    root.mkdir()
-    (root / "5.9.3").symlink_to(DROPZONE5_DIST, target_is_directory=True)
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(root))
-    )
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def test_dropzone5_from_a_cdn(page: Page, make_server: MakeServer, fake_cdn: str) -> None:
