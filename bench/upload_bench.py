@@ -10,8 +10,16 @@ Measured (1 MB = 10^6 bytes; each figure is the best of --repeat runs):
   browser           headless Chromium: the file dropped on pyfiledrop's page (Dropzone, 6 chunks in
                     flight) until .dz-complete, next to a bare page that fetch()es raw Blob slices
                     to the bare endpoint, 6 in flight: Chromium's own ceiling
+  cli @C            the command-line client, `python -m pyfiledrop upload --parallel 4
+                    --chunk-size C`, from process start to exit (it exits once the server reported
+                    the file complete and the SHA-256 matched), next to pyfiledrop @C
+  tus               real tus clients at /files/ of the same server, until the upload is complete:
+                    tuspy (8 MiB PATCHes one after another) and tus-js-client on Node
+                    (bench/tus_js_upload.mjs) with parallelUploads 4 (concatenation) and with
+                    8 MiB PATCHes one after another
 
 Run from the repository root:  python bench/upload_bench.py [--size-mib 1024] [--no-browser]
+                               [--no-client] [--no-tus]
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import json
 import os
 import platform
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -36,8 +45,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -50,6 +61,10 @@ AIM_8MIB = 0.8
 AIM_1MB = 0.5
 AIM_BROWSER = 0.85
 AIM_MEMORY_MB = 150
+AIM_CLI = 1.0  # the command-line client at 8 MiB chunks / the Dropzone path at 8 MiB
+TUS_CHUNK = 8 * MIB
+TUS_JS_PARALLEL = 4
+TUS_JS_SCRIPT = HERE / "tus_js_upload.mjs"
 IO_TIMEOUT_S = 300
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -156,6 +171,9 @@ class Server:
     folder: Path
     proc: subprocess.Popen[bytes] | None = None
     peak_mb: float | None = None
+    # for each kind of run: the most memory held during one, and the most it rose during one
+    kind_peaks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _seen_peak: float = 0.0
 
     @property
     def pid(self) -> int:
@@ -194,11 +212,35 @@ class Server:
         waited for a CPU while ready to run."""
         return proc_cpu(self.pid), proc_cpu(self.pid, self.pid), runqueue_wait(self.pid, self.pid)
 
+    @contextmanager
+    def peak_during(self, kind: str) -> Iterator[None]:
+        """Notes in `kind_peaks[kind]` the most memory the server held while the block ran, and
+        how far that is above what it held when the block began.
+
+        VmHWM is restarted from the current RSS first (5 written to /proc/PID/clear_refs), after
+        the peak so far is kept aside, so `peak_mb` still covers the server's whole life.
+        """
+        try:
+            self._seen_peak = max(self._seen_peak, vm_hwm_mb(self.pid))
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            start = vm_hwm_mb(self.pid)  # the RSS right now
+        except (OSError, BenchError):
+            start = None  # then only the whole-life peak is reported
+        yield
+        if start is None:
+            return
+        try:
+            peak = vm_hwm_mb(self.pid)
+        except (OSError, BenchError):
+            return
+        old_peak, old_rise = self.kind_peaks.get(kind, (0.0, 0.0))
+        self.kind_peaks[kind] = (max(old_peak, peak), max(old_rise, peak - start))
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         try:
-            self.peak_mb = vm_hwm_mb(self.pid)
+            self.peak_mb = max(self._seen_peak, vm_hwm_mb(self.pid))
         except (OSError, BenchError):
             pass
         self.proc.send_signal(signal.SIGTERM)
@@ -417,9 +459,12 @@ def cpu_watch(
     wall: list[float],
     server: Server | None = None,
     others: Callable[[], list[int]] | None = None,
+    extra: list[tuple[str, float]] | None = None,
 ) -> Iterator[None]:
     """Appends to `notes` the CPU used meanwhile, as % of one core over the measured wall time.
 
+    `extra` gets (label, CPU seconds) pairs the block appends, for a client process it ran to its
+    end (its CPU time is gone from /proc once it is reaped, so the block takes it from wait4).
     "rest of machine" is what every other process (and the kernel's own threads) used meanwhile:
     other work on a shared machine shows up there.
     """
@@ -433,6 +478,9 @@ def cpu_watch(
     seconds = wall[0] if wall and wall[0] > 0 else 1e-9
     ours = self_cpu() - client0
     parts = [f"bench {ours / seconds:.0%}"]
+    for label, used in extra or []:
+        ours += used
+        parts.append(f"{label} {used / seconds:.0%}")
     if server:
         total, loop, waited = server.cpu()
         ours += total - server0[0]
@@ -539,6 +587,298 @@ def measure_pyfiledrop(
     for finished in (server.folder / "files").glob("*"):
         finished.unlink()  # keep the disk from filling over repeats; the server does not care
     return Result(f"pyfiledrop @{chunk_label(chunk)}", size, wall[0], timing, notes[0])
+
+
+# --- the command-line client and the tus clients -----------------------------------------------
+
+
+CLIENTS: list[subprocess.Popen[bytes]] = []  # client processes, killed at the end if still running
+
+
+def spawn(
+    command: list[str], stdout: int | IO[bytes], stderr: int | IO[bytes]
+) -> subprocess.Popen[bytes]:
+    """A client process; `main` kills any that is still running when the run ends."""
+    proc = subprocess.Popen(
+        command, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, cwd=ROOT
+    )
+    CLIENTS.append(proc)
+    return proc
+
+
+def reap(proc: subprocess.Popen[bytes], timeout: float, name: str) -> resource.struct_rusage:
+    """Waits for `proc` to exit (killing it after `timeout` s); returns its own CPU and memory."""
+    pidfd = os.pidfd_open(proc.pid)  # readable once the process has exited; no polling
+    try:
+        exited = bool(select.select([pidfd], [], [], timeout)[0])
+    finally:
+        os.close(pidfd)
+    if not exited:
+        proc.kill()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if not exited:
+        raise BenchError(f"{name} still running after {timeout:.0f} s: killed")
+    return usage
+
+
+def usage_cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def tail(path: Path, limit: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-limit:]
+    except OSError:
+        return ""
+
+
+def http_head(port: int, url: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("HEAD", urlsplit(url).path, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+
+
+def download_sha256(port: int, url: str) -> tuple[str, int]:
+    """GET `url` from the server; the SHA-256 and the length of the bytes it sends."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=IO_TIMEOUT_S)
+    try:
+        conn.request("GET", urlsplit(url).path)
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise BenchError(f"GET {url}: HTTP {resp.status} {resp.read(300)!r}")
+        digest, length = hashlib.sha256(), 0
+        while block := resp.read(4 * MIB):
+            digest.update(block)
+            length += len(block)
+        return digest.hexdigest(), length
+    finally:
+        conn.close()
+
+
+def tus_complete(port: int, url: str, size: int) -> str | None:
+    """HEAD of a tus upload: its download link once Upload-Offset is the size and the server
+    gives the link (it does once the file is stored), else None."""
+    status, headers = http_head(port, url, {"Tus-Resumable": "1.0.0"})
+    if status != 200:
+        raise BenchError(f"HEAD {url}: HTTP {status}")
+    if headers.get("upload-offset") == str(size):
+        return headers.get("pyfiledrop-download-url")
+    return None
+
+
+def check_download(server: Server, link: str, size: int, sha: str, label: str) -> None:
+    """Untimed: the link is the server's /download/ link and gives back the very same bytes."""
+    if not link.startswith(f"http://127.0.0.1:{server.port}/download/"):
+        raise BenchError(f"{label}: the link {link!r} is not a /download/ link of the server")
+    got, length = download_sha256(server.port, link)
+    if (got, length) != (sha, size):
+        raise BenchError(f"SHA-256 MISMATCH for {label}: {length} bytes {got}, local {sha}")
+    for finished in (server.folder / "files").glob("*"):
+        finished.unlink()
+
+
+def startup_seconds() -> float:
+    """Best of 3: a Python process that imports what `pyfiledrop upload` imports, and exits."""
+    code = "import pyfiledrop.cli, pyfiledrop.client.progress, pyfiledrop.client.uploader"
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def measure_cli(server: Server, path: Path, size: int, sha: str, chunk: int, work: Path) -> Result:
+    """`python -m pyfiledrop upload`, timed from process start to exit."""
+    label = f"cli @{chunk_label(chunk)}"
+    state = work / f"cli-state-{uuid.uuid4().hex}.json"
+    out, err = work / "cli.out", work / "cli.err"
+    command = [
+        sys.executable, "-m", "pyfiledrop", "upload", str(path),
+        "--url", f"http://127.0.0.1:{server.port}", "--parallel", str(CLIENT_PARALLEL),
+        "--chunk-size", str(chunk), "--state-file", str(state),
+    ]  # fmt: skip
+    notes: list[str] = []
+    wall: list[float] = []
+    extra: list[tuple[str, float]] = []
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        with cpu_watch(notes, wall, server, extra=extra):
+            t0 = time.perf_counter()
+            proc = spawn(command, stdout, stderr)
+            usage = reap(proc, IO_TIMEOUT_S, label)
+            wall.append(time.perf_counter() - t0)
+            extra.append(("cli client", usage_cpu(usage)))
+    server.alive()
+    if proc.returncode != 0:
+        raise BenchError(f"{label} exited with {proc.returncode}:\n{tail(err)}")
+    lines = out.read_text().splitlines()
+    link = lines[-1].strip() if lines else ""
+    if f"SHA-256 {sha} matches" not in err.read_text():
+        raise BenchError(f"{label} did not report the file's SHA-256 {sha}:\n{tail(err)}")
+    check_download(server, link, size, sha, label)
+    state.unlink(missing_ok=True)
+    timing = (
+        f"client process: CPU {usage_cpu(usage):.2f} s, peak RSS {usage.ru_maxrss / 1000:.0f} MB"
+    )
+    return Result(label, size, wall[0], timing, notes[0])
+
+
+def measure_tuspy(server: Server, path: Path, size: int, sha: str) -> Result:
+    """tuspy in this process: upload() with 8 MiB PATCHes, then a HEAD that shows it complete."""
+    from tusclient.client import TusClient
+
+    uploader = TusClient(f"http://127.0.0.1:{server.port}/files/").uploader(
+        str(path), chunk_size=TUS_CHUNK, metadata={"filename": path.name}
+    )
+    patches: list[float] = []
+    upload_chunk = uploader.upload_chunk
+
+    def timed_chunk() -> None:  # upload() calls this once per PATCH
+        t = time.perf_counter()
+        upload_chunk()  # type: ignore[no-untyped-call]
+        patches.append(time.perf_counter() - t)
+
+    uploader.upload_chunk = timed_chunk  # type: ignore[method-assign]
+    notes: list[str] = []
+    wall: list[float] = []
+    heads = 0
+    with cpu_watch(notes, wall, server):
+        t0 = time.perf_counter()
+        uploader.upload()
+        t_returned = time.perf_counter()
+        url = str(uploader.url)
+        deadline = t_returned + IO_TIMEOUT_S
+        while True:
+            heads += 1
+            link = tus_complete(server.port, url, size)
+            if link:
+                break
+            if time.perf_counter() > deadline:
+                raise BenchError(f"tuspy upload {url} not complete after {IO_TIMEOUT_S} s")
+            time.sleep(0.01)
+        wall.append(time.perf_counter() - t0)
+    server.alive()
+    check_download(server, link, size, sha, "tuspy")
+    timing = (
+        f"{patch_summary(patches, size)}; POST and between PATCHes "
+        f"{t_returned - t0 - sum(patches):.2f} s; complete at the first HEAD"
+        if heads == 1
+        else f"{patch_summary(patches, size)}; complete only at HEAD #{heads}"
+    )
+    return Result(f"tuspy @{chunk_label(TUS_CHUNK)}", size, wall[0], timing, notes[0])
+
+
+def patch_summary(seconds: list[float], size: int) -> str:
+    """PATCH count, the typical one (and its speed) and the last one, which also waits for the
+    server to finish the file."""
+    if not seconds:
+        return "no PATCH"
+    middle = sorted(seconds[:-1] or seconds)[len(seconds[:-1] or seconds) // 2]
+    return (
+        f"{len(seconds)} PATCHes, median {middle * 1000:.0f} ms "
+        f"({mbps(min(TUS_CHUNK, size), middle):.0f} MB/s while one is in flight), "
+        f"last {seconds[-1]:.2f} s"
+    )
+
+
+def tus_js_available() -> str | None:
+    """Why tus-js-client cannot run here, or None when it can."""
+    if shutil.which("node") is None:
+        return "no `node` on PATH"
+    found = subprocess.run(
+        ["node", "-e", "require.resolve('tus-js-client')"], cwd=HERE, capture_output=True
+    )
+    if found.returncode != 0:
+        return (
+            "tus-js-client not found (npm ci in the repository root, or npm install "
+            "tus-js-client@4.3.1 --no-save in a folder and NODE_PATH=<folder>/node_modules)"
+        )
+    return None
+
+
+def tus_js_version() -> str:
+    script = "require('tus-js-client/package.json').version + ' on Node ' + process.version"
+    done = subprocess.run(
+        ["node", "-p", script],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip() or "?"
+
+
+def measure_tus_js(
+    server: Server, path: Path, size: int, sha: str, label: str, options: dict[str, int], work: Path
+) -> Result:
+    """bench/tus_js_upload.mjs on Node, timed from process start until it reports success."""
+    err = work / "tus-js.err"
+    command = [
+        "node", str(TUS_JS_SCRIPT), f"http://127.0.0.1:{server.port}/files/", str(path),
+        json.dumps(options),
+    ]  # fmt: skip
+    notes: list[str] = []
+    wall: list[float] = []
+    extra: list[tuple[str, float]] = []
+    with open(err, "wb") as stderr, cpu_watch(notes, wall, server, extra=extra):
+        t0 = time.perf_counter()
+        proc = spawn(command, subprocess.PIPE, stderr)
+        assert proc.stdout is not None
+        line = b""
+        if select.select([proc.stdout], [], [], IO_TIMEOUT_S)[0]:
+            line = proc.stdout.readline()
+        else:
+            proc.kill()  # said nothing in time: reaped below, reported as a failure
+        wall.append(time.perf_counter() - t0)
+        usage = reap(proc, 30, label)
+        extra.append(("node", usage_cpu(usage)))
+    proc.stdout.close()
+    server.alive()
+    try:
+        report = json.loads(line)
+    except ValueError:
+        report = {}
+    if report.get("event") != "success":
+        raise BenchError(f"{label}: {line[:500]!r}; exit {proc.returncode}\n{tail(err)}")
+    link = tus_complete(server.port, report["url"], size)
+    if not link:
+        raise BenchError(f"{label}: {report['url']} is not complete after success")
+    check_download(server, link, size, sha, label)
+    timing = tus_js_summary(report["requests"], size)
+    timing += f"; node peak RSS {usage.ru_maxrss / 1000:.0f} MB"
+    return Result(label, size, wall[0], timing, notes[0])
+
+
+def tus_js_summary(requests: list[list[object]], size: int) -> str:
+    """Where the time of a tus-js-client run went, from its request log (ms since node started)."""
+    rows = [(str(m), str(c), float(s), float(e)) for m, c, _off, s, e, _st in requests]  # type: ignore[arg-type]
+    if not rows:
+        return "no requests"
+    first = min(s for _, _, s, _ in rows) / 1000
+    final = [(s, e) for m, c, s, e in rows if m == "POST" and c.startswith("final;")]
+    patches = [(s, e) for m, _, s, e in rows if m == "PATCH"]
+    if final:
+        partial_end = max(e for _, e in patches) / 1000 if patches else first
+        spans = [(e - s) / 1000 for s, e in patches] or [0.0]
+        concat = (final[0][1] - final[0][0]) / 1000
+        return (
+            f"node up, first request at {first:.2f} s; {len(patches)} partial PATCHes "
+            f"({min(spans):.2f}-{max(spans):.2f} s each) done at {partial_end:.2f} s; final POST "
+            f"{concat:.2f} s (the server copies the partials into one file, deletes them, hashes "
+            "and syncs the file)"
+        )
+    patches.sort()
+    gaps = sum(max(0.0, b[0] - a[1]) for a, b in zip(patches, patches[1:], strict=False)) / 1000
+    return (
+        f"node up, first request at {first:.2f} s; "
+        f"{patch_summary([(e - s) / 1000 for s, e in patches], size)}; "
+        f"between PATCHes {gaps:.2f} s"
+    )
 
 
 # Installed on a page before the drop; it changes nothing the page does. It notes, on the page's
@@ -744,6 +1084,18 @@ def main() -> int:
         "--browser-size-mib", type=int, default=256, help="file size for the browser runs (MiB)"
     )
     parser.add_argument(
+        "--client",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the command-line client, python -m pyfiledrop upload (default: on)",
+    )
+    parser.add_argument(
+        "--tus",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure tuspy and tus-js-client at /files/ (default: on)",
+    )
+    parser.add_argument(
         "--repeat", type=int, default=1, help="run every measurement N times, keep the best"
     )
     parser.add_argument(
@@ -781,6 +1133,17 @@ def main() -> int:
             "SHA-256 (pyfiledrop)"
         )
         print("  CPU columns: % of one core over the timed interval (bench = this client process)")
+        tuspy_skip = tus_js_skip = None
+        if args.tus:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                py = f"tuspy {version('tuspy')} (requests {version('requests')})"
+            except PackageNotFoundError:
+                tuspy_skip, py = "tuspy is not installed (pip install tuspy)", "no tuspy"
+            tus_js_skip = tus_js_available()
+            js = f"tus-js-client {tus_js_version()}" if tus_js_skip is None else "no tus-js-client"
+            print(f"  tus clients: {py}, {js}")
         print(flush=True)
 
         source = work / "source.bin"
@@ -799,6 +1162,10 @@ def main() -> int:
             pyfd[chunk] = pyfiledrop_server(work, chunk, max(args.size_mib, args.browser_size_mib))
             servers.append(pyfd[chunk].start())
 
+        startup = 0.0
+        if args.client:
+            startup = startup_seconds()
+
         # Client runs, interleaved so drift on a shared machine hits every figure alike.
         runs: dict[str, list[Result]] = {}
         print(f"\nclient runs ({args.size_mib} MiB, {CLIENT_PARALLEL} in flight)", flush=True)
@@ -813,10 +1180,51 @@ def main() -> int:
                 for measure in ("bare", "pyfiledrop"):
                     os.sync()  # start each run without the last one's dirty pages in flight
                     if measure == "bare":
-                        r = measure_bare(bare, source, size, chunk, args.client_send)
+                        with bare.peak_during("raw chunks"):
+                            r = measure_bare(bare, source, size, chunk, args.client_send)
                     else:
                         server = pyfd[chunk]
-                        r = measure_pyfiledrop(server, source, size, sha, chunk, args.client_send)
+                        with server.peak_during("Dropzone"):
+                            r = measure_pyfiledrop(
+                                server, source, size, sha, chunk, args.client_send
+                            )
+                    runs.setdefault(r.label, []).append(r)
+                    print_result(r)
+            if args.client:
+                print(
+                    f"  command-line client, {CLIENT_PARALLEL} in flight, process start to exit "
+                    f"(Python start + imports alone: {startup:.2f} s):",
+                    flush=True,
+                )
+                for chunk in CHUNK_SIZES:
+                    os.sync()
+                    with pyfd[chunk].peak_during("cli"):
+                        r = measure_cli(pyfd[chunk], source, size, sha, chunk, work)
+                    runs.setdefault(r.label, []).append(r)
+                    print_result(r)
+            if args.tus:
+                tus_server = pyfd[TUS_CHUNK]
+                print(f"  tus at /files/ of {tus_server.name}, until complete:", flush=True)
+                if tuspy_skip:
+                    print(f"  {'tuspy':<22} skipped: {tuspy_skip}", flush=True)
+                else:
+                    os.sync()
+                    with tus_server.peak_during("tuspy"):
+                        r = measure_tuspy(tus_server, source, size, sha)
+                    runs.setdefault(r.label, []).append(r)
+                    print_result(r)
+                tus_js_plan = (
+                    (f"tus-js parallel {TUS_JS_PARALLEL}", {"parallelUploads": TUS_JS_PARALLEL}),
+                    (f"tus-js @{chunk_label(TUS_CHUNK)}",
+                     {"parallelUploads": 1, "chunkSize": TUS_CHUNK}),
+                )  # fmt: skip
+                for label, options in tus_js_plan:
+                    if tus_js_skip:
+                        print(f"  {label:<22} skipped: {tus_js_skip}", flush=True)
+                        continue
+                    os.sync()
+                    with tus_server.peak_during(label):
+                        r = measure_tus_js(tus_server, source, size, sha, label, options, work)
                     runs.setdefault(r.label, []).append(r)
                     print_result(r)
 
@@ -863,16 +1271,17 @@ def main() -> int:
                             print(f" round {rep + 1}/{args.repeat}")
                         for kind, server, chunk in plan:
                             os.sync()
-                            r = measure_page(
-                                browser,
-                                kind,
-                                server,
-                                chunk,
-                                bsource,
-                                bsize,
-                                bsha,
-                                server_pids,
-                            )
+                            with server.peak_during("browser"):
+                                r = measure_page(
+                                    browser,
+                                    kind,
+                                    server,
+                                    chunk,
+                                    bsource,
+                                    bsize,
+                                    bsha,
+                                    server_pids,
+                                )
                             browser_runs.setdefault(r.label, []).append(r)
                             print_result(r)
                 finally:
@@ -898,13 +1307,53 @@ def main() -> int:
             ratio = b["pyfiledrop @" + lab].mbps / b["bare @" + lab].mbps
             mark = "meets" if ratio >= aim else "BELOW"
             print(f"    @{lab:<8} {ratio:5.2f}   (aim >= {aim:.2f}: {mark})")
-        print(f"  server peak memory (VmHWM just before stop; aim < {AIM_MEMORY_MB} MB):")
+        if args.client:
+            print(f"  command-line client ({CLIENT_PARALLEL} in flight, process start to exit):")
+            for chunk in CHUNK_SIZES:
+                lab = chunk_label(chunk)
+                cli, dz = b["cli @" + lab], b["pyfiledrop @" + lab]
+                ratio = cli.mbps / dz.mbps
+                verdict = "(no aim)"
+                if chunk == 8 * MIB:
+                    verdict = f"(aim >= {AIM_CLI:.2f}: {'meets' if ratio >= AIM_CLI else 'BELOW'})"
+                print(
+                    f"    @{lab:<8} cli {cli.mbps:7.1f}   Dropzone path {dz.mbps:7.1f}   "
+                    f"ratio cli / Dropzone {ratio:5.2f}   {verdict}"
+                )
+        if args.tus:
+            dz, disk = b["pyfiledrop @" + chunk_label(TUS_CHUNK)], b["disk"]
+            print(
+                f"  tus at /files/, until complete (Dropzone path @{chunk_label(TUS_CHUNK)} "
+                f"{dz.mbps:.1f}, disk ceiling {disk.mbps:.1f}):"
+            )
+            tus_rows = (
+                (f"tuspy @{chunk_label(TUS_CHUNK)}", "tuspy, 8 MiB PATCHes one by one", tuspy_skip),
+                (f"tus-js parallel {TUS_JS_PARALLEL}",
+                 f"tus-js-client, parallelUploads {TUS_JS_PARALLEL}", tus_js_skip),
+                (f"tus-js @{chunk_label(TUS_CHUNK)}", "tus-js-client, 8 MiB PATCHes one by one",
+                 tus_js_skip),
+            )  # fmt: skip
+            for label, text, skipped in tus_rows:
+                if label not in b:
+                    print(f"    {text:<42}  skipped: {skipped}")
+                    continue
+                r = b[label]
+                print(
+                    f"    {text:<42} {r.mbps:7.1f}   {r.mbps / dz.mbps:5.2f} of Dropzone path   "
+                    f"{r.mbps / disk.mbps:5.2f} of disk"
+                )
+        print(f"  server peak memory (VmHWM over the server's life; aim < {AIM_MEMORY_MB} MB):")
         for s in servers:
             if s.peak_mb is not None:
                 verdict = ""
                 if s is not bare:
                     verdict = "   meets" if s.peak_mb < AIM_MEMORY_MB else "   ABOVE AIM"
                 print(f"    {s.name:<26} {s.peak_mb:7.1f} MB{verdict}")
+                if s.kind_peaks:
+                    during = ", ".join(
+                        f"{k} {peak:.1f} ({rise:+.1f})" for k, (peak, rise) in s.kind_peaks.items()
+                    )
+                    print(f"      peak during each kind of run (rise during it), MB: {during}")
         if browser_runs:
             print(
                 f"  browser, {args.browser_size_mib} MiB, headless Chromium, "
@@ -928,6 +1377,10 @@ def main() -> int:
         print("\ninterrupted: stopping the servers, removing the temp folder", file=sys.stderr)
         return 130
     finally:
+        for proc in CLIENTS:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         for s in servers:
             try:
                 s.stop()
