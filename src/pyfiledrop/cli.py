@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 from click_default_group import DefaultGroup
@@ -24,6 +25,17 @@ def _writable_folder(ctx: click.Context, param: click.Parameter, value: str) -> 
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
         raise click.BadParameter(f"{path} is not a writable folder")
     return path
+
+
+def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} has a bad port") from exc
+    return value
 
 
 def _env(name: str) -> str:
@@ -163,7 +175,13 @@ def serve(**options: Any) -> None:
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-@click.option("--url", required=True, envvar=_env("URL"), help="The server, e.g. http://host:16273")
+@click.option(
+    "--url",
+    required=True,
+    envvar=_env("URL"),
+    callback=_server_url,
+    help="The server, e.g. http://host:16273",
+)
 @click.option(
     "--parallel",
     type=click.IntRange(1, 32),

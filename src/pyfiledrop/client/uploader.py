@@ -8,7 +8,6 @@ server's status call says which chunks it already holds, so a second run sends o
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 import uuid
@@ -18,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from pyfiledrop.client.state import Resumable, StateFile, key_of
+from pyfiledrop.client.transport import Connections, FileRange, Reply, TransportError
 
 COOKIE = "pyfiledrop_client"
 BOUNDARY = "pyfiledrop-cli-7d1b4c0e9a3f"
@@ -59,10 +57,7 @@ class Uploader:
         self.parallel = parallel
         self.retries = retries
         self.backoff = backoff
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(120, connect=10),
-            limits=httpx.Limits(max_connections=parallel + 1),
-        )
+        self.http = Connections(self.url)
         self._cookie: str | None = None
 
     def __enter__(self) -> Uploader:
@@ -117,15 +112,14 @@ class Uploader:
         reply = self._request(
             "GET", f"/upload/{upload.upload_id}", upload, params={"wait": wait} if wait else None
         )
-        return reply.json() if reply.status_code == 200 else None
+        return reply.json() if reply.status == 200 else None
 
     def _new_cookie(self) -> str:
         """The server's client cookie, taken once per run: it binds our uploads to us."""
         if self._cookie is None:
             reply = self._request("GET", "/", None)
-            self._cookie = reply.cookies.get(COOKIE)
-            self.http.cookies.clear()  # we send the cookie of each upload ourselves
-            if reply.status_code != 200 or not self._cookie:
+            self._cookie = reply.cookie(COOKIE)
+            if reply.status != 200 or not self._cookie:
                 raise UploadFailed(f"{self.url} did not answer like a pyfiledrop server")
         return self._cookie
 
@@ -150,34 +144,29 @@ class Uploader:
             "dztotalchunkcount": str(count),
         }
         stop = threading.Event()
-        fd = os.open(path, os.O_RDONLY)
-        try:
 
-            def send(index: int) -> None:
-                if stop.is_set():
-                    return
-                data = os.pread(fd, self._length(index, size), index * self.chunk_size)
-                form = fields | {
-                    "dzchunkindex": str(index),
-                    "dzchunkbyteoffset": str(index * self.chunk_size),
-                }
-                self._post_chunk(upload, form, path.name, data)
-                advance(len(data))
+        def send(index: int) -> None:
+            if stop.is_set():
+                return
+            data = FileRange(path, index * self.chunk_size, self._length(index, size))
+            form = fields | {"dzchunkindex": str(index), "dzchunkbyteoffset": str(data.offset)}
+            self._post_chunk(upload, form, path.name, data)
+            advance(data.length)
 
-            with ThreadPoolExecutor(self.parallel) as pool:
-                futures = [pool.submit(send, index) for index in indexes]
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                stop.set()
-                for future in done:
-                    future.result()  # raises the first failure
-        finally:
-            os.close(fd)
+        with ThreadPoolExecutor(self.parallel) as pool:
+            futures = [pool.submit(send, index) for index in indexes]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            stop.set()
+            for future in done:
+                future.result()  # raises the first failure
 
-    def _post_chunk(self, upload: Resumable, form: dict[str, str], name: str, data: bytes) -> None:
-        body = _multipart(form, name, data)
+    def _post_chunk(
+        self, upload: Resumable, form: dict[str, str], name: str, data: FileRange
+    ) -> None:
+        head, tail = _multipart_around(form, name)
         headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-        reply = self._request("POST", "/upload", upload, content=body, headers=headers)
-        if reply.status_code != 200:
+        reply = self._request("POST", "/upload", upload, body=[head, data, tail], headers=headers)
+        if reply.status != 200:
             raise UploadFailed(f"chunk {form['dzchunkindex']}: {_reason(reply)}")
 
     def _wait_finished(self, upload: Resumable) -> dict[str, Any]:
@@ -192,27 +181,26 @@ class Uploader:
                 raise UploadFailed(f"the server could not finish the file: {status.get('error')}")
         raise UploadFailed("the server did not finish the file in time")
 
-    def _request(
-        self, method: str, path: str, upload: Resumable | None, **kwargs: Any
-    ) -> httpx.Response:
+    def _request(self, method: str, path: str, upload: Resumable | None, **kwargs: Any) -> Reply:
         """One request, retried with exponential backoff on network errors and busy answers."""
         headers = kwargs.pop("headers", {})
         if upload is not None:
             headers["Cookie"] = f"{COOKIE}={upload.cookie}"
         for attempt in range(self.retries + 1):
             try:
-                reply = self.http.request(method, self.url + path, headers=headers, **kwargs)
-            except httpx.TransportError as exc:
+                reply = self.http.request(method, path, headers, **kwargs)
+            except TransportError as exc:
                 if attempt == self.retries:
                     raise UploadFailed(f"cannot reach {self.url}: {exc}") from exc
             else:
-                if reply.status_code not in RETRY_STATUSES or attempt == self.retries:
+                if reply.status not in RETRY_STATUSES or attempt == self.retries:
                     return reply
             time.sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")
 
 
-def _multipart(fields: dict[str, str], filename: str, data: bytes) -> bytes:
+def _multipart_around(fields: dict[str, str], filename: str) -> tuple[bytes, bytes]:
+    """What goes before and after the chunk's bytes in a multipart body (the file part last)."""
     quoted = filename.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
     head = "".join(
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
@@ -222,15 +210,15 @@ def _multipart(fields: dict[str, str], filename: str, data: bytes) -> bytes:
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     )
-    return b"".join([head.encode(), file_head.encode(), data, f"\r\n--{BOUNDARY}--\r\n".encode()])
+    return (head + file_head).encode(), f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def _reason(reply: httpx.Response) -> str:
+def _reason(reply: Reply) -> str:
     try:
         message = reply.json().get("error")
-    except ValueError:
+    except (ValueError, AttributeError):
         message = None
-    return f"{reply.status_code} {message or reply.reason_phrase}"
+    return f"{reply.status} {message or reply.reason}"
 
 
 def _hash_file(path: Path, out: dict[str, str]) -> None:
