@@ -286,7 +286,7 @@ class Tus:
         return algorithm, digest
 
     async def _delete(self, request: Request) -> Response:
-        self.streams.terminate(self.streams.get(request.path_params["upload_id"]))
+        await self.streams.terminate(self.streams.get(request.path_params["upload_id"]))
         return Response(status_code=204)
 
     async def _get(self, request: Request) -> Response:

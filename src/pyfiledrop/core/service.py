@@ -197,10 +197,17 @@ class UploadService:
             self.storage.discard(fresh.id)
         return stored
 
-    def delete(self, upload: Upload) -> None:
-        """Forget an upload and remove its bytes, whatever its state."""
+    async def delete(self, upload: Upload) -> None:
+        """Forget an upload and remove its bytes, whatever its state.
+
+        The record goes first, so nothing finds the upload while its files are being removed
+        (in a worker thread: unlinking a large file can take a while).
+        """
         self.meta.delete(upload.id)
         self._prehashes.pop(upload.id, None)
+        await asyncio.to_thread(self._remove_files, upload)
+
+    def _remove_files(self, upload: Upload) -> None:
         self.storage.discard(upload.id)
         if upload.storage_key:
             self.storage.remove(upload.storage_key)

@@ -173,15 +173,15 @@ class StreamUploads:
             raise storage_error(exc) from exc
         self.meta.set_offset(final.id, 0, size)
         for partial in partials:
-            self.terminate(partial)
+            await self.terminate(partial)
         await self.service.finish(final.id)
         return self.service.refresh(final)
 
-    def terminate(self, upload: Upload) -> None:
+    async def terminate(self, upload: Upload) -> None:
         """Forget the upload and remove its bytes, finished or not."""
         if upload.id in self._busy:
             raise errors.LOCKED("A request is writing to this upload; retry shortly.")
-        self.service.delete(upload)
+        await self.service.delete(upload)
 
 
 class _Progress:
