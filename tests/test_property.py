@@ -22,7 +22,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @st.composite
-def uploads(draw: st.DrawFn) -> tuple[bytes, int, list[int]]:
+def uploads(draw: st.DrawFn) -> tuple[bytes, int, list[tuple[int, bool]]]:
     chunk_size = draw(st.integers(1, 4096))
     data = draw(st.binary(min_size=0, max_size=12 * chunk_size))
     count = max(1, -(-len(data) // chunk_size))
@@ -31,7 +31,8 @@ def uploads(draw: st.DrawFn) -> tuple[bytes, int, list[int]]:
     sends = list(order)
     for index in extra:  # duplicates anywhere before that chunk's last copy is fine
         sends.insert(draw(st.integers(0, len(sends))), index)
-    return data, chunk_size, sends
+    raw = draw(st.lists(st.booleans(), min_size=len(sends), max_size=len(sends)))
+    return data, chunk_size, list(zip(sends, raw, strict=True))
 
 
 @settings(
@@ -39,13 +40,14 @@ def uploads(draw: st.DrawFn) -> tuple[bytes, int, list[int]]:
 )
 @given(upload=uploads())
 def test_any_order_with_duplicates_gives_the_same_bytes(
-    shared_server: Server, upload: tuple[bytes, int, list[int]]
+    shared_server: Server, upload: tuple[bytes, int, list[tuple[int, bool]]]
 ) -> None:
+    """Each send is a multipart or a raw-body chunk, at random."""
     data, chunk_size, sends = upload
     with shared_server.client() as client:
         f = DzFile(data, chunk_size)
-        for index in sends:
-            reply = f.send(client, index)
+        for index, raw in sends:
+            reply = f.send_raw(client, index) if raw else f.send(client, index)
             assert reply.status_code == 200, reply.text
         status = f.wait_complete(client)
         assert status["state"] == "complete"

@@ -1,5 +1,9 @@
 """Dropzone.js uploads: chunked (dz* form fields) and plain one-request uploads, as in the seed.
 
+Two body shapes. Multipart (Dropzone 5, and 6 by default): the dz* fields and a `file` part.
+Raw (Dropzone 6's `binaryBody`, which the page uses, and the command-line client): the body is
+the chunk itself and the dz* fields, plus `filename`, come in the query string; nothing to parse.
+
 Dropzone sends its dz* fields before the file part, so a chunk's bytes stream straight to their
 offset in the upload's partial file. Other clients may put the file first: its bytes are then
 spooled to a scratch file in the chunks folder until the fields are known. A plain upload's
@@ -11,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
 
@@ -53,7 +57,7 @@ class _Spool:
         self.path.unlink(missing_ok=True)
 
 
-def _number(fields: dict[str, str], name: str) -> int:
+def _number(fields: Mapping[str, str], name: str) -> int:
     if name not in fields:
         raise errors.BAD_CHUNK(f"Not all required fields were supplied: {name} is missing.")
     value = fields[name].strip()
@@ -62,15 +66,48 @@ def _number(fields: dict[str, str], name: str) -> int:
     return int(value)
 
 
-def _declared(reader: FormReader) -> Declared:
-    f = reader.fields
+def _declared(fields: Mapping[str, str], filename: str, content_type: str) -> Declared:
     return Declared(
-        filename=reader.filename or "",
-        content_type=reader.content_type,
-        size=_number(f, "dztotalfilesize"),
-        chunk_size=_number(f, "dzchunksize"),
-        chunk_count=_number(f, "dztotalchunkcount"),
+        filename=filename,
+        content_type=content_type,
+        size=_number(fields, "dztotalfilesize"),
+        chunk_size=_number(fields, "dzchunksize"),
+        chunk_count=_number(fields, "dztotalchunkcount"),
     )
+
+
+def is_raw(query: Mapping[str, str]) -> bool:
+    """Whether a POST /upload carries its fields in the query, its bytes as the whole body."""
+    return "dzuuid" in query or "filename" in query
+
+
+async def receive_raw(
+    service: UploadService,
+    owner: str,
+    query: Mapping[str, str],
+    content_type: str,
+    body: AsyncIterable[bytes],
+    spool: Path,
+) -> Upload:
+    """Take one raw-body POST /upload: a chunk when the query has dzuuid, else a whole file."""
+    filename = query.get("filename", "")
+    if "dzuuid" in query:
+        upload = service.begin_chunked(
+            owner, query["dzuuid"], _declared(query, filename, content_type)
+        )
+        index = _number(query, "dzchunkindex")
+        async with service.chunk(upload, index, _number(query, "dzchunkbyteoffset")) as sink:
+            async for piece in body:
+                sink.write(piece)
+        return upload
+    scratch = _Spool(spool, service.limits.max_size)
+    try:
+        async for piece in body:
+            scratch.write(piece)
+        scratch.file.flush()
+        return await service.plain_from_file(owner, filename, content_type, scratch.path)
+    finally:
+        scratch.close()
 
 
 async def receive(
@@ -113,9 +150,8 @@ async def receive(
 
 
 def _chunked_upload(service: UploadService, owner: str, reader: FormReader) -> Upload:
-    client_id = reader.fields.get("dzuuid", "")
-    declared = _declared(reader)
-    return service.begin_chunked(owner, client_id, declared)
+    declared = _declared(reader.fields, reader.filename or "", reader.content_type)
+    return service.begin_chunked(owner, reader.fields.get("dzuuid", ""), declared)
 
 
 def _chunk(

@@ -103,17 +103,20 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         declared = request.headers.get("content-length")
         limit = service.limits.max_size + _FORM_SLACK
         body = Body(request)
+        owner = request.state.owner
         try:
             if declared and declared.isdigit() and int(declared) > limit:
                 raise errors.TOO_LARGE("The request is larger than this server accepts.")
+            content_type = request.headers.get("content-type", "")
             async with asyncio.timeout(timeout):
-                done = await dropzone.receive(
-                    service,
-                    request.state.owner,
-                    request.headers.get("content-type", ""),
-                    body,
-                    settings.chunks,
-                )
+                if dropzone.is_raw(request.query_params):
+                    done = await dropzone.receive_raw(
+                        service, owner, request.query_params, content_type, body, settings.chunks
+                    )
+                else:
+                    done = await dropzone.receive(
+                        service, owner, content_type, body, settings.chunks
+                    )
         except errors.UploadError as exc:
             await body.drain()
             return error_response(exc)
