@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from playwright.sync_api import Page, Request, Route, expect
 from tests.conftest import Server
@@ -38,15 +39,23 @@ def a_file(folder: Path, name: str, size: int) -> tuple[Path, bytes]:
 
 
 def chunk_of(request: Request) -> tuple[str, int]:
-    """The dzuuid and dzchunkindex of a chunk request's multipart body."""
+    """The dzuuid and dzchunkindex of a chunk request: in its query string (Dropzone 6 sends raw
+    bodies) or in its multipart body (Dropzone 5)."""
+    query = dict(parse_qsl(urlsplit(request.url).query))
+    if "dzuuid" in query:
+        return query["dzuuid"], int(query["dzchunkindex"])
     body = request.post_data_buffer
     assert body is not None, "the page sent a chunk without a body"
     fields = {name.decode(): value.decode() for name, value in _FIELD.findall(body)}
     return fields["dzuuid"], int(fields["dzchunkindex"])
 
 
+def is_upload_url(url: str) -> bool:
+    return urlsplit(url).path == "/upload"
+
+
 def is_chunk(request: Request) -> bool:
-    return request.method == "POST" and request.url.endswith("/upload")
+    return request.method == "POST" and is_upload_url(request.url)
 
 
 @dataclass
@@ -66,7 +75,7 @@ class Sent:
                 sent.chunks.append(chunk_of(route.request))
             route.fallback()
 
-        page.route("**/upload", record)
+        page.route(is_upload_url, record)
         return sent
 
     def indexes(self) -> list[int]:
@@ -84,7 +93,7 @@ class Gate:
         self.allow = allow
         self.held: list[Route] = []
         self.opened = False
-        page.route("**/upload", self.handle)
+        page.route(is_upload_url, self.handle)
 
     def handle(self, route: Route) -> None:
         if not is_chunk(route.request) or self.opened or self.allow > 0:
@@ -238,7 +247,7 @@ def test_resume_after_failure_without_reload(
         else:
             route.continue_()
 
-    page.route("**/upload", flaky)
+    page.route(is_upload_url, flaky)
     first = Sent.watch(page)
     drop(page, path)
     expect(page.locator(".dz-preview.dz-error .dz-error-message")).to_contain_text(

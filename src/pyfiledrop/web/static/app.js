@@ -200,8 +200,30 @@
   }
 
   Dropzone.autoDiscover = false;  // Dropzone 5 would otherwise attach itself a second time
+  // Dropzone 6 can send a chunk as the raw request body (binaryBody): no multipart to build in the
+  // browser or to parse on the server. Its dz* fields then go in the query string. Dropzone 5
+  // (through --dz-cdn/--dz-version) sends multipart forms as always.
+  const rawBodies = typeof Dropzone.version === "string" && parseInt(Dropzone.version, 10) >= 6;
+
+  function uploadUrl(files, dataBlocks) {
+    const file = files[0];
+    const query = new URLSearchParams({ filename: file.upload.filename });
+    if (file.upload.chunked) {
+      const index = dataBlocks[0].chunkIndex;
+      const chunkSize = dropzone.options.chunkSize;
+      query.set("dzuuid", file.upload.uuid);
+      query.set("dzchunkindex", index);
+      query.set("dztotalfilesize", file.size);
+      query.set("dzchunksize", chunkSize);
+      query.set("dztotalchunkcount", file.upload.totalChunkCount);
+      query.set("dzchunkbyteoffset", index * chunkSize);
+    }
+    return "/upload?" + query.toString();
+  }
+
   const dropzone = new Dropzone("#dropper", {
-    url: "/upload",
+    url: rawBodies ? uploadUrl : "/upload",
+    binaryBody: rawBodies,
     paramName: "file",
     chunking: true,
     forceChunking: config.forceChunking,
