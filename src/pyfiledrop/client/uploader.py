@@ -1,8 +1,9 @@
 """Uploading one file to a pyfiledrop server: parallel chunks, retries with backoff, resume.
 
-It speaks the server's chunk protocol (the one its page uses through Dropzone), not tus: chunks go
-in parallel straight to their offsets with no server-side concatenation afterwards, and the
-server's status call says which chunks it already holds, so a second run sends only the rest.
+It speaks the server's chunk protocol (the one its page uses through Dropzone, with raw bodies),
+not tus: chunks go in parallel straight to their offsets with no server-side concatenation
+afterwards, and the server's status call says which chunks it already holds, so a second run
+sends only the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from pyfiledrop.client.state import Resumable, StateFile, key_of
 from pyfiledrop.client.transport import Connections, FileRange, Reply, TransportError
 
 COOKIE = "pyfiledrop_client"
-BOUNDARY = "pyfiledrop-cli-7d1b4c0e9a3f"
 RETRY_STATUSES = {408, 423, 429, 500, 502, 503, 504, 507}
 FINISH_TIMEOUT = 600.0  # seconds to wait for the server to hash and store a file
 
@@ -163,9 +163,10 @@ class Uploader:
     def _post_chunk(
         self, upload: Resumable, form: dict[str, str], name: str, data: FileRange
     ) -> None:
-        head, tail = _multipart_around(form, name)
-        headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-        reply = self._request("POST", "/upload", upload, body=[head, data, tail], headers=headers)
+        """The chunk as the raw body, its fields in the query: the server parses no form."""
+        query = form | {"filename": name}
+        headers = {"Content-Type": "application/octet-stream"}
+        reply = self._request("POST", "/upload", upload, params=query, body=[data], headers=headers)
         if reply.status != 200:
             raise UploadFailed(f"chunk {form['dzchunkindex']}: {_reason(reply)}")
 
@@ -197,20 +198,6 @@ class Uploader:
                     return reply
             time.sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")
-
-
-def _multipart_around(fields: dict[str, str], filename: str) -> tuple[bytes, bytes]:
-    """What goes before and after the chunk's bytes in a multipart body (the file part last)."""
-    quoted = filename.replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")
-    head = "".join(
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-        for k, v in fields.items()
-    )
-    file_head = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n"
-    )
-    return (head + file_head).encode(), f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
 def _reason(reply: Reply) -> str:
