@@ -1,65 +1,89 @@
-"""The command line's view of uploads: a progress bar per file and overall, then the links."""
+"""The command line's view of uploads: a progress bar per file and overall, then the links.
+
+Bars only on a terminal; elsewhere (scripts, CI, benchmarks) plain lines, without importing rich.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from typing import Any, Protocol
 
 from pyfiledrop.client.state import StateFile
 from pyfiledrop.client.uploader import Uploader, UploadFailed
+
+
+class View(Protocol):
+    def add_task(self, description: str, total: float) -> Any: ...
+    def advance(self, task: Any, advance: float) -> None: ...
+    def remove_task(self, task: Any) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+class PlainView:
+    """No bars: notes go to stderr as lines."""
+
+    def add_task(self, description: str, total: float) -> int:
+        return 0
+
+    def advance(self, task: Any, advance: float) -> None:
+        pass
+
+    def remove_task(self, task: Any) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+
+def bars() -> Any:
+    """rich's live bars on stderr, with `note` printing above them."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    class Bars(Progress):
+        def note(self, text: str) -> None:
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    rates = (TransferSpeedColumn(), TimeRemainingColumn())
+    return Bars(*columns, *rates, console=Console(stderr=True), transient=True)
 
 
 def upload_all(
     files: tuple[Path, ...], url: str, state: StateFile, *, chunk_size: int, parallel: int,
     retries: int,
 ) -> int:  # fmt: skip
-    """Upload each file in turn; returns how many failed. Links go to stdout, errors to stderr."""
-    console = Console(stderr=True)
-    uploader = Uploader(url, state, chunk_size=chunk_size, parallel=parallel, retries=retries)
+    """Upload each file in turn; returns how many failed. Links go to stdout, notes to stderr."""
     failures = 0
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    with progress, uploader:
-        total = progress.add_task("all files", total=sum(p.stat().st_size for p in files))
+    shown = bars() if sys.stderr.isatty() else contextlib.nullcontext(PlainView())
+    uploader = Uploader(url, state, chunk_size=chunk_size, parallel=parallel, retries=retries)
+    with uploader, shown as view:
+        total = view.add_task("all files", total=sum(p.stat().st_size for p in files))
         for path in files:
-            task = progress.add_task(path.name, total=path.stat().st_size)
+            task = view.add_task(path.name, total=path.stat().st_size)
 
-            def advance(n: int, task: TaskID = task) -> None:
-                progress.advance(task, n)
-                progress.advance(total, n)
+            def advance(n: int, task: Any = task) -> None:
+                view.advance(task, n)
+                view.advance(total, n)
 
             try:
                 done = uploader.upload(path, advance)
             except UploadFailed as exc:
                 failures += 1
-                progress.console.print(f"error: {path}: {exc}", markup=False, soft_wrap=True)
+                view.note(f"error: {path}: {exc}")
                 continue
             finally:
-                progress.remove_task(task)
-            progress.console.print(
-                f"{path}: {done.size} bytes, SHA-256 {done.sha256} matches",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+                view.remove_task(task)
+            view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} matches")
             # print(), not click.echo: while the bars are live, rich puts stdout above them
             print(done.download_url or "(downloads are not allowed on this server)", flush=True)
     return failures
