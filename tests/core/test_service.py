@@ -111,3 +111,28 @@ def test_a_chunk_that_fails_midway_is_not_recorded(tmp_path: Path) -> None:
 )
 def test_clean_filename(raw: str, clean: str) -> None:
     assert clean_filename(raw) == clean
+
+
+def test_uploads_beyond_the_running_digest_limit_still_get_the_right_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for one running digest, two interleaved uploads evict each other's."""
+    monkeypatch.setattr("pyfiledrop.core.service.MAX_PREHASHES", 1)
+    ids = ["0b1c9a52-5a3e-4a61-9d7e-1c2b3d4e5f61", "0b1c9a52-5a3e-4a61-9d7e-1c2b3d4e5f62"]
+    files = [bytes([n]) * 10_000 for n in (1, 2)]
+
+    async def run() -> None:
+        svc = service(tmp_path)
+        uploads = [
+            svc.begin_chunked("me", client, Declared("f", "x/y", 10_000, 4096, 3))
+            for client in ids
+        ]
+        for index in range(3):
+            for upload, data in zip(uploads, files, strict=True):
+                async with svc.chunk(upload, index, index * 4096) as sink:
+                    sink.write(data[index * 4096 : (index + 1) * 4096])
+        await svc.drain()
+        for client, data in zip(ids, files, strict=True):
+            assert svc.owned("me", client).sha256 == hashlib.sha256(data).hexdigest()
+
+    asyncio.run(run())

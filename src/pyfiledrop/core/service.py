@@ -14,11 +14,13 @@ import re
 import secrets
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from weakref import WeakValueDictionary
 
 from pyfiledrop import errors
 from pyfiledrop.core.interfaces import MetaStore, PartWriter, Storage
@@ -28,6 +30,7 @@ from pyfiledrop.core.prehash import Prehash
 _CLIENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _MAX_NAME_BYTES = 255
+MAX_PREHASHES = 256  # uploads hashed while they arrive, at most
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,11 @@ class UploadService:
         self.limits = limits
         self._chunk_locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
         self._finishing: set[asyncio.Task[None]] = set()
-        self._prehashes: dict[str, Prehash] = {}
-        self._settled: dict[str, asyncio.Event] = {}
+        # Both only for uploads in progress: running digests, least recently used first (an
+        # evicted one is recomputed when its upload finishes), and events for status calls
+        # waiting on an upload (gone with their last waiter).
+        self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
+        self._settled: WeakValueDictionary[str, asyncio.Event] = WeakValueDictionary()
 
     # --- creation -------------------------------------------------------------------------------
 
@@ -283,7 +289,11 @@ class UploadService:
     # --- finishing ------------------------------------------------------------------------------
 
     def prehash_of(self, upload_id: str, layout: Layout) -> Prehash:
-        if upload_id not in self._prehashes:
+        if upload_id in self._prehashes:
+            self._prehashes.move_to_end(upload_id)
+        else:
+            if len(self._prehashes) >= MAX_PREHASHES:
+                self._prehashes.popitem(last=False)
             received = self.meta.received(upload_id)
 
             def read(offset: int, length: int) -> bytes:
@@ -375,7 +385,8 @@ class UploadService:
         current = self.refresh(upload)
         if current.state in (State.COMPLETE, State.FAILED):
             return current
-        event = self._settled.setdefault(upload.id, asyncio.Event())
+        event = self._settled.get(upload.id) or asyncio.Event()
+        self._settled[upload.id] = event
         try:
             await asyncio.wait_for(event.wait(), timeout)
         except TimeoutError:
