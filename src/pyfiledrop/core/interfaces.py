@@ -135,9 +135,10 @@ class Storage(Protocol):
     def remove(self, key: str) -> None:
         """Remove the finished file stored under `key`, if any."""
 
-    def concat(self, upload_id: str, sources: list[str]) -> None:
+    def concat(self, upload_id: str, sources: list[str]) -> str | None:
         """Fill the partial object of `upload_id` with the partial objects of `sources`, in order.
 
+        Returns the SHA-256 of the result when the copy could compute it on the way, else None.
         Blocking; called from a worker thread. The sources are left as they are.
         """
 

@@ -209,9 +209,17 @@ class UploadService:
         The record goes first, so nothing finds the upload while its files are being removed
         (in a worker thread: unlinking a large file can take a while).
         """
+        self._forget(upload)
+        await asyncio.to_thread(self._remove_files, upload)
+
+    def delete_soon(self, upload: Upload) -> None:
+        """Like `delete`, but the files are removed in the background."""
+        self._forget(upload)
+        self._track(asyncio.to_thread(self._remove_files, upload))
+
+    def _forget(self, upload: Upload) -> None:
         self.meta.delete(upload.id)
         self._prehashes.pop(upload.id, None)
-        await asyncio.to_thread(self._remove_files, upload)
 
     def _remove_files(self, upload: Upload) -> None:
         self.storage.discard(upload.id)
@@ -310,25 +318,27 @@ class UploadService:
         assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
         return self.meta.move(upload_id, old, new, **fields)
 
-    async def finish(self, upload_id: str) -> None:
-        """Hash, check and move the file into place; runs at most once per upload."""
+    async def finish(self, upload_id: str, sha256: str | None = None) -> None:
+        """Hash (unless `sha256` is already known), check and move the file into place; runs at
+        most once per upload."""
         if not self._move(upload_id, State.RECEIVING, State.ASSEMBLING):
             return
-        await self._assemble(upload_id)
+        await self._assemble(upload_id, sha256)
 
-    async def _assemble(self, upload_id: str) -> None:
+    async def _assemble(self, upload_id: str, sha256: str | None = None) -> None:
         try:
-            await self._store(upload_id)
+            await self._store(upload_id, sha256)
         finally:
             settled = self._settled.pop(upload_id, None)
             if settled:
                 settled.set()
 
-    async def _store(self, upload_id: str) -> None:
+    async def _store(self, upload_id: str, digest: str | None) -> None:
         upload = self.meta.get(upload_id)
         assert upload is not None and upload.layout is not None
         prehash = self._prehashes.pop(upload_id, None)
-        digest = await prehash.result() if prehash else None
+        if digest is None and prehash is not None:
+            digest = await prehash.result()
         try:
             stored = await asyncio.to_thread(self.storage.assemble, upload_id, upload_id, digest)
         except OSError as exc:

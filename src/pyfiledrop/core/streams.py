@@ -168,13 +168,14 @@ class StreamUploads:
         size = sum(p.layout.size for p in partials if p.layout)
         final = self.create(owner, filename, content_type, size, metadata, concat)
         try:
-            await asyncio.to_thread(self.storage.concat, final.id, [p.id for p in partials])
+            sources = [p.id for p in partials]
+            digest = await asyncio.to_thread(self.storage.concat, final.id, sources)
         except OSError as exc:
             raise storage_error(exc) from exc
         self.meta.set_offset(final.id, 0, size)
+        await self.service.finish(final.id, digest)
         for partial in partials:
-            await self.terminate(partial)
-        await self.service.finish(final.id)
+            self.service.delete_soon(partial)
         return self.service.refresh(final)
 
     async def terminate(self, upload: Upload) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from pyfiledrop.core.interfaces import StoredFile
 
+_COPY_BLOCK = 4 << 20
+
 
 class _Writer:
     def __init__(self, path: Path, offset: int) -> None:
@@ -28,10 +30,15 @@ class _Writer:
         self._pos = offset
 
     def write(self, data: bytes | memoryview) -> None:
+        self.write_all(self._fd, data, self._pos)
+        self._pos += len(data)
+
+    @staticmethod
+    def write_all(fd: int, data: bytes | memoryview, position: int) -> None:
         view = memoryview(data)
         while view:
-            written = os.pwrite(self._fd, view, self._pos)
-            self._pos += written
+            written = os.pwrite(fd, view, position)
+            position += written
             view = view[written:]
 
     def close(self) -> None:
@@ -105,17 +112,23 @@ class LocalStorage:
     def remove(self, key: str) -> None:
         self.path_of(key).unlink(missing_ok=True)
 
-    def concat(self, upload_id: str, sources: list[str]) -> None:
-        with open(self._partial(upload_id), "wb") as target:
+    def concat(self, upload_id: str, sources: list[str]) -> str:
+        # One pass: each block is read once, hashed and written, and the written part is handed
+        # to the kernel to write back, so the file is finished with nothing left to hash or flush.
+        digest = hashlib.sha256()
+        target = os.open(self._partial(upload_id), os.O_WRONLY | os.O_TRUNC)
+        position = 0
+        try:
             for source in sources:
                 with open(self._partial(source), "rb") as part:
-                    # copy_file_range: an in-kernel copy (a reflink where the file system can)
-                    remaining = os.fstat(part.fileno()).st_size
-                    while remaining:
-                        copied = os.copy_file_range(part.fileno(), target.fileno(), remaining)
-                        if copied == 0:
-                            raise OSError(errno.EIO, "source file shrank while copying")
-                        remaining -= copied
+                    while block := part.read(_COPY_BLOCK):
+                        digest.update(block)
+                        _Writer.write_all(target, block, position)
+                        os.posix_fadvise(target, position, len(block), os.POSIX_FADV_DONTNEED)
+                        position += len(block)
+        finally:
+            os.close(target)
+        return digest.hexdigest()
 
     def path_of(self, key: str) -> Path:
         return self.files_dir / key
