@@ -52,6 +52,13 @@ class _Spool:
             raise errors.TOO_LARGE(f"The file is larger than the {self._limit} bytes allowed.")
         self.file.write(data)
 
+    async def as_plain_upload(
+        self, service: UploadService, owner: str, filename: str, content_type: str
+    ) -> Upload:
+        """Hand the spooled bytes over as a whole one-request upload (moved, not copied)."""
+        self.file.flush()
+        return await service.plain_from_file(owner, filename, content_type, self.path)
+
     def close(self) -> None:
         self.file.close()
         self.path.unlink(missing_ok=True)
@@ -92,11 +99,8 @@ async def receive_raw(
     """Take one raw-body POST /upload: a chunk when the query has dzuuid, else a whole file."""
     filename = query.get("filename", "")
     if "dzuuid" in query:
-        upload = service.begin_chunked(
-            owner, query["dzuuid"], _declared(query, filename, content_type)
-        )
-        index = _number(query, "dzchunkindex")
-        async with service.chunk(upload, index, _number(query, "dzchunkbyteoffset")) as sink:
+        upload, chunk = _chunk(service, owner, query, filename, content_type)
+        async with chunk as sink:
             async for piece in body:
                 sink.write(piece)
         return upload
@@ -104,8 +108,7 @@ async def receive_raw(
     try:
         async for piece in body:
             scratch.write(piece)
-        scratch.file.flush()
-        return await service.plain_from_file(owner, filename, content_type, scratch.path)
+        return await scratch.as_plain_upload(service, owner, filename, content_type)
     finally:
         scratch.close()
 
@@ -122,8 +125,8 @@ async def receive(
             reader.feed(piece)
             if reader.file_started and target is None:
                 if all(name in reader.fields for name in DZ_FIELDS):
-                    upload = _chunked_upload(service, owner, reader)
-                    target = await stack.enter_async_context(_chunk(service, upload, reader))
+                    upload, chunk = _chunk_of_form(service, owner, reader)
+                    target = await stack.enter_async_context(chunk)
                 else:
                     target = _Spool(spool, service.limits.max_size)
                     stack.callback(target.close)
@@ -137,26 +140,35 @@ async def receive(
             assert upload is not None
             return upload
         if any(name in reader.fields for name in DZ_FIELDS):
-            upload = _chunked_upload(service, owner, reader)
-            async with _chunk(service, upload, reader) as sink:
+            upload, chunk = _chunk_of_form(service, owner, reader)
+            async with chunk as sink:
                 target.file.seek(0)
                 while block := target.file.read(_COPY_BLOCK):
                     sink.write(block)
             return upload
-        target.file.flush()
-        return await service.plain_from_file(
-            owner, reader.filename or "", reader.content_type, target.path
+        return await target.as_plain_upload(
+            service, owner, reader.filename or "", reader.content_type
         )
 
 
-def _chunked_upload(service: UploadService, owner: str, reader: FormReader) -> Upload:
-    declared = _declared(reader.fields, reader.filename or "", reader.content_type)
-    return service.begin_chunked(owner, reader.fields.get("dzuuid", ""), declared)
-
-
 def _chunk(
-    service: UploadService, upload: Upload, reader: FormReader
-) -> AbstractAsyncContextManager[ChunkSink]:
-    index = _number(reader.fields, "dzchunkindex")
-    offset = _number(reader.fields, "dzchunkbyteoffset")
-    return service.chunk(upload, index, offset)
+    service: UploadService,
+    owner: str,
+    fields: Mapping[str, str],
+    filename: str,
+    content_type: str,
+) -> tuple[Upload, AbstractAsyncContextManager[ChunkSink]]:
+    """The upload a chunk's fields name (created on its first chunk) and the chunk's receiver.
+
+    Every number is checked before anything is created."""
+    index = _number(fields, "dzchunkindex")
+    offset = _number(fields, "dzchunkbyteoffset")
+    declared = _declared(fields, filename, content_type)
+    upload = service.begin_chunked(owner, fields.get("dzuuid", ""), declared)
+    return upload, service.chunk(upload, index, offset)
+
+
+def _chunk_of_form(
+    service: UploadService, owner: str, reader: FormReader
+) -> tuple[Upload, AbstractAsyncContextManager[ChunkSink]]:
+    return _chunk(service, owner, reader.fields, reader.filename or "", reader.content_type)
