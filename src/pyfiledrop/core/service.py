@@ -171,10 +171,7 @@ class UploadService:
     def _check_layout(self, d: Declared) -> Layout:
         if d.size < 0 or d.chunk_size < 1 or d.chunk_count < 1:
             raise errors.BAD_CHUNK("Sizes must be positive and the chunk count at least 1.")
-        if d.size > self.limits.max_size:
-            raise errors.TOO_LARGE(
-                f"The file is {d.size} bytes; this server accepts at most {self.limits.max_size}."
-            )
+        self.check_size(d.size)
         if d.chunk_size > self.limits.max_chunk_size:
             raise errors.TOO_LARGE(
                 f"Chunks of {d.chunk_size} bytes are too large; "
@@ -186,10 +183,12 @@ class UploadService:
             )
         return Layout(d.size, d.chunk_size, d.chunk_count)
 
-    def begin_plain(self, owner: str, filename: str, content_type: str) -> Upload:
-        """A one-request upload whose size is known only when its body ends."""
-        upload = new_upload(owner, None, clean_filename(filename), content_type, None)
-        return self.meta.create_or_get(upload)
+    def check_size(self, size: int) -> None:
+        """Refuse a file larger than the server takes (413)."""
+        if size > self.limits.max_size:
+            raise errors.TOO_LARGE(
+                f"The file is {size} bytes; this server accepts at most {self.limits.max_size}."
+            )
 
     def create(self, fresh: Upload) -> Upload:
         """Store a new upload and its empty partial object; if its client id is taken, the
@@ -281,7 +280,8 @@ class UploadService:
         self, owner: str, filename: str, content_type: str, path: Path
     ) -> Upload:
         """A one-request upload whose bytes the adapter already spooled to `path`; finished here."""
-        upload = self.begin_plain(owner, filename, content_type)
+        fresh = new_upload(owner, None, clean_filename(filename), content_type, None)
+        upload = self.meta.create_or_get(fresh)
         try:
             size = self.storage.adopt(upload.id, path)
         except OSError as exc:

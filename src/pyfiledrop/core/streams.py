@@ -77,11 +77,7 @@ class StreamUploads:
         )
 
     def _layout(self, size: int) -> Layout:
-        if size > self.service.limits.max_size:
-            raise errors.TOO_LARGE(
-                f"The file is {size} bytes; this server accepts at most "
-                f"{self.service.limits.max_size}."
-            )
+        self.service.check_size(size)
         return stream_layout(size)
 
     def get(self, upload_id: str) -> Upload:
