@@ -25,8 +25,11 @@ class Body:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         """Raises TimeoutError when `idle` seconds pass without a byte."""
         while not self.ended:
-            async with asyncio.timeout(self._idle):
+            if self._idle is None:  # the common case: no timer to arm per piece
                 message = await self._receive()
+            else:
+                async with asyncio.timeout(self._idle):
+                    message = await self._receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnect()
             self.ended = not message.get("more_body", False)

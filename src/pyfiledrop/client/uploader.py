@@ -20,6 +20,7 @@ from typing import Any
 
 from pyfiledrop.client.state import Resumable, StateFile, key_of
 from pyfiledrop.client.transport import Connections, FileRange, Reply, TransportError
+from pyfiledrop.core.model import Layout
 
 COOKIE = "pyfiledrop_client"
 RETRY_STATUSES = {408, 423, 429, 500, 502, 503, 504, 507}
@@ -72,17 +73,17 @@ class Uploader:
         `advance(n)` is called as bytes are known to be on the server (also for resumed ones).
         """
         size = path.stat().st_size
-        count = max(1, -(-size // self.chunk_size))
+        layout = Layout(size, self.chunk_size, Layout.expected_count(size, self.chunk_size))
         key = key_of(self.url, path, self.chunk_size)
         upload, have = self._resume(key)
         local_digest: dict[str, str] = {}
         hasher = threading.Thread(target=_hash_file, args=(path, local_digest), daemon=True)
         hasher.start()
         if have:
-            advance(sum(self._length(i, size) for i in have))
-        missing = [i for i in range(count) if i not in have]
+            advance(sum(layout.length(i) for i in have))
+        missing = [i for i in range(layout.chunk_count) if i not in have]
         if missing:
-            self._send_chunks(upload, path, size, count, missing, advance)
+            self._send_chunks(upload, path, layout, missing, advance)
         status = self._wait_finished(upload)
         hasher.join()
         if status.get("sha256") != local_digest.get("sha256"):
@@ -125,30 +126,26 @@ class Uploader:
 
     # --- sending --------------------------------------------------------------------------------
 
-    def _length(self, index: int, size: int) -> int:
-        return max(0, min(self.chunk_size, size - index * self.chunk_size))
-
     def _send_chunks(
         self,
         upload: Resumable,
         path: Path,
-        size: int,
-        count: int,
+        layout: Layout,
         indexes: list[int],
         advance: Callable[[int], None],
     ) -> None:
         fields = {
             "dzuuid": upload.upload_id,
-            "dztotalfilesize": str(size),
-            "dzchunksize": str(self.chunk_size),
-            "dztotalchunkcount": str(count),
+            "dztotalfilesize": str(layout.size),
+            "dzchunksize": str(layout.chunk_size),
+            "dztotalchunkcount": str(layout.chunk_count),
         }
         stop = threading.Event()
 
         def send(index: int) -> None:
             if stop.is_set():
                 return
-            data = FileRange(path, index * self.chunk_size, self._length(index, size))
+            data = FileRange(path, layout.offset(index), layout.length(index))
             form = fields | {"dzchunkindex": str(index), "dzchunkbyteoffset": str(data.offset)}
             self._post_chunk(upload, form, path.name, data)
             advance(data.length)
