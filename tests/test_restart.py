@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import time
 
 from tests.conftest import Server
@@ -82,3 +83,21 @@ def test_sigkill_between_uploads_keeps_everything(make_server) -> None:  # type:
         half.send_all(client, [0, 2])
         status = half.wait_complete(client)
         assert client.get(str(status["download_url"])).content == half.data
+
+
+def test_sigkill_after_the_file_moved_into_place_ends_complete(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Issue 9, defect 1: killed after the finished file was renamed into place and before the
+    database said complete, the upload must end complete with its file and hash, not failed."""
+    server = make_server("-a")
+    f = DzFile(os.urandom(3 * CHUNK + 5), CHUNK)
+    with server.client() as client:
+        f.send_all(client)
+        status = f.wait_complete(client)
+        server.kill()
+        with sqlite3.connect(server.storage / "pyfiledrop.sqlite3") as db:
+            db.execute("UPDATE uploads SET state = 'assembling' WHERE client_id = ?", (f.uuid,))
+        server.start()
+        healed = client.get(f"/upload/{f.uuid}", params={"wait": 10}).json()
+        assert healed["state"] == "complete", healed
+        assert healed["sha256"] == f.sha256
+        assert client.get(str(status["download_url"])).content == f.data

@@ -229,6 +229,27 @@ def upload(
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "-s",
+    "--storage",
+    default="./storage",
+    show_default=True,
+    envvar=_env("STORAGE"),
+    callback=_writable_folder,
+    help="Folder holding the metadata database.",
+)
+def migrate(storage: Path) -> None:
+    """Bring the database's schema up to date (the server also does this when it starts)."""
+    from pyfiledrop.compose import migrate as apply
+
+    applied = apply(Settings(storage=storage))
+    for migration in applied:
+        click.echo(f"applied migration {migration.version} ({migration.name})")
+    if not applied:
+        click.echo("the database is up to date")
+
+
 def run(settings: Settings) -> None:
     import uvicorn
 

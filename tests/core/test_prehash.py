@@ -13,10 +13,11 @@ from pyfiledrop.core.prehash import Prehash
 def run(data: bytearray, chunk: int, events: list[tuple[str, int]]) -> str | None:
     layout = Layout(len(data), chunk, Layout.expected_count(len(data), chunk))
 
+    async def read(offset: int, n: int) -> bytes:
+        return bytes(data[offset : offset + n])
+
     async def go() -> str | None:
-        prehash = Prehash(
-            layout, [], lambda offset, n: bytes(data[offset : offset + n]), lambda o, n: None
-        )
+        prehash = Prehash(layout, 0, [], read, None)
         for kind, index in events:
             if kind == "recorded":
                 prehash.recorded(index)
@@ -25,7 +26,7 @@ def run(data: bytearray, chunk: int, events: list[tuple[str, int]]) -> str | Non
                 prehash.forgotten(index)
             else:  # a re-send with other bytes
                 data[index * chunk] ^= 0xFF
-        return await prehash.result()
+        return await prehash.complete()
 
     return asyncio.run(go())
 
@@ -37,9 +38,11 @@ def test_any_order_gives_the_file_digest() -> None:
     assert run(data, 1000, [("recorded", i) for i in order]) == hashlib.sha256(data).hexdigest()
 
 
-def test_an_incomplete_prefix_gives_no_digest() -> None:
+def test_chunks_received_elsewhere_are_hashed_when_the_file_is_complete() -> None:
+    """Another process received chunk 1: this one's prefix stopped at it, and completes it."""
     data = bytearray(random.randbytes(3000))
-    assert run(data, 1000, [("recorded", 0), ("recorded", 2)]) is None
+    digest = hashlib.sha256(data).hexdigest()
+    assert run(data, 1000, [("recorded", 0), ("recorded", 2)]) == digest
 
 
 def test_a_resent_hashed_chunk_invalidates_the_digest() -> None:
@@ -65,14 +68,18 @@ def test_hashed_ranges_are_released_in_order_and_cover_the_file() -> None:
     layout = Layout(len(data), 1000, 10)
     released: list[tuple[int, int]] = []
 
+    async def read(offset: int, n: int) -> bytes:
+        return data[offset : offset + n]
+
+    async def release(offset: int, n: int) -> None:
+        released.append((offset, n))
+
     async def go() -> None:
-        prehash = Prehash(
-            layout, [], lambda o, n: data[o : o + n], lambda o, n: released.append((o, n))
-        )
+        prehash = Prehash(layout, 0, [], read, release)
         for index in [3, 1, 0, 2, 9, 4, 5, 6, 7, 8]:
             prehash.recorded(index)
             await asyncio.sleep(0.01)
-        assert await prehash.result() == hashlib.sha256(data).hexdigest()
+        assert await prehash.complete() == hashlib.sha256(data).hexdigest()
 
     asyncio.run(go())
     position = 0

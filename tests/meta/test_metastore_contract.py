@@ -1,23 +1,40 @@
-"""The MetaStore contract, run against every implementation (SQLite today)."""
+"""The MetaStore contract, run against every implementation (SQLite today).
+
+Two store objects on one database stand for two server processes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pyfiledrop.core.interfaces import MetaStore
+from pyfiledrop.core.interfaces import ChunkStart, MetaStore
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
 
+Opener = Callable[[], MetaStore]
+
 
 @pytest.fixture(params=["sqlite"])
-def meta(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetaStore]:
-    store = SQLiteMetaStore(tmp_path / "meta.sqlite3")
-    yield store
-    store.close()
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    opened: list[MetaStore] = []
+
+    def open_store() -> MetaStore:
+        store = SQLiteMetaStore(tmp_path / "meta.sqlite3")
+        opened.append(store)
+        return store
+
+    yield open_store
+
+    async def close_all() -> None:
+        for store in opened:
+            await store.close()
+
+    asyncio.run(close_all())
 
 
 def upload(uid: str, client_id: str | None = "c-1", owner: str = "alice") -> Upload:
@@ -28,45 +45,185 @@ def upload(uid: str, client_id: str | None = "c-1", owner: str = "alice") -> Upl
     )  # fmt: skip
 
 
-def test_create_or_get_keeps_the_first_upload_for_a_client_id(meta: MetaStore) -> None:
-    first = meta.create_or_get(upload("u1"))
-    second = meta.create_or_get(upload("u2", owner="mallory"))
-    assert first.id == second.id == "u1"
-    assert second.owner == "alice"
-    assert meta.get("u2") is None
+def run(test: Callable[[MetaStore], object], opener: Opener) -> None:
+    async def go() -> None:
+        await test(opener())  # type: ignore[misc]
+
+    asyncio.run(go())
 
 
-def test_uploads_without_client_id_are_all_kept(meta: MetaStore) -> None:
-    meta.create_or_get(upload("u1", client_id=None))
-    meta.create_or_get(upload("u2", client_id=None))
-    assert meta.get("u1") and meta.get("u2")
+def test_create_or_get_keeps_the_first_upload_for_a_client_id(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        first = await meta.create_or_get(upload("u1"))
+        second = await meta.create_or_get(upload("u2", owner="mallory"))
+        assert first.id == second.id == "u1"
+        assert second.owner == "alice"
+        assert await meta.get("u2") is None
+
+    run(test, opener)
 
 
-def test_chunks_are_a_set(meta: MetaStore) -> None:
-    meta.create_or_get(upload("u1"))
-    assert meta.record_chunk("u1", 2) == 1
-    assert meta.record_chunk("u1", 2) == 1
-    assert meta.record_chunk("u1", 0) == 2
-    meta.forget_chunk("u1", 2)
-    meta.forget_chunk("u1", 2)
-    assert meta.received("u1") == [0]
-    assert meta.record_chunk("u1", 1) == 2
+def test_racing_creators_get_one_upload(opener: Opener) -> None:
+    async def go() -> None:
+        a, b = opener(), opener()
+        made = await asyncio.gather(
+            *(store.create_or_get(upload(f"u{n}")) for n, store in enumerate([a, b] * 5))
+        )
+        assert len({m.id for m in made}) == 1
+
+    asyncio.run(go())
 
 
-def test_move_is_a_compare_and_set(meta: MetaStore) -> None:
-    meta.create_or_get(upload("u1"))
-    assert meta.move("u1", State.RECEIVING, State.ASSEMBLING)
-    assert not meta.move("u1", State.RECEIVING, State.ASSEMBLING)
-    assert meta.move("u1", State.ASSEMBLING, State.COMPLETE, sha256="ab", download_token="t" * 32)
-    done = meta.get("u1")
-    assert done is not None and done.state == State.COMPLETE and done.sha256 == "ab"
-    assert meta.get_by_token("t" * 32) == done
-    assert meta.in_state(State.COMPLETE) == [done]
-    assert meta.in_state(State.RECEIVING) == []
+def test_uploads_without_client_id_are_all_kept(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await meta.create_or_get(upload("u1", client_id=None))
+        await meta.create_or_get(upload("u2", client_id=None))
+        assert await meta.get("u1") and await meta.get("u2")
+
+    run(test, opener)
 
 
-def test_move_can_set_the_layout(meta: MetaStore) -> None:
-    meta.create_or_get(upload("u1"))
-    assert meta.move("u1", State.RECEIVING, State.ASSEMBLING, layout=Layout(7, 7, 1))
-    found = meta.get("u1")
-    assert found is not None and found.layout == Layout(7, 7, 1)
+async def beating(meta: MetaStore, *instances: str) -> None:
+    for instance in instances:
+        await meta.heartbeat(instance, "host", 1)
+
+
+def test_chunks_are_a_set_and_a_resend_counts_as_a_rewrite(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1")
+        await meta.create_or_get(upload("u1"))
+        for index in (2, 0):
+            assert await meta.start_chunk("u1", index, "h", "i1", 60) == ChunkStart.CLAIMED
+            await meta.end_chunk("u1", index, "h")
+        assert await meta.end_chunk("u1", 2, "h") == 2, "recording twice counts once"
+        assert (await meta.get("u1")).rewrites == 0  # type: ignore[union-attr]
+        assert await meta.start_chunk("u1", 2, "h", "i1", 60) == ChunkStart.CLAIMED
+        assert await meta.received("u1") == [0], "a chunk being re-sent is not received"
+        assert (await meta.get("u1")).rewrites == 1  # type: ignore[union-attr]
+        assert await meta.end_chunk("u1", 2, "h") == 2
+        assert await meta.received("u1") == [0, 2]
+
+    run(test, opener)
+
+
+def test_a_chunk_has_one_live_writer_across_stores(opener: Opener) -> None:
+    async def go() -> None:
+        a, b = opener(), opener()
+        await beating(a, "ia", "ib")
+        await a.create_or_get(upload("u1"))
+        assert await a.start_chunk("u1", 0, "ha", "ia", 60) == ChunkStart.CLAIMED
+        assert await b.start_chunk("u1", 0, "hb", "ib", 60) == ChunkStart.BUSY
+        assert await b.start_chunk("u1", 1, "hb", "ib", 60) == ChunkStart.CLAIMED
+        await a.abandon_chunk("u1", 0, "ha")
+        assert await b.start_chunk("u1", 0, "hb", "ib", 60) == ChunkStart.CLAIMED
+
+    asyncio.run(go())
+
+
+def test_claims_of_expired_leases_and_dead_instances_are_free(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1", "i2")
+        assert await meta.claim("job", "h1", "i1", 0.05)
+        assert not await meta.claim("job", "h2", "i2", 60)
+        assert await meta.claim("job", "h1", "i1", 60), "the holder may renew"
+        await asyncio.sleep(0.1)
+        assert await meta.is_claimed("job")
+        await meta.forget_instances(["i1"])
+        assert not await meta.is_claimed("job")
+        assert await meta.claim("job", "h2", "i2", 0.05)
+        await asyncio.sleep(0.1)
+        assert not await meta.is_claimed("job"), "an expired lease is free"
+        assert await meta.claim("job", "h3", "i2", 60)
+        await meta.release("job", "h2")
+        assert await meta.is_claimed("job"), "only the holder releases"
+        await meta.release("job", "h3")
+        assert not await meta.is_claimed("job")
+
+    run(test, opener)
+
+
+def test_claims_of_an_instance_that_never_beat_are_not_live(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        assert await meta.claim("job", "h1", "ghost", 60)
+        assert not await meta.is_claimed("job")
+
+    run(test, opener)
+
+
+def test_instances_on_a_host(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await meta.heartbeat("i1", "here", 11)
+        await meta.heartbeat("i2", "there", 12)
+        assert await meta.instances_on("here") == {"i1": 11}
+
+    run(test, opener)
+
+
+def test_start_chunk_refuses_an_upload_that_is_not_receiving(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1")
+        assert await meta.start_chunk("nope", 0, "h", "i1", 60) == ChunkStart.CLOSED
+        await meta.create_or_get(upload("u1"))
+        assert await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        assert await meta.start_chunk("u1", 0, "h", "i1", 60) == ChunkStart.CLOSED
+
+    run(test, opener)
+
+
+def test_move_is_a_compare_and_set(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await meta.create_or_get(upload("u1"))
+        assert await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        assert not await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        token = "t" * 32
+        assert await meta.move(
+            "u1", State.ASSEMBLING, State.COMPLETE, sha256="ab", download_token=token
+        )
+        done = await meta.get("u1")
+        assert done is not None and done.state == State.COMPLETE and done.sha256 == "ab"
+        assert await meta.get_by_token(token) == done
+        assert await meta.in_state(State.COMPLETE) == [done]
+        assert await meta.in_state(State.RECEIVING) == []
+
+    run(test, opener)
+
+
+def test_move_can_set_the_layout_and_errors_can_be_noted(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await meta.create_or_get(upload("u1"))
+        assert await meta.move("u1", State.RECEIVING, State.ASSEMBLING, layout=Layout(7, 7, 1))
+        await meta.note_error("u1", "waiting")
+        found = await meta.get("u1")
+        assert found is not None and found.layout == Layout(7, 7, 1) and found.error == "waiting"
+        await meta.note_error("u1", None)
+        assert (await meta.get("u1")).error is None  # type: ignore[union-attr]
+
+    run(test, opener)
+
+
+def test_offsets_and_deferred_lengths_are_compare_and_set(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        fresh = upload("u1", client_id=None)
+        await meta.create_or_get(Upload(**{**fresh.__dict__, "layout": None}))
+        assert await meta.set_offset("u1", 0, 5)
+        assert not await meta.set_offset("u1", 0, 9)
+        assert await meta.set_layout("u1", Layout(9, 9, 1))
+        assert not await meta.set_layout("u1", Layout(8, 8, 1))
+        found = await meta.get("u1")
+        assert found is not None and found.offset == 5 and found.size == 9
+
+    run(test, opener)
+
+
+def test_delete_forgets_chunks_and_claims(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1")
+        await meta.create_or_get(upload("u1"))
+        await meta.start_chunk("u1", 0, "h", "i1", 60)
+        await meta.delete("u1")
+        await meta.delete("u1")
+        assert await meta.get("u1") is None and await meta.received("u1") == []
+        await meta.create_or_get(upload("u1"))
+        assert await meta.start_chunk("u1", 0, "h2", "i1", 60) == ChunkStart.CLAIMED
+
+    run(test, opener)

@@ -6,23 +6,21 @@ the chunk itself and the dz* fields, plus `filename`, come in the query string; 
 
 Dropzone sends its dz* fields before the file part, so a chunk's bytes stream straight to their
 offset in the upload's partial file. Other clients may put the file first: its bytes are then
-spooled to a scratch file in the chunks folder until the fields are known. A plain upload's
-scratch file becomes the upload's partial file by a rename, so it too is written once.
+stored as a plain upload until the fields are known; if they turn out to name a chunk, the bytes
+are copied into it and the plain upload removed. Either way nothing is written outside an upload
+the metadata store knows.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import AsyncIterable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from pathlib import Path
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 from pyfiledrop import errors
 from pyfiledrop.adapters.multipart import FormReader, boundary_of
 from pyfiledrop.core.model import Upload
-from pyfiledrop.core.service import ChunkSink, Declared, UploadService
+from pyfiledrop.core.receiving import Declared
+from pyfiledrop.core.service import UploadService
 
 DZ_FIELDS = (
     "dzuuid",
@@ -33,35 +31,39 @@ DZ_FIELDS = (
     "dzchunkbyteoffset",
 )
 _NUMBER = re.compile(r"^[0-9]{1,19}$")
-_COPY_BLOCK = 1 << 20
 
 
-class _Spool:
-    """A scratch file for file bytes that arrived before the fields saying where they belong."""
+class _Form:
+    """A multipart body read as far as the file part, whose bytes then come from `file_data`."""
 
-    def __init__(self, folder: Path, limit: int) -> None:
-        fd, name = tempfile.mkstemp(prefix="spool-", suffix=".tmp", dir=folder)
-        self.file = os.fdopen(fd, "w+b")
-        self.path = Path(name)
-        self.size = 0
-        self._limit = limit
+    def __init__(self, content_type: str, body: AsyncIterable[bytes]) -> None:
+        self.reader = FormReader(boundary_of(content_type))
+        self._body = body
 
-    def write(self, data: bytes | memoryview) -> None:
-        self.size += len(data)
-        if self.size > self._limit:
-            raise errors.TOO_LARGE(f"The file is larger than the {self._limit} bytes allowed.")
-        self.file.write(data)
+    async def until_file(self) -> None:
+        async for piece in self._body:
+            self.reader.feed(piece)
+            if self.reader.file_started:
+                return
+        self._check_finished()
+        raise errors.BAD_REQUEST("No file provided: send it in a form field named 'file'.")
 
-    async def as_plain_upload(
-        self, service: UploadService, owner: str, filename: str, content_type: str
-    ) -> Upload:
-        """Hand the spooled bytes over as a whole one-request upload (moved, not copied)."""
-        self.file.flush()
-        return await service.plain_from_file(owner, filename, content_type, self.path)
+    async def file_data(self) -> AsyncIterator[memoryview]:
+        """The file part's bytes; raises at the end when the form is cut short."""
+        for data in self.reader.take_file_data():
+            yield data
+        async for piece in self._body:
+            self.reader.feed(piece)
+            for data in self.reader.take_file_data():
+                yield data
+        self._check_finished()
 
-    def close(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+    def _check_finished(self) -> None:
+        if not self.reader.finished:
+            raise errors.BAD_REQUEST("The request body ended before the multipart form did.")
+
+    def names_a_chunk(self) -> bool:
+        return all(name in self.reader.fields for name in DZ_FIELDS)
 
 
 def _number(fields: Mapping[str, str], name: str) -> int:
@@ -94,81 +96,54 @@ async def receive_raw(
     query: Mapping[str, str],
     content_type: str,
     body: AsyncIterable[bytes],
-    spool: Path,
 ) -> Upload:
     """Take one raw-body POST /upload: a chunk when the query has dzuuid, else a whole file."""
     filename = query.get("filename", "")
     if "dzuuid" in query:
-        upload, chunk = _chunk(service, owner, query, filename, content_type)
-        async with chunk as sink:
-            async for piece in body:
-                sink.write(piece)
-        return upload
-    scratch = _Spool(spool, service.limits.max_size)
-    try:
-        async for piece in body:
-            scratch.write(piece)
-        return await scratch.as_plain_upload(service, owner, filename, content_type)
-    finally:
-        scratch.close()
+        return await _chunk(service, owner, query, filename, content_type, body)
+    return await service.receive_plain(owner, filename, content_type, body)
 
 
 async def receive(
-    service: UploadService, owner: str, content_type: str, body: AsyncIterable[bytes], spool: Path
+    service: UploadService, owner: str, content_type: str, body: AsyncIterable[bytes]
 ) -> Upload:
-    """Take one POST /upload body; returns the upload it added to (finished, for a plain upload)."""
-    reader = FormReader(boundary_of(content_type))
-    async with AsyncExitStack() as stack:
-        target: ChunkSink | _Spool | None = None
-        upload: Upload | None = None
-        async for piece in body:
-            reader.feed(piece)
-            if reader.file_started and target is None:
-                if all(name in reader.fields for name in DZ_FIELDS):
-                    upload, chunk = _chunk_of_form(service, owner, reader)
-                    target = await stack.enter_async_context(chunk)
-                else:
-                    target = _Spool(spool, service.limits.max_size)
-                    stack.callback(target.close)
-            for data in reader.take_file_data():
-                target.write(data)  # type: ignore[union-attr]  # set once the file started
-        if not reader.finished:
-            raise errors.BAD_REQUEST("The request body ended before the multipart form did.")
-        if not reader.file_started:
-            raise errors.BAD_REQUEST("No file provided: send it in a form field named 'file'.")
-        if not isinstance(target, _Spool):
-            assert upload is not None
-            return upload
-        if any(name in reader.fields for name in DZ_FIELDS):
-            upload, chunk = _chunk_of_form(service, owner, reader)
-            async with chunk as sink:
-                target.file.seek(0)
-                while block := target.file.read(_COPY_BLOCK):
-                    sink.write(block)
-            return upload
-        return await target.as_plain_upload(
-            service, owner, reader.filename or "", reader.content_type
-        )
+    """Take one multipart POST /upload; returns the upload it added to (finished, for a plain
+    upload)."""
+    form = _Form(content_type, body)
+    await form.until_file()
+    reader = form.reader
+    filename, file_type = reader.filename or "", reader.content_type
+    if form.names_a_chunk():
+        return await _chunk(service, owner, reader.fields, filename, file_type, form.file_data())
+    scratch = await service.create_stream(owner, filename, file_type, None, protocol="plain")
+    try:
+        scratch = await service.append(scratch, 0, form.file_data(), keep_partial=False)
+        if not any(name in reader.fields for name in DZ_FIELDS):
+            return await service.finish_plain(scratch)
+    except BaseException:
+        await service.delete(scratch)
+        raise
+    try:  # the dz* fields came after the file: its bytes are a chunk
+        contents = service.contents(scratch)
+        return await _chunk(service, owner, reader.fields, filename, file_type, contents)
+    finally:
+        await service.delete(scratch)
 
 
-def _chunk(
+async def _chunk(
     service: UploadService,
     owner: str,
     fields: Mapping[str, str],
     filename: str,
     content_type: str,
-) -> tuple[Upload, AbstractAsyncContextManager[ChunkSink]]:
-    """The upload a chunk's fields name (created on its first chunk) and the chunk's receiver.
+    data: AsyncIterable[bytes | memoryview],
+) -> Upload:
+    """Store a chunk in the upload its fields name (made on its first chunk).
 
     Every number is checked before anything is created."""
     index = _number(fields, "dzchunkindex")
     offset = _number(fields, "dzchunkbyteoffset")
     declared = _declared(fields, filename, content_type)
-    upload = service.begin_chunked(owner, fields.get("dzuuid", ""), declared)
-    return upload, service.chunk(upload, index, offset)
-
-
-def _chunk_of_form(
-    service: UploadService, owner: str, reader: FormReader
-) -> tuple[Upload, AbstractAsyncContextManager[ChunkSink]]:
-    return _chunk(service, owner, reader.fields, reader.filename or "", reader.content_type)
+    upload = await service.begin_chunked(owner, fields.get("dzuuid", ""), declared)
+    await service.receive_chunk(upload, index, offset, data)
+    return upload

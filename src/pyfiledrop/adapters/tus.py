@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 from urllib.parse import urlparse
 
@@ -24,13 +24,10 @@ from starlette.routing import Route
 from pyfiledrop import errors
 from pyfiledrop.adapters.body import Body
 from pyfiledrop.core.model import State, Upload
-from pyfiledrop.core.streams import StreamUploads
+from pyfiledrop.core.service import UploadService
 
 VERSION = "1.0.0"
-EXTENSIONS = (
-    "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,"
-    "concatenation"
-)
+EXTENSIONS = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
 CHECKSUMS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
 INCOMPLETE_LIFETIME = 7 * 24 * 3600  # seconds an unfinished upload may be resumed
 OCTET_STREAM = "application/offset+octet-stream"
@@ -51,6 +48,7 @@ EXPOSED = (
 _NUMBER = re.compile(r"^[0-9]{1,19}$")
 _METADATA_KEY = re.compile(r"^[!-+\--~]+$")  # printable ASCII without space and comma
 _MAX_METADATA = 8192
+MAX_PARTS = 256  # partial uploads one final upload may name
 
 FileResponder = Callable[[Request, Upload], Awaitable[Response]]
 LinkMaker = Callable[[Request, Upload], str]
@@ -90,7 +88,7 @@ class Tus:
 
     def __init__(
         self,
-        streams: StreamUploads,
+        service: UploadService,
         *,
         max_size: int,
         idle_timeout: float,
@@ -98,7 +96,8 @@ class Tus:
         download: FileResponder,
         link: LinkMaker,
     ) -> None:
-        self.streams = streams
+        self.service = service
+        self.extensions = EXTENSIONS + (",concatenation" if service.concatenation else "")
         self.max_size = max_size
         self.idle_timeout = idle_timeout
         self.allow_downloads = allow_downloads
@@ -159,7 +158,7 @@ class Tus:
         if options or response.status_code == 412:
             headers["Tus-Version"] = VERSION
         if options:
-            headers["Tus-Extension"] = EXTENSIONS
+            headers["Tus-Extension"] = self.extensions
             headers["Tus-Max-Size"] = str(self.max_size)
             headers["Tus-Checksum-Algorithm"] = ",".join(CHECKSUMS)
         origin = request.headers.get("origin")
@@ -181,10 +180,13 @@ class Tus:
         concat = request.headers.get("upload-concat", "")
         owner = request.state.owner
         if concat.startswith("final;"):
-            parts = [self._id_of(url) for url in concat[len("final;") :].split()]
-            if not parts:
+            urls = concat[len("final;") :].split()
+            if not urls:
                 raise errors.BAD_REQUEST("Upload-Concat: final; names no partial uploads.")
-            upload = await self.streams.concatenate(
+            if len(urls) > MAX_PARTS:
+                raise errors.BAD_REQUEST(f"A final upload may name at most {MAX_PARTS} partials.")
+            parts = [await self.service.stream(self._id_of(url)) for url in urls]
+            upload = await self.service.concatenate(
                 owner, filename, content_type, metadata_header, concat, parts
             )
             return self._created(request, upload)
@@ -196,14 +198,13 @@ class Tus:
             raise errors.BAD_REQUEST("Upload-Defer-Length must be 1.")
         if (length is None) == (deferred is None):
             raise errors.BAD_REQUEST("Send either Upload-Length or Upload-Defer-Length: 1.")
-        upload = self.streams.create(
-            owner, filename, content_type, length, metadata_header, concat or None
+        upload = await self.service.create_stream(
+            owner, filename, content_type, length, metadata=metadata_header, concat=concat or None
         )
         if request.headers.get("content-type") == OCTET_STREAM:
             upload = await self._receive(request, upload, 0)
         elif length == 0:
-            await self.streams.finish_if_whole(upload.id)  # an empty file is complete at once
-            upload = self.streams.service.refresh(upload)
+            upload = await self.service.finish_if_whole(upload)  # an empty file is complete now
         return self._created(request, upload)
 
     def _created(self, request: Request, upload: Upload) -> Response:
@@ -218,8 +219,8 @@ class Tus:
             raise errors.BAD_REQUEST(f"{url[:80]!r} is not an upload of this server.")
         return path.rsplit("/", 1)[1]
 
-    def _find(self, request: Request) -> Upload:
-        upload = self.streams.get(request.path_params["upload_id"])
+    async def _find(self, request: Request) -> Upload:
+        upload = await self.service.stream(request.path_params["upload_id"])
         if (
             upload.state == State.RECEIVING
             and time.time() > upload.created_at + INCOMPLETE_LIFETIME
@@ -228,7 +229,7 @@ class Tus:
         return upload
 
     async def _head(self, request: Request) -> Response:
-        upload = self._find(request)
+        upload = await self._find(request)
         response = Response(status_code=200, headers={"Cache-Control": "no-store"})
         self._describe(request, upload, response)
         return response
@@ -239,7 +240,7 @@ class Tus:
         offset = _number(request, "upload-offset")
         if offset is None:
             raise errors.BAD_REQUEST("Upload-Offset is missing.")
-        upload = self._find(request)
+        upload = await self._find(request)
         if (upload.concat or "").startswith("final;"):
             raise errors.NOT_ALLOWED("A concatenated upload cannot be written to.")
         upload = await self._receive(request, upload, offset)
@@ -250,24 +251,26 @@ class Tus:
     async def _receive(self, request: Request, upload: Upload, offset: int) -> Upload:
         length = _number(request, "upload-length")
         if length is not None:
-            upload = self.streams.set_length(upload, length)
+            upload = await self.service.set_length(upload, length)
         algorithm, expected = self._checksum(request)
         digest = CHECKSUMS[algorithm]() if algorithm else None
         body = Body(request, idle=self.idle_timeout)
+
+        async def data() -> AsyncIterator[bytes]:
+            async for piece in body:
+                if digest:
+                    digest.update(piece)
+                yield piece
+            if digest and digest.digest() != expected:
+                raise errors.CHECKSUM_MISMATCH("The data does not match Upload-Checksum.")
+
         try:
-            async with self.streams.append(upload, offset, keep_partial=digest is None) as sink:
-                async for piece in body:
-                    if digest:
-                        digest.update(piece)
-                    sink.write(piece)
-                if digest and digest.digest() != expected:
-                    raise errors.CHECKSUM_MISMATCH("The data does not match Upload-Checksum.")
+            return await self.service.append(upload, offset, data(), keep_partial=digest is None)
         except TimeoutError as exc:
             raise errors.TIMEOUT(f"No data arrived for {self.idle_timeout:g} s.") from exc
         except errors.UploadError:
             await body.drain()
             raise
-        return self.streams.service.refresh(upload)
 
     @staticmethod
     def _checksum(request: Request) -> tuple[str | None, bytes]:
@@ -286,13 +289,13 @@ class Tus:
         return algorithm, digest
 
     async def _delete(self, request: Request) -> Response:
-        await self.streams.terminate(self.streams.get(request.path_params["upload_id"]))
+        await self.service.terminate(await self.service.stream(request.path_params["upload_id"]))
         return Response(status_code=204)
 
     async def _get(self, request: Request) -> Response:
         if not self.allow_downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
-        upload = self.streams.get(request.path_params["upload_id"])
+        upload = await self.service.stream(request.path_params["upload_id"])
         if upload.state != State.COMPLETE:
             raise errors.NOT_FOUND("This upload is not complete.")
         return await self.download(request, upload)

@@ -1,49 +1,80 @@
 """The contracts between the upload core and its back ends.
 
 The core depends only on these protocols; `compose.py` picks the implementations. Each method's
-docstring is an obligation an implementation must meet (tests/contract suites check them).
+docstring is an obligation an implementation must meet; the contract suites under tests/meta and
+tests/storage check them against every implementation.
+
+Several server processes may share one metadata store and one storage: nothing here may rely on
+one process's memory. Coordination is by claims: named leases held by a holder (one request or
+task) on behalf of a process instance. A claim is live while its lease has not run out and its
+instance keeps its heartbeat; a claim of a dead instance is free at once for anyone to take.
+
+Every method is a coroutine: back ends do their blocking work (SQL, fsync, network) off the
+event loop, so a slow disk or database never freezes the server's other requests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
 from pyfiledrop.core.model import Layout, State, Upload
 
 
-class MetaStore(Protocol):
-    """Durable record of every upload and of every chunk it has received."""
+class ChunkStart(Enum):
+    """What `MetaStore.start_chunk` found."""
 
-    def create_or_get(self, upload: Upload) -> Upload:
+    CLAIMED = "claimed"  # the caller may write the chunk now
+    BUSY = "busy"  # another live holder is writing the same chunk
+    CLOSED = "closed"  # the upload is gone or no longer receiving
+
+
+class MetaStore(Protocol):
+    """Durable record of every upload, of the chunks it has received, and of who works on it."""
+
+    async def create_or_get(self, upload: Upload) -> Upload:
         """Insert `upload`, or, if one with the same `client_id` exists, return that one unchanged.
 
-        Must be safe when two callers race with the same client_id: exactly one row results.
+        Must be safe when two callers (in any processes) race with the same client_id: exactly
+        one row results, and both get it.
         """
 
-    def get(self, upload_id: str) -> Upload | None:
+    async def get(self, upload_id: str) -> Upload | None:
         """The upload with server id `upload_id`, or None."""
 
-    def get_by_client_id(self, client_id: str) -> Upload | None:
+    async def get_by_client_id(self, client_id: str) -> Upload | None:
         """The upload a client named `client_id`, or None."""
 
-    def get_by_token(self, token: str) -> Upload | None:
+    async def get_by_token(self, token: str) -> Upload | None:
         """The upload whose download token is `token`, or None."""
 
-    def in_state(self, state: State) -> list[Upload]:
+    async def in_state(self, state: State) -> list[Upload]:
         """Every upload currently in `state` (used to resume work after a restart)."""
 
-    def record_chunk(self, upload_id: str, index: int) -> int:
-        """Mark chunk `index` received (idempotent) and return how many distinct chunks are."""
+    async def start_chunk(
+        self, upload_id: str, index: int, holder: str, instance: str, lease: float
+    ) -> ChunkStart:
+        """Claim chunk `index` for `holder` (of process `instance`) for `lease` seconds.
 
-    def forget_chunk(self, upload_id: str, index: int) -> None:
-        """Mark chunk `index` not received, before its bytes are overwritten by a re-send."""
+        Atomically: refuse (BUSY) while another live holder has the claim, refuse (CLOSED) unless
+        the upload is receiving; else take the claim and mark the chunk not received. When the
+        chunk was received before, its bytes are about to change: increment the upload's
+        `rewrites`, so a digest computed from the old bytes is known to be stale.
+        """
 
-    def received(self, upload_id: str) -> list[int]:
+    async def end_chunk(self, upload_id: str, index: int, holder: str) -> int:
+        """Mark chunk `index` received and release `holder`'s claim on it; return how many
+        distinct chunks are received. Idempotent."""
+
+    async def abandon_chunk(self, upload_id: str, index: int, holder: str) -> None:
+        """Release `holder`'s claim on chunk `index` without marking it received."""
+
+    async def received(self, upload_id: str) -> list[int]:
         """The received chunk indexes, ascending."""
 
-    def move(
+    async def move(
         self,
         upload_id: str,
         old: State,
@@ -60,17 +91,42 @@ class MetaStore(Protocol):
         Returns False, changing nothing, when the upload is not in `old` (someone else moved it).
         """
 
-    def set_offset(self, upload_id: str, old: int, new: int) -> bool:
+    async def note_error(self, upload_id: str, error: str | None) -> None:
+        """Record (or clear, with None) why the upload is waiting, without changing its state."""
+
+    async def set_offset(self, upload_id: str, old: int, new: int) -> bool:
         """Compare-and-set a receiving stream upload's stored byte count from `old` to `new`."""
 
-    def set_layout(self, upload_id: str, layout: Layout) -> bool:
+    async def set_layout(self, upload_id: str, layout: Layout) -> bool:
         """Set the size of an upload whose size was not known; False if it already had one."""
 
-    def delete(self, upload_id: str) -> None:
-        """Forget the upload and its chunks entirely (idempotent)."""
+    async def delete(self, upload_id: str) -> None:
+        """Forget the upload, its chunks and its claims entirely (idempotent)."""
 
-    def close(self) -> None:
-        """Release connections."""
+    async def claim(self, name: str, holder: str, instance: str, lease: float) -> bool:
+        """Take the claim `name` for `lease` seconds unless another live holder has it.
+
+        True also when `holder` already has it (the lease is then renewed).
+        """
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give up `holder`'s claim `name`, if it still has it."""
+
+    async def is_claimed(self, name: str) -> bool:
+        """Whether a live holder has the claim `name`."""
+
+    async def heartbeat(self, instance: str, host: str, pid: int) -> None:
+        """Record that process `instance` is alive now; its claims stay live while it beats."""
+
+    async def forget_instances(self, instances: list[str]) -> None:
+        """Mark these instances dead (they stopped, or their host saw their process gone):
+        their claims are free at once."""
+
+    async def instances_on(self, host: str) -> dict[str, int]:
+        """The instances that last beat on `host`, with their process ids."""
+
+    async def close(self) -> None:
+        """Release connections and threads."""
 
 
 @dataclass(frozen=True)
@@ -83,64 +139,74 @@ class StoredFile:
 
 
 class PartWriter(Protocol):
-    """Receives the bytes of one chunk as they arrive."""
+    """Receives the bytes of one part (a chunk, or a run of a stream) as they arrive."""
 
-    def write(self, data: bytes | memoryview) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
         """Store `data` right after the bytes written so far. Raise OSError on failure."""
 
-    def close(self) -> None:
-        """Release resources. The bytes written stay where they are until overwritten."""
+    async def flush(self) -> None:
+        """Make every byte written so far stored (readable, if not yet durable), or raise
+        OSError."""
+
+    async def close(self) -> None:
+        """Release resources. Bytes written since the last `flush` may or may not be stored."""
 
 
 class Storage(Protocol):
-    """Where upload bytes live: a partial object per upload, then the finished file."""
+    """Where upload bytes live: a partial object per upload, written in numbered parts, then the
+    finished file."""
 
-    def prepare(self, upload_id: str) -> None:
-        """Make sure the partial object for `upload_id` exists (idempotent)."""
+    async def create(self, upload_id: str) -> None:
+        """Prepare the partial object for `upload_id` (idempotent). Raise OSError on failure."""
 
-    def part_writer(self, upload_id: str, offset: int) -> PartWriter:
-        """A writer that stores bytes of the partial object starting at `offset`.
+    async def part_writer(self, upload_id: str, index: int, offset: int) -> PartWriter:
+        """A writer for part `index`, which starts at byte `offset` of the file.
 
-        A later writer for the same range replaces those bytes: each byte is written once per send.
+        A later writer for the same part replaces its bytes: each byte is written once per send.
         """
 
-    def adopt(self, upload_id: str, path: Path) -> int:
-        """Make the local file at `path` the partial object of `upload_id`; return its size.
-
-        The file is moved, not copied, where the back end can; `path` is gone afterwards.
-        """
-
-    def read(self, upload_id: str, offset: int, length: int) -> bytes:
+    async def read(self, upload_id: str, offset: int, length: int) -> bytes:
         """Up to `length` bytes of the partial object from `offset` (fewer only at its end)."""
 
-    def release(self, upload_id: str, offset: int, length: int) -> None:
-        """The caller is done reading this range: start making it durable; it need not stay cached.
+    async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
+        """Make the partial object durable and move it, atomically, to its final place `key`.
 
-        Advisory and non-blocking; lets `assemble` find little left to flush.
+        `sha256` is the digest the caller computed from the same bytes, or None to have the
+        storage compute it. Idempotent: when an earlier call was interrupted after the move, the
+        file already in place is returned. After it returns a reader sees the whole file; before,
+        nothing. Raise OSError on failure, leaving the partial object as it was.
         """
 
-    def assemble(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
-        """Make the partial object durable and move it, atomically, to its final place under `key`.
+    async def discard(self, upload_id: str) -> None:
+        """Remove the partial object and any scratch data of `upload_id`, if any."""
 
-        `sha256` is the digest the caller already computed from the same bytes, or None to have
-        the storage compute it.
-
-        Blocking; called from a worker thread. After it returns a reader sees the whole file or
-        (before) nothing; never a partial file.
-        """
-
-    def discard(self, upload_id: str) -> None:
-        """Remove the partial object, if any."""
-
-    def remove(self, key: str) -> None:
+    async def remove(self, key: str) -> None:
         """Remove the finished file stored under `key`, if any."""
 
-    def concat(self, upload_id: str, sources: list[str]) -> str | None:
+    async def partials(self) -> set[str]:
+        """The ids of uploads that have a partial object or scratch data here.
+
+        With `discard`, lets recovery remove what no upload record names any more. Files that
+        no current version creates (an older version's scratch files) are removed on the way.
+        """
+
+
+class Concatenation(Protocol):
+    """Optional capability: the storage can fill a partial object from others by itself."""
+
+    async def concat(self, upload_id: str, sources: list[str]) -> str | None:
         """Fill the partial object of `upload_id` with the partial objects of `sources`, in order.
 
         Returns the SHA-256 of the result when the copy could compute it on the way, else None.
-        Blocking; called from a worker thread. The sources are left as they are.
+        The sources are left as they are.
         """
+
+
+class WritebackHints(Protocol):
+    """Optional capability: the storage can start making a hashed range durable early."""
+
+    async def release(self, upload_id: str, offset: int, length: int) -> None:
+        """The caller is done reading this range: it need not stay cached. Advisory."""
 
 
 class LocalFiles(Protocol):

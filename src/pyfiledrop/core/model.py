@@ -61,6 +61,8 @@ class Upload:
 
     Stream uploads (tus) arrive in order: `offset` is how many bytes from the start are stored,
     `metadata` the client's Upload-Metadata as sent, `concat` "partial" or "final;<urls>".
+    `rewrites` counts chunks sent again after they were received: a digest computed while it had
+    another value may cover bytes that changed since.
     """
 
     id: str
@@ -80,6 +82,7 @@ class Upload:
     offset: int = 0
     metadata: str | None = None
     concat: str | None = None
+    rewrites: int = 0
 
     @property
     def size(self) -> int | None:

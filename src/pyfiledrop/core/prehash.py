@@ -1,24 +1,28 @@
 """SHA-256 of an upload, computed while the rest of it is still arriving.
 
-Chunks come in any order. Whenever the run of chunks received from the start grows, a worker thread
-hashes the new part of that run, reading it back from storage (on local disk: from the page cache),
-then releases it so storage can start making it durable. When the last chunk arrives little is left
-to hash or flush, and the upload is finished quickly.
+Chunks come in any order. Whenever the run of chunks received from the start grows, the new part
+of that run is read back from storage (on local disk: from the page cache) and hashed in a worker
+thread, then released so storage can start making it durable. When the upload is finished, only
+the rest of the file (usually the last chunks) is left to hash.
 
-Held in memory only: after a restart it starts again from the first byte. When a chunk that is
-already hashed is sent again (its bytes could differ), `result()` gives None and the file is hashed
-from scratch when it is finished.
+Held in one process's memory, as a cache: it knows only the chunks this process received, and
+after a restart it starts again from the first byte. A chunk re-sent after it was received (here
+or in another process) may change bytes already hashed; the metadata store counts such rewrites,
+and `Finisher` uses a digest only when the count is what it was when this one started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from pyfiledrop.core.model import Layout
 
 _BLOCK = 4 << 20
+
+Reader = Callable[[int, int], Awaitable[bytes]]
+Releaser = Callable[[int, int], Awaitable[None]]
 
 
 class Prehash:
@@ -27,10 +31,12 @@ class Prehash:
     def __init__(
         self,
         layout: Layout,
+        rewrites: int,
         received: Iterable[int],
-        read: Callable[[int, int], bytes],
-        release: Callable[[int, int], None],
+        read: Reader,
+        release: Releaser | None,
     ) -> None:
+        self.rewrites = rewrites  # the upload's rewrite count when the chunk set was read
         self._layout = layout
         self._received = set(received)
         self._read = read
@@ -62,27 +68,33 @@ class Prehash:
                 if end == self._frontier:
                     return
                 self._frontier = end
-                stop = min(self._layout.size, end * self._layout.chunk_size)
-                await asyncio.to_thread(self._hash_until, stop)
+                await self._hash_until(min(self._layout.size, end * self._layout.chunk_size))
         except OSError:
             self._valid = False
         finally:
             self._task = None
 
-    def _hash_until(self, stop: int) -> None:
+    async def _hash_until(self, stop: int) -> None:
         start = self._hashed
         while self._hashed < stop:
-            data = self._read(self._hashed, min(_BLOCK, stop - self._hashed))
+            data = await self._read(self._hashed, min(_BLOCK, stop - self._hashed))
             if not data:
                 raise OSError("the partial file is shorter than its recorded chunks")
-            self._digest.update(data)
+            await asyncio.to_thread(self._digest.update, data)
             self._hashed += len(data)
-        self._release(start, stop - start)
+        if self._release:
+            await self._release(start, stop - start)
 
-    async def result(self) -> str | None:
-        """The hex digest of the whole file, or None when it has to be computed afresh."""
+    async def complete(self) -> str | None:
+        """The hex digest of the whole file, hashing what is left (every chunk is in now), or
+        None when it has to be computed afresh."""
         while self._task is not None:
             await asyncio.shield(self._task)
-        if self._valid and self._hashed == self._layout.size:
-            return self._digest.hexdigest()
-        return None
+        if not self._valid:
+            return None
+        self._frontier = self._layout.chunk_count
+        try:
+            await self._hash_until(self._layout.size)
+        except OSError:
+            return None
+        return self._digest.hexdigest()

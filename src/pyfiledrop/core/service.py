@@ -1,165 +1,115 @@
-"""The upload service: the one place that owns an upload's life.
+"""The upload service: the one owner of an upload's life, whatever protocol brought it.
 
-Protocol adapters call it with already-parsed numbers and a stream of bytes; it checks them against
-the limits and the upload's record, writes through the storage interface, records each chunk in the
-metadata store only after its last byte is stored, and finishes the upload exactly once when the
-set of chunks is whole. Nothing here knows HTTP, SQL or file paths.
+Protocol adapters call it with already-parsed numbers and the bytes as an async iterable; it
+checks them against the limits and the upload's record, writes through the storage interface,
+records progress in the metadata store only after the bytes are stored, and has the `Finisher`
+finish the upload exactly once when every byte is in. Two kinds of upload share it all:
+
+- chunked (Dropzone, the command-line client): numbered chunks in any order, several at once,
+  to any process; each chunk is claimed in the metadata store while it is written;
+- stream (tus, and plain one-request uploads): bytes in order from a stored offset, one writer at
+  a time (the claim `stream:<id>`), progress saved every `STEP` bytes.
+
+Nothing here knows HTTP, SQL or file paths, and nothing that decides correctness lives only in
+this process's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import re
 import secrets
-import time
-import unicodedata
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-from weakref import WeakValueDictionary
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import replace
 
 from pyfiledrop import errors
-from pyfiledrop.core.interfaces import MetaStore, PartWriter, Storage
-from pyfiledrop.core.model import ALLOWED_MOVES, Layout, State, Upload
-from pyfiledrop.core.prehash import Prehash
+from pyfiledrop.core.coordination import Instance
+from pyfiledrop.core.finishing import Finisher
+from pyfiledrop.core.interfaces import (
+    ChunkStart,
+    Concatenation,
+    LocalFiles,
+    MetaStore,
+    Storage,
+    WritebackHints,
+)
+from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.core.receiving import (
+    ChunkSink,
+    Declared,
+    Limits,
+    StreamSink,
+    check_client_id,
+    clean_filename,
+    new_upload,
+    storage_error,
+    stream_layout,
+)
 
-_CLIENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-_MAX_NAME_BYTES = 255
-MAX_PREHASHES = 256  # uploads hashed while they arrive, at most
+_ID = re.compile(r"^[0-9a-f]{32}$")
+STREAM_LEASE = 3600.0  # seconds; the claim goes with its request, or with its dead process
+_READ_BLOCK = 1 << 20
+_POLL = 0.5  # seconds between looks at the store while waiting for another process
 
-
-@dataclass(frozen=True)
-class Limits:
-    """What the server accepts, whatever a client declares."""
-
-    max_size: int
-    max_chunk_size: int
-
-
-@dataclass(frozen=True)
-class Declared:
-    """What a chunked client says about the whole file with every chunk."""
-
-    filename: str
-    content_type: str
-    size: int
-    chunk_size: int
-    chunk_count: int
-
-
-def clean_filename(name: str) -> str:
-    """The last path component of a client's file name, without control characters, <= 255 bytes."""
-    base = re.split(r"[/\\]", name)[-1]
-    base = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip()
-    while len(base.encode()) > _MAX_NAME_BYTES:
-        base = base[:-1]
-    return base if base not in ("", ".", "..") else "upload"
-
-
-def check_client_id(client_id: str) -> str:
-    """A client-chosen upload id, normalised; anything but a UUID is refused before any use."""
-    normal = client_id.strip().lower()
-    if not _CLIENT_ID.match(normal):
-        raise errors.BAD_ID("The upload id must be a UUID such as Dropzone's dzuuid.")
-    return normal
-
-
-class ChunkSink:
-    """Takes one chunk's bytes as they arrive and refuses the first byte too many."""
-
-    def __init__(self, writer: PartWriter, declared_max: int, exact: int | None) -> None:
-        self._writer = writer
-        self._declared_max = declared_max
-        self._exact = exact
-        self.received = 0
-
-    def write(self, data: bytes | memoryview) -> None:
-        total = self.received + len(data)
-        if total > self._declared_max:
-            raise errors.TOO_LARGE(
-                f"The chunk is larger than the {self._declared_max} bytes allowed."
-            )
-        if self._exact is not None and total > self._exact:
-            raise errors.BAD_CHUNK(
-                f"The chunk is longer than the {self._exact} bytes it must have."
-            )
-        try:
-            self._writer.write(data)
-        except OSError as exc:
-            raise storage_error(exc) from exc
-        self.received = total
-
-    def check_complete(self) -> None:
-        if self._exact is not None and self.received != self._exact:
-            raise errors.BAD_CHUNK(
-                f"The chunk has {self.received} bytes; the declared sizes require {self._exact}."
-            )
-
-
-def new_upload(
-    owner: str, client_id: str | None, filename: str, content_type: str, layout: Layout | None
-) -> Upload:
-    """A fresh record with a server-issued id, not yet stored."""
-    now = time.time()
-    return Upload(
-        id=secrets.token_hex(16),
-        client_id=client_id,
-        owner=owner,
-        filename=filename,
-        content_type=content_type,
-        layout=layout,
-        state=State.RECEIVING,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-class _NullWriter:
-    def write(self, data: bytes | memoryview) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def storage_error(exc: OSError) -> errors.UploadError:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return errors.STORAGE_FULL("The server's storage is full; try again later.")
-    return errors.STORAGE_FAILED("The server could not store the data.")
+Bytes = AsyncIterable[bytes | memoryview]
 
 
 class UploadService:
-    """Creates uploads, takes their chunks, finishes them, and finds them again."""
+    """Creates uploads, takes their bytes, finishes them, and finds them again."""
 
-    def __init__(self, meta: MetaStore, storage: Storage, limits: Limits) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        storage: Storage,
+        limits: Limits,
+        *,
+        writeback: WritebackHints | None = None,
+        concatenation: Concatenation | None = None,
+        local_files: LocalFiles | None = None,
+    ) -> None:
+        """`writeback`, `concatenation` and `local_files` are the storage's optional
+        capabilities, found once by `compose.py`."""
         self.meta = meta
         self.storage = storage
         self.limits = limits
-        self._chunk_locks: dict[tuple[str, int], tuple[asyncio.Lock, int]] = {}
-        self._finishing: set[asyncio.Task[None]] = set()
-        # Both only for uploads in progress: running digests, least recently used first (an
-        # evicted one is recomputed when its upload finishes), and events for status calls
-        # waiting on an upload (gone with their last waiter).
-        self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
-        self._settled: WeakValueDictionary[str, asyncio.Event] = WeakValueDictionary()
+        self.instance = Instance(meta)
+        self.finisher = Finisher(meta, storage, self.instance, writeback)
+        self.concatenation = concatenation
+        self.local_files = local_files
+        self._loops: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Join the other processes, remove leftovers, and resume interrupted work."""
+        await self.instance.beat()
+        await self.instance.reap()
+        await self.finisher.remove_leftovers()
+        self.finisher.track(self.finisher.sweep())
+        loop = asyncio.get_running_loop()
+        self._loops = [loop.create_task(self.instance.run()), loop.create_task(self.finisher.run())]
+
+    async def stop(self) -> None:
+        for task in self._loops:
+            task.cancel()
+        await self.finisher.drain()
+        await self.instance.leave()
+        await self.meta.close()
+
+    async def drain(self) -> None:
+        """Wait for uploads being finished in the background (tests)."""
+        await self.finisher.drain()
 
     # --- creation -------------------------------------------------------------------------------
 
-    def begin_chunked(self, owner: str, client_id: str, declared: Declared) -> Upload:
+    async def begin_chunked(self, owner: str, client_id: str, declared: Declared) -> Upload:
         """The upload a chunk belongs to, made on its first chunk; checks every declared total."""
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)
-        existing = self.meta.get_by_client_id(client_id)
+        existing = await self.meta.get_by_client_id(client_id)
         if existing is None:
-            existing = self.create(
-                new_upload(owner, client_id, filename, declared.content_type, layout)
-            )
+            fresh = new_upload(owner, client_id, filename, declared.content_type, layout)
+            existing = await self._create(fresh)
         self._check_owner(existing, owner)
         if existing.layout != layout or existing.filename != filename:
             raise errors.CONFLICT(
@@ -190,49 +140,44 @@ class UploadService:
                 f"The file is {size} bytes; this server accepts at most {self.limits.max_size}."
             )
 
-    def create(self, fresh: Upload) -> Upload:
-        """Store a new upload and its empty partial object; if its client id is taken, the
-        upload that has it."""
-        try:
-            self.storage.prepare(fresh.id)
-        except OSError as exc:
-            raise storage_error(exc) from exc
-        stored = self.meta.create_or_get(fresh)
-        if stored.id != fresh.id:  # another worker created it first
-            self.storage.discard(fresh.id)
+    async def create_stream(
+        self,
+        owner: str,
+        filename: str,
+        content_type: str,
+        size: int | None,
+        *,
+        metadata: str | None = None,
+        concat: str | None = None,
+        protocol: str = "tus",
+    ) -> Upload:
+        """A new stream upload; `size` None defers the length to a later request."""
+        layout = None
+        if size is not None:
+            self.check_size(size)
+            layout = stream_layout(size)
+        fresh = new_upload(owner, None, filename, content_type, layout, protocol)
+        return await self._create(replace(fresh, metadata=metadata, concat=concat))
+
+    async def _create(self, fresh: Upload) -> Upload:
+        """Record a new upload, then make its partial object (so an object never lacks a record);
+        if its client id is taken, the upload that has it."""
+        stored = await self.meta.create_or_get(fresh)
+        if stored.id == fresh.id:
+            try:
+                await self.storage.create(fresh.id)
+            except OSError as exc:
+                await self.meta.delete(fresh.id)
+                raise storage_error(exc) from exc
         return stored
 
-    async def delete(self, upload: Upload) -> None:
-        """Forget an upload and remove its bytes, whatever its state.
+    # --- chunks ---------------------------------------------------------------------------------
 
-        The record goes first, so nothing finds the upload while its files are being removed
-        (in a worker thread: unlinking a large file can take a while).
-        """
-        self._forget(upload)
-        await asyncio.to_thread(self._remove_files, upload)
+    async def receive_chunk(self, upload: Upload, index: int, offset: int, data: Bytes) -> None:
+        """Store chunk `index`; it counts once `data` ended with every byte stored.
 
-    def delete_soon(self, upload: Upload) -> None:
-        """Like `delete`, but the files are removed in the background."""
-        self._forget(upload)
-        self._track(asyncio.to_thread(self._remove_files, upload))
-
-    def _forget(self, upload: Upload) -> None:
-        self.meta.delete(upload.id)
-        self._prehashes.pop(upload.id, None)
-
-    def _remove_files(self, upload: Upload) -> None:
-        self.storage.discard(upload.id)
-        if upload.storage_key:
-            self.storage.remove(upload.storage_key)
-
-    # --- receiving ------------------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def chunk(self, upload: Upload, index: int, offset: int) -> AsyncIterator[ChunkSink]:
-        """Receive chunk `index`. A late copy for a finished upload is checked but not stored.
-
-        The chunk counts as received only if the block exits normally with every byte written.
-        One send of a given chunk at a time: a concurrent duplicate waits for the first.
+        A late copy for an upload no longer receiving is checked but not stored. Two copies of
+        one chunk (in any processes) are written one after the other.
         """
         layout = upload.layout
         assert layout is not None
@@ -242,180 +187,271 @@ class UploadService:
             raise errors.BAD_CHUNK(
                 f"Chunk {index} must start at byte {layout.offset(index)}, not {offset}."
             )
-        async with self._chunk_lock((upload.id, index)):
-            current = self.meta.get(upload.id)
-            if current is None or current.state != State.RECEIVING:
-                yield ChunkSink(_NullWriter(), layout.chunk_size, layout.length(index))
-                return
-            prehash = self.prehash_of(upload.id, layout)
-            self.meta.forget_chunk(upload.id, index)
+        holder = self.instance.holder()
+        if not await self._start_chunk(upload, index, holder):
+            sink = ChunkSink(None, layout.chunk_size, layout.length(index))
+            async for piece in data:
+                await sink.write(piece)
+            sink.check_complete()
+            return
+        prehash = await self.finisher.prehash_of(upload)
+        if prehash:
             prehash.forgotten(index)
-            writer = self.storage.part_writer(upload.id, offset)
+        try:
+            writer = await self.storage.part_writer(upload.id, index, offset)
             try:
                 sink = ChunkSink(writer, layout.chunk_size, layout.length(index))
-                yield sink
+                async for piece in data:
+                    await sink.write(piece)
                 sink.check_complete()
+                await writer.flush()
             finally:
-                writer.close()
-            received = self.meta.record_chunk(upload.id, index)
+                await writer.close()
+        except OSError as exc:
+            await self.meta.abandon_chunk(upload.id, index, holder)
+            raise storage_error(exc) from exc
+        except BaseException:
+            await asyncio.shield(self.meta.abandon_chunk(upload.id, index, holder))
+            raise
+        received = await self.meta.end_chunk(upload.id, index, holder)
+        if prehash:
             prehash.recorded(index)
         if received == layout.chunk_count:
-            self._track(self.finish(upload.id))
+            self.finisher.track(self.finisher.finish(upload.id))
 
-    @asynccontextmanager
-    async def _chunk_lock(self, key: tuple[str, int]) -> AsyncIterator[None]:
-        lock, users = self._chunk_locks.get(key, (asyncio.Lock(), 0))
-        self._chunk_locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._chunk_locks[key]
-            if users == 1:
-                del self._chunk_locks[key]
-            else:
-                self._chunk_locks[key] = (lock, users - 1)
-
-    async def plain_from_file(
-        self, owner: str, filename: str, content_type: str, path: Path
-    ) -> Upload:
-        """A one-request upload whose bytes the adapter already spooled to `path`; finished here."""
-        fresh = new_upload(owner, None, clean_filename(filename), content_type, None)
-        upload = self.meta.create_or_get(fresh)
-        try:
-            size = self.storage.adopt(upload.id, path)
-        except OSError as exc:
-            failure = storage_error(exc)
-            self._move(upload.id, State.RECEIVING, State.FAILED, error=failure.message)
-            raise failure from exc
-        self.meta.record_chunk(upload.id, 0)
-        layout = Layout(size, max(size, 1), 1)
-        if self._move(upload.id, State.RECEIVING, State.ASSEMBLING, layout=layout):
-            await self._assemble(upload.id)
-        return self.refresh(upload)
-
-    # --- finishing ------------------------------------------------------------------------------
-
-    def prehash_of(self, upload_id: str, layout: Layout) -> Prehash:
-        if upload_id in self._prehashes:
-            self._prehashes.move_to_end(upload_id)
-        else:
-            if len(self._prehashes) >= MAX_PREHASHES:
-                self._prehashes.popitem(last=False)
-            received = self.meta.received(upload_id)
-
-            def read(offset: int, length: int) -> bytes:
-                return self.storage.read(upload_id, offset, length)
-
-            def release(offset: int, length: int) -> None:
-                self.storage.release(upload_id, offset, length)
-
-            self._prehashes[upload_id] = Prehash(layout, received, read, release)
-        return self._prehashes[upload_id]
-
-    def _move(self, upload_id: str, old: State, new: State, **fields: Any) -> bool:
-        """Every state change goes through here, so the table of allowed moves is enforced."""
-        assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
-        return self.meta.move(upload_id, old, new, **fields)
-
-    async def finish(self, upload_id: str, sha256: str | None = None) -> None:
-        """Hash (unless `sha256` is already known), check and move the file into place; runs at
-        most once per upload."""
-        if not self._move(upload_id, State.RECEIVING, State.ASSEMBLING):
-            return
-        await self._assemble(upload_id, sha256)
-
-    async def _assemble(self, upload_id: str, sha256: str | None = None) -> None:
-        try:
-            await self._store(upload_id, sha256)
-        finally:
-            settled = self._settled.pop(upload_id, None)
-            if settled:
-                settled.set()
-
-    async def _store(self, upload_id: str, digest: str | None) -> None:
-        upload = self.meta.get(upload_id)
-        assert upload is not None and upload.layout is not None
-        prehash = self._prehashes.pop(upload_id, None)
-        if digest is None and prehash is not None:
-            digest = await prehash.result()
-        try:
-            stored = await asyncio.to_thread(self.storage.assemble, upload_id, upload_id, digest)
-        except OSError as exc:
-            self._move(upload_id, State.ASSEMBLING, State.FAILED, error=storage_error(exc).message)
-            return
-        if stored.size != upload.layout.size:
-            self._move(
-                upload_id,
-                State.ASSEMBLING,
-                State.FAILED,
-                error=f"assembled {stored.size} bytes, expected {upload.layout.size}",
+    async def _start_chunk(self, upload: Upload, index: int, holder: str) -> bool:
+        """Claim the chunk, waiting while another copy of it is being written; False when the
+        upload no longer takes chunks."""
+        pause = 0.02
+        while True:
+            started = await self.meta.start_chunk(
+                upload.id, index, holder, self.instance.id, self.limits.chunk_timeout + 60
             )
-            return
-        self._move(
-            upload_id,
-            State.ASSEMBLING,
-            State.COMPLETE,
-            sha256=stored.sha256,
-            storage_key=stored.key,
-            download_token=secrets.token_urlsafe(24),
+            if started != ChunkStart.BUSY:
+                return started == ChunkStart.CLAIMED
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    # --- streams --------------------------------------------------------------------------------
+
+    async def append(self, upload: Upload, offset: int, data: Bytes, keep_partial: bool) -> Upload:
+        """Store `data` from byte `offset`, one request at a time per upload; finish the upload
+        when it is whole (partial uploads of a tus concatenation wait to be concatenated).
+
+        When `data` raises, the bytes already stored are kept (and counted) if `keep_partial`;
+        else the offset stays where it was (a checksum over the whole request must match first).
+        """
+        name = f"stream:{upload.id}"
+        holder = self.instance.holder()
+        if not await self.meta.claim(name, holder, self.instance.id, STREAM_LEASE):
+            raise errors.LOCKED("Another request is writing to this upload; retry shortly.")
+        try:
+            current = await self.refresh(upload)
+            if current.state != State.RECEIVING:
+                raise errors.CONFLICT("This upload is already complete.")
+            if offset != current.offset:
+                raise errors.CONFLICT(
+                    f"The upload is at byte {current.offset}, not {offset}; resume from there."
+                )
+            await self._write_stream(current, data, keep_partial)
+        finally:
+            await asyncio.shield(self.meta.release(name, holder))
+        return await self.finish_if_whole(upload)
+
+    async def _write_stream(self, upload: Upload, data: Bytes, keep_partial: bool) -> None:
+        layout = upload.layout
+        start = upload.offset
+        saved = start
+        prehash = await self.finisher.prehash_of(upload)
+
+        async def save(stored: int) -> None:
+            nonlocal saved
+            if start + stored != saved and await self.meta.set_offset(
+                upload.id, saved, start + stored
+            ):
+                saved = start + stored
+                if prehash and layout:
+                    whole = saved == layout.size
+                    for index in range(layout.chunk_count if whole else saved // layout.chunk_size):
+                        prehash.recorded(index)
+
+        async def keep_what_was_stored() -> None:
+            try:
+                await sink.flush()
+            except errors.UploadError:
+                pass  # the storage refused the rest: keep what it had stored before
+            await save(sink.stored)
+
+        if layout:
+            limit, too_large = layout.size, "The data goes past the upload's length."
+        else:
+            limit = self.limits.max_size
+            too_large = f"The file is larger than the {limit} bytes this server accepts."
+        writer = await self.storage.part_writer(upload.id, 0, start)
+        sink = StreamSink(writer, limit - start, too_large, save if keep_partial else None)
+        try:
+            async for piece in data:
+                await sink.write(piece)
+            await sink.flush()
+        except BaseException:
+            if keep_partial:
+                await asyncio.shield(keep_what_was_stored())
+            raise
+        finally:
+            await writer.close()
+        await save(sink.stored)
+
+    async def set_length(self, upload: Upload, size: int) -> Upload:
+        """Fix the length of an upload created with a deferred length; it cannot change after."""
+        if upload.layout is not None:
+            if upload.layout.size != size:
+                raise errors.BAD_REQUEST("The upload's length is already set and cannot change.")
+            return upload
+        if size < upload.offset:
+            raise errors.BAD_REQUEST("The length is smaller than what was already uploaded.")
+        self.check_size(size)
+        await self.meta.set_layout(upload.id, stream_layout(size))
+        return await self.refresh(upload)
+
+    async def finish_if_whole(self, upload: Upload) -> Upload:
+        """Finish a stream upload if every byte is in; the upload as it is then."""
+        current = await self.meta.get(upload.id)
+        if current is None:
+            raise errors.NOT_FOUND("This upload was removed.")
+        layout = current.layout
+        if layout and current.offset == layout.size and current.concat != "partial":
+            await self.finisher.finish(upload.id)
+            current = await self.refresh(upload)
+        return current
+
+    async def receive_plain(
+        self, owner: str, filename: str, content_type: str, data: Bytes
+    ) -> Upload:
+        """A whole file in one request: stored as it arrives, finished at its end."""
+        upload = await self.create_stream(owner, filename, content_type, None, protocol="plain")
+        try:
+            return await self.finish_plain(await self.append(upload, 0, data, keep_partial=False))
+        except BaseException:
+            await asyncio.shield(self.delete(upload))
+            raise
+
+    async def finish_plain(self, upload: Upload) -> Upload:
+        """Finish a plain upload whose bytes are all stored: its length is what arrived."""
+        return await self.finish_if_whole(await self.set_length(upload, upload.offset))
+
+    async def contents(self, upload: Upload) -> AsyncIterator[bytes]:
+        """The stored bytes of an unfinished stream upload, from the start."""
+        position = 0
+        while position < upload.offset:
+            block = await self.storage.read(
+                upload.id, position, min(_READ_BLOCK, upload.offset - position)
+            )
+            if not block:
+                raise storage_error(OSError("the partial object is shorter than its offset"))
+            position += len(block)
+            yield block
+
+    async def concatenate(
+        self,
+        owner: str,
+        filename: str,
+        content_type: str,
+        metadata: str | None,
+        concat: str,
+        parts: list[Upload],
+    ) -> Upload:
+        """A final upload made of finished partial uploads, each named once, in order; the
+        partials are consumed. Naming a partial's URL is the right to use it (tus clients keep
+        no cookies, so a partial's owner is not the requester's)."""
+        if self.concatenation is None:
+            raise errors.NOT_ALLOWED("This server's storage cannot concatenate uploads.")
+        if len({p.id for p in parts}) != len(parts):
+            raise errors.BAD_REQUEST("Each partial upload may be named only once.")
+        for partial in parts:
+            layout = partial.layout
+            if partial.concat != "partial" or layout is None or partial.offset != layout.size:
+                raise errors.BAD_REQUEST(
+                    "Only finished partial uploads (Upload-Concat: partial) can be concatenated."
+                )
+        size = sum(p.layout.size for p in parts if p.layout)
+        final = await self.create_stream(
+            owner, filename, content_type, size, metadata=metadata, concat=concat
         )
+        try:
+            digest = await self.concatenation.concat(final.id, [p.id for p in parts])
+        except OSError as exc:
+            await self.delete(final)
+            raise storage_error(exc) from exc
+        await self.meta.set_offset(final.id, 0, size)
+        await self.finisher.finish(final.id, digest)
+        for partial in parts:
+            self.finisher.track(self.delete(partial))
+        return await self.refresh(final)
 
-    async def recover(self) -> None:
-        """After a restart: finish what was being finished, and what had all its chunks."""
-        for upload in self.meta.in_state(State.ASSEMBLING):
-            self._track(self._assemble(upload.id))
-        for upload in self.meta.in_state(State.RECEIVING):
-            layout = upload.layout
-            if layout and len(self.meta.received(upload.id)) == layout.chunk_count:
-                self._track(self.finish(upload.id))
+    # --- removal --------------------------------------------------------------------------------
 
-    def _track(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)
-        self._finishing.add(task)
-        task.add_done_callback(self._finishing.discard)
+    async def delete(self, upload: Upload) -> None:
+        """Forget an upload and remove its bytes, whatever its state.
 
-    async def drain(self) -> None:
-        """Wait for uploads being finished (used at shutdown and by tests)."""
-        while self._finishing:
-            await asyncio.gather(*self._finishing, return_exceptions=True)
+        The record goes first, so nothing finds the upload while its files are being removed.
+        """
+        await self.meta.delete(upload.id)
+        self.finisher.forget(upload.id)
+        await self.storage.discard(upload.id)
+        if upload.storage_key:
+            await self.storage.remove(upload.storage_key)
+
+    async def terminate(self, upload: Upload) -> None:
+        """Delete a stream upload unless a request is writing to it."""
+        if await self.meta.is_claimed(f"stream:{upload.id}"):
+            raise errors.LOCKED("A request is writing to this upload; retry shortly.")
+        await self.delete(upload)
 
     # --- finding --------------------------------------------------------------------------------
 
-    def owned(self, owner: str, client_id: str) -> Upload:
+    async def owned(self, owner: str, client_id: str) -> Upload:
         """The upload a client named, if this owner created it."""
-        upload = self.meta.get_by_client_id(check_client_id(client_id))
+        upload = await self.meta.get_by_client_id(check_client_id(client_id))
         if upload is None:
             raise errors.NOT_FOUND("No upload has this id.")
         self._check_owner(upload, owner)
         return upload
 
+    async def stream(self, upload_id: str) -> Upload:
+        """The tus upload with this server-issued id."""
+        upload = await self.meta.get(upload_id) if _ID.match(upload_id) else None
+        if upload is None or upload.protocol != "tus":
+            raise errors.NOT_FOUND("No upload has this address.")
+        return upload
+
     async def settled(self, upload: Upload, timeout: float) -> Upload:
-        """The upload once it is complete or failed, or as it is after `timeout` seconds."""
-        current = self.refresh(upload)
-        if current.state in (State.COMPLETE, State.FAILED):
-            return current
-        event = self._settled.get(upload.id) or asyncio.Event()
-        self._settled[upload.id] = event
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
-        return self.refresh(upload)
+        """The upload once it is complete or failed (by any process), or as it is after
+        `timeout` seconds."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            current = await self.refresh(upload)
+            left = deadline - asyncio.get_running_loop().time()
+            if current.state in (State.COMPLETE, State.FAILED) or left <= 0:
+                return current
+            try:  # woken at once by this process; by another one within _POLL seconds
+                await asyncio.wait_for(self.finisher.settled.wait(), min(left, _POLL))
+            except TimeoutError:
+                pass
 
-    def received(self, upload: Upload) -> list[int]:
-        return self.meta.received(upload.id)
+    async def received(self, upload: Upload) -> list[int]:
+        return await self.meta.received(upload.id)
 
-    def downloadable(self, token: str) -> Upload:
+    async def downloadable(self, token: str) -> Upload:
         """The complete upload a download token names."""
-        upload = self.meta.get_by_token(token) if _TOKEN.match(token) else None
+        upload = await self.meta.get_by_token(token) if _TOKEN.match(token) else None
         if upload is None or upload.state != State.COMPLETE:
             raise errors.NOT_FOUND("No file is available at this link.")
         return upload
 
-    def refresh(self, upload: Upload) -> Upload:
-        current = self.meta.get(upload.id)
-        assert current is not None
+    async def refresh(self, upload: Upload) -> Upload:
+        current = await self.meta.get(upload.id)
+        if current is None:
+            raise errors.NOT_FOUND("This upload was removed.")
         return current
 
     @staticmethod

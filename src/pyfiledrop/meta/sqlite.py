@@ -1,163 +1,251 @@
 """SQLite metadata store: one file under the storage folder, in WAL mode.
 
-Tables:
-    uploads(id, client_id UNIQUE, owner, filename, content_type, size, chunk_size, chunk_count,
-            received, state, sha256, download_token UNIQUE, storage_key, error,
-            created_at, updated_at)
-    chunks(upload_id, idx)   one row per received chunk; a set, so a re-sent chunk counts once;
-                             uploads.received keeps their count in the same transaction
+Tables (see migrations/sqlite/ for the exact schema and its history):
+    uploads     one row per upload; `received` counts its rows in chunks, `rewrites` its re-sent
+                chunks
+    chunks      (upload_id, idx): the set of received chunks, so a re-sent chunk counts once
+    claims      named leases: a chunk being written, an upload being assembled or written by a
+                tus request, a background task; live while unexpired and their instance beats
+    instances   server processes and when each last beat
 
-One connection, used only from the server's event loop thread, so writes are serialised; each
-statement commits on its own (autocommit) and `BEGIN IMMEDIATE` wraps the multi-statement steps.
+Threads: every statement runs off the event loop. Writes go through one writer thread (one
+connection, `BEGIN IMMEDIATE` around multi-statement steps, so they are serialised within the
+process; other processes wait up to `BUSY_TIMEOUT` for the file lock). Reads go to a small pool
+of reader threads with their own connections, which WAL lets read while a write is under way.
+The writer never fsyncs (synchronous=NORMAL: a commit is one append to the WAL); a checkpoint
+thread copies the WAL into the database and syncs it, so a slow disk delays only that thread.
+A power loss can lose the last commits (chunks then count as missing and are sent again), never
+corrupt the file. The file is created readable by its owner only: it holds every download token.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from pyfiledrop import errors
+from pyfiledrop.core.interfaces import ChunkStart
 from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.meta.migrations import Migration, migrations
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS uploads (
-    id TEXT PRIMARY KEY,
-    client_id TEXT UNIQUE,
-    owner TEXT NOT NULL,
-    filename TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    size INTEGER,
-    chunk_size INTEGER,
-    chunk_count INTEGER,
-    received INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL,
-    sha256 TEXT,
-    download_token TEXT UNIQUE,
-    storage_key TEXT,
-    error TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    protocol TEXT NOT NULL,
-    stream_offset INTEGER NOT NULL DEFAULT 0,
-    metadata TEXT,
-    concat TEXT
-);
-CREATE INDEX IF NOT EXISTS uploads_state ON uploads(state);
-CREATE TABLE IF NOT EXISTS chunks (
-    upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    PRIMARY KEY (upload_id, idx)
-) WITHOUT ROWID;
-"""
+T = TypeVar("T")
+BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
+CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the WAL into the database
+READERS = 2
+INSTANCE_GRACE = 15.0  # an instance that has not beaten for this long is dead
 
 _COLUMNS = (
     "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
     "sha256, download_token, storage_key, error, created_at, updated_at, "
-    "protocol, stream_offset, metadata, concat"
+    "protocol, stream_offset, metadata, concat, rewrites"
 )
+_LIVE = "expires_at > :now AND instance IN (SELECT id FROM instances WHERE seen_at > :alive)"
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+    )
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does it
+    return db
+
+
+def _translate(exc: sqlite3.Error) -> errors.UploadError:
+    """SQLite's errors as the catalogue's: a full disk is the person's 507, not a crash."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL:
+        return errors.STORAGE_FULL("The server's storage is full; try again later.")
+    if code == sqlite3.SQLITE_BUSY:
+        return errors.STORAGE_BUSY("The server's database is busy; try again shortly.")
+    return errors.STORAGE_FAILED("The server could not record the upload.")
+
+
+def migrate_file(path: Path) -> list[Migration]:
+    """Apply the migrations the database at `path` lacks (creating it if need be)."""
+    _create_private(path)
+    db = _connect(path)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        applied = migrate(db)
+    finally:
+        db.close()
+    return [m for m in migrations("sqlite") if m.version in applied]
+
+
+def _create_private(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # owner-only before any data
+
+
+def migrate(db: sqlite3.Connection) -> list[int]:
+    """Apply the migrations this database lacks; return the versions applied.
+
+    A database from before versioning is recognised by its columns. Safe when several processes
+    start at once: each step re-reads the version under the write lock.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
+    )
+    applied = []
+    for migration in migrations("sqlite"):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+            if not done:
+                done = _unversioned(db)
+                for version in done:
+                    db.execute(
+                        "INSERT INTO schema_migrations VALUES (?, 'before versioning', ?)",
+                        (version, time.time()),
+                    )
+            if migration.version not in done:
+                for statement in migration.statements():
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (migration.version, migration.name, time.time()),
+                )
+                applied.append(migration.version)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    return applied
+
+
+def _unversioned(db: sqlite3.Connection) -> set[int]:
+    columns = {row[1] for row in db.execute("PRAGMA table_info(uploads)")}
+    if not columns:
+        return set()
+    return {1, 2} if "protocol" in columns else {1}
 
 
 class SQLiteMetaStore:
     """`MetaStore` on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-
-    def create_or_get(self, upload: Upload) -> Upload:
-        layout = upload.layout
-        self._db.execute(
-            f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
-            "ON CONFLICT(client_id) DO NOTHING",
-            (
-                upload.id,
-                upload.client_id,
-                upload.owner,
-                upload.filename,
-                upload.content_type,
-                layout.size if layout else None,
-                layout.chunk_size if layout else None,
-                layout.chunk_count if layout else None,
-                upload.state.value,
-                upload.sha256,
-                upload.download_token,
-                upload.storage_key,
-                upload.error,
-                upload.created_at,
-                upload.updated_at,
-                upload.protocol,
-                upload.offset,
-                upload.metadata,
-                upload.concat,
-            ),
+        _create_private(path)
+        self._path = path
+        self._writer = _connect(path)
+        self._writer.execute("PRAGMA journal_mode=WAL")
+        migrate(self._writer)
+        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._read_pool = ThreadPoolExecutor(READERS, thread_name_prefix="sqlite-reader")
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
         )
-        found = self.get_by_client_id(upload.client_id) if upload.client_id else self.get(upload.id)
+        self._checkpointer.start()
+
+    # --- threads ----------------------------------------------------------------------------------
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._write_pool, lambda: work(self._writer))
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._run(self._read_pool, lambda: work(self._reader()))
+
+    @staticmethod
+    async def _run(pool: ThreadPoolExecutor, call: Callable[[], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, call)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    def _reader(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = _connect(self._path)
+            self._readers.append(db)
+        return db
+
+    def _checkpoint_loop(self) -> None:
+        db = _connect(self._path)
+        try:
+            while not self._stop.wait(CHECKPOINT_EVERY):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    pass  # a full or failing disk: the WAL keeps the data; try again later
+        finally:
+            db.close()
+
+    @staticmethod
+    def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    # --- uploads ----------------------------------------------------------------------------------
+
+    async def create_or_get(self, upload: Upload) -> Upload:
+        layout = upload.layout
+        values = (
+            upload.id, upload.client_id, upload.owner, upload.filename, upload.content_type,
+            layout.size if layout else None, layout.chunk_size if layout else None,
+            layout.chunk_count if layout else None, upload.state.value, upload.sha256,
+            upload.download_token, upload.storage_key, upload.error, upload.created_at,
+            upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
+            upload.rewrites,
+        )  # fmt: skip
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute(
+                f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
+                "ON CONFLICT(client_id) DO NOTHING",
+                values,
+            )
+
+        await self._write(insert)
+        if upload.client_id:
+            found = await self.get_by_client_id(upload.client_id)
+        else:
+            found = await self.get(upload.id)
         assert found is not None
         return found
 
-    def _one(self, where: str, value: str) -> Upload | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = ?", (value,))
-        found = row.fetchone()
-        return _to_upload(found) if found else None
+    async def _one(self, where: str, value: str) -> Upload | None:
+        def select(db: sqlite3.Connection) -> Upload | None:
+            row = db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = ?", (value,))
+            found = row.fetchone()
+            return _to_upload(found) if found else None
 
-    def get(self, upload_id: str) -> Upload | None:
-        return self._one("id", upload_id)
+        return await self._read(select)
 
-    def get_by_client_id(self, client_id: str) -> Upload | None:
-        return self._one("client_id", client_id)
+    async def get(self, upload_id: str) -> Upload | None:
+        return await self._one("id", upload_id)
 
-    def get_by_token(self, token: str) -> Upload | None:
-        return self._one("download_token", token)
+    async def get_by_client_id(self, client_id: str) -> Upload | None:
+        return await self._one("client_id", client_id)
 
-    def in_state(self, state: State) -> list[Upload]:
-        rows = self._db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE state = ?", (state.value,))
-        return [_to_upload(r) for r in rows]
+    async def get_by_token(self, token: str) -> Upload | None:
+        return await self._one("download_token", token)
 
-    def record_chunk(self, upload_id: str, index: int) -> int:
-        with self._transaction():
-            added = self._db.execute(
-                "INSERT OR IGNORE INTO chunks (upload_id, idx) VALUES (?, ?)", (upload_id, index)
-            ).rowcount
-            (count,) = self._db.execute(
-                "UPDATE uploads SET received = received + ? WHERE id = ? RETURNING received",
-                (added, upload_id),
-            ).fetchone()
-        return int(count)
+    async def in_state(self, state: State) -> list[Upload]:
+        def select(db: sqlite3.Connection) -> list[Upload]:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE state = ?", (state.value,))
+            return [_to_upload(r) for r in rows]
 
-    def forget_chunk(self, upload_id: str, index: int) -> None:
-        with self._transaction():
-            removed = self._db.execute(
-                "DELETE FROM chunks WHERE upload_id = ? AND idx = ?", (upload_id, index)
-            ).rowcount
-            if removed:  # usually nothing: a first send; then the transaction writes nothing
-                self._db.execute(
-                    "UPDATE uploads SET received = received - 1 WHERE id = ?", (upload_id,)
-                )
+        return await self._read(select)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def received(self, upload_id: str) -> list[int]:
-        rows = self._db.execute(
-            "SELECT idx FROM chunks WHERE upload_id = ? ORDER BY idx", (upload_id,)
-        )
-        return [r[0] for r in rows]
-
-    def move(
+    async def move(
         self,
         upload_id: str,
         old: State,
@@ -181,38 +269,175 @@ class SQLiteMetaStore:
         }
         sets |= {k: v for k, v in optional.items() if v is not None}
         assignments = ", ".join(f"{column} = ?" for column in sets)
-        cursor = self._db.execute(
+        return await self._changed(
             f"UPDATE uploads SET {assignments} WHERE id = ? AND state = ?",
             (*sets.values(), upload_id, old.value),
         )
-        return cursor.rowcount == 1
 
-    def set_offset(self, upload_id: str, old: int, new: int) -> bool:
-        cursor = self._db.execute(
+    async def note_error(self, upload_id: str, error: str | None) -> None:
+        await self._changed(
+            "UPDATE uploads SET error = ?, updated_at = ? WHERE id = ?",
+            (error, time.time(), upload_id),
+        )
+
+    async def set_offset(self, upload_id: str, old: int, new: int) -> bool:
+        return await self._changed(
             "UPDATE uploads SET stream_offset = ?, updated_at = ? "
             "WHERE id = ? AND stream_offset = ? AND state = 'receiving'",
             (new, time.time(), upload_id, old),
         )
-        return cursor.rowcount == 1
 
-    def set_layout(self, upload_id: str, layout: Layout) -> bool:
-        cursor = self._db.execute(
+    async def set_layout(self, upload_id: str, layout: Layout) -> bool:
+        return await self._changed(
             "UPDATE uploads SET size = ?, chunk_size = ?, chunk_count = ?, updated_at = ? "
             "WHERE id = ? AND size IS NULL",
             (layout.size, layout.chunk_size, layout.chunk_count, time.time(), upload_id),
         )
+
+    async def _changed(self, sql: str, values: tuple[Any, ...]) -> bool:
+        return await self._write(lambda db: db.execute(sql, values).rowcount == 1)
+
+    async def delete(self, upload_id: str) -> None:
+        await self._changed("DELETE FROM uploads WHERE id = ?", (upload_id,))
+
+    # --- chunks -----------------------------------------------------------------------------------
+
+    async def start_chunk(
+        self, upload_id: str, index: int, holder: str, instance: str, lease: float
+    ) -> ChunkStart:
+        name = f"chunk:{upload_id}:{index}"
+
+        def start(db: sqlite3.Connection) -> ChunkStart:
+            state = db.execute("SELECT state FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            if state is None or state[0] != State.RECEIVING.value:
+                return ChunkStart.CLOSED
+            if not self._take(db, name, upload_id, holder, instance, lease):
+                return ChunkStart.BUSY
+            removed = db.execute(
+                "DELETE FROM chunks WHERE upload_id = ? AND idx = ?", (upload_id, index)
+            ).rowcount
+            if removed:  # a re-send of a received chunk: its bytes may change under a digest
+                db.execute(
+                    "UPDATE uploads SET received = received - 1, rewrites = rewrites + 1 "
+                    "WHERE id = ?",
+                    (upload_id,),
+                )
+            return ChunkStart.CLAIMED
+
+        return await self._write(lambda db: self._transaction(db, lambda: start(db)))
+
+    async def end_chunk(self, upload_id: str, index: int, holder: str) -> int:
+        def end(db: sqlite3.Connection) -> int:
+            db.execute(
+                "DELETE FROM claims WHERE name = ? AND holder = ?",
+                (f"chunk:{upload_id}:{index}", holder),
+            )
+            added = db.execute(
+                "INSERT OR IGNORE INTO chunks (upload_id, idx) VALUES (?, ?)", (upload_id, index)
+            ).rowcount
+            row = db.execute(
+                "UPDATE uploads SET received = received + ? WHERE id = ? RETURNING received",
+                (added, upload_id),
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._write(lambda db: self._transaction(db, lambda: end(db)))
+
+    async def abandon_chunk(self, upload_id: str, index: int, holder: str) -> None:
+        await self.release(f"chunk:{upload_id}:{index}", holder)
+
+    async def received(self, upload_id: str) -> list[int]:
+        def select(db: sqlite3.Connection) -> list[int]:
+            rows = db.execute(
+                "SELECT idx FROM chunks WHERE upload_id = ? ORDER BY idx", (upload_id,)
+            )
+            return [r[0] for r in rows]
+
+        return await self._read(select)
+
+    # --- claims and instances ---------------------------------------------------------------------
+
+    @staticmethod
+    def _take(
+        db: sqlite3.Connection,
+        name: str,
+        upload_id: str | None,
+        holder: str,
+        instance: str,
+        lease: float,
+    ) -> bool:
+        now = time.time()
+        cursor = db.execute(
+            "INSERT INTO claims (name, upload_id, holder, instance, expires_at) "
+            "VALUES (:name, :upload, :holder, :instance, :until) "
+            "ON CONFLICT(name) DO UPDATE SET holder = :holder, instance = :instance, "
+            f"expires_at = :until WHERE claims.holder = :holder OR NOT ({_LIVE})",
+            {
+                "name": name, "upload": upload_id, "holder": holder, "instance": instance,
+                "until": now + lease, "now": now, "alive": now - INSTANCE_GRACE,
+            },
+        )  # fmt: skip
         return cursor.rowcount == 1
 
-    def delete(self, upload_id: str) -> None:
-        self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+    async def claim(self, name: str, holder: str, instance: str, lease: float) -> bool:
+        return await self._write(lambda db: self._take(db, name, None, holder, instance, lease))
 
-    def close(self) -> None:
-        self._db.close()
+    async def release(self, name: str, holder: str) -> None:
+        await self._changed("DELETE FROM claims WHERE name = ? AND holder = ?", (name, holder))
+
+    async def is_claimed(self, name: str) -> bool:
+        def select(db: sqlite3.Connection) -> bool:
+            now = time.time()
+            row = db.execute(
+                f"SELECT 1 FROM claims WHERE name = :name AND {_LIVE}",
+                {"name": name, "now": now, "alive": now - INSTANCE_GRACE},
+            )
+            return row.fetchone() is not None
+
+        return await self._read(select)
+
+    async def heartbeat(self, instance: str, host: str, pid: int) -> None:
+        await self._changed(
+            "INSERT INTO instances (id, host, pid, seen_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET host = excluded.host, pid = excluded.pid, "
+            "seen_at = excluded.seen_at",
+            (instance, host, pid, time.time()),
+        )
+
+    async def forget_instances(self, instances: list[str]) -> None:
+        def forget(db: sqlite3.Connection) -> None:
+            db.executemany("DELETE FROM instances WHERE id = ?", [(i,) for i in instances])
+            db.executemany("DELETE FROM claims WHERE instance = ?", [(i,) for i in instances])
+
+        await self._write(lambda db: self._transaction(db, lambda: forget(db)))
+
+    async def instances_on(self, host: str) -> dict[str, int]:
+        def select(db: sqlite3.Connection) -> dict[str, int]:
+            rows = db.execute("SELECT id, pid FROM instances WHERE host = ?", (host,))
+            return {instance: pid for instance, pid in rows}
+
+        return await self._read(select)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        self._stop.set()
+        self._write_pool.shutdown()
+        self._read_pool.shutdown()
+        self._checkpointer.join()
+        for db in self._readers:
+            db.close()
+        try:
+            self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # the WAL is kept and replayed by the next start
+        self._writer.close()
 
 
 def _to_upload(row: tuple[Any, ...]) -> Upload:
     (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
-     error, created, updated, protocol, offset, metadata, concat) = row  # fmt: skip
+     error, created, updated, protocol, offset, metadata, concat, rewrites) = row  # fmt: skip
     layout = Layout(size, chunk_size, count) if size is not None else None
     return Upload(
         id=uid,
@@ -232,4 +457,5 @@ def _to_upload(row: tuple[Any, ...]) -> Upload:
         offset=offset,
         metadata=metadata,
         concat=concat,
+        rewrites=rewrites,
     )

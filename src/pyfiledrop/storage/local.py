@@ -1,18 +1,27 @@
 """Local-disk storage.
 
 Layout:
-    <chunks>/<upload-id>.part   one sparse partial file per upload; every chunk is written straight
-                                to its offset with pwrite, so each byte reaches the disk once
-    <storage>/files/<key>       finished files, moved in with an atomic rename
+    <chunks>/<upload-id>.part       one sparse partial file per upload; every part is written
+                                    straight to its offset with pwrite, so each byte reaches the
+                                    disk once (numbered parts need no bookkeeping here)
+    <storage>/files/<key>           finished files, moved in with an atomic rename
+    <storage>/files/<key>.incoming  a copy in progress, when the two folders are on different
+                                    file systems (each byte is then written twice)
 
-Failure modes: a process killed mid-write leaves some bytes of that chunk in the partial file, but
-the chunk is recorded only after its last byte is written, so it is simply sent again. When the
-chunks and storage folders are on different file systems, `assemble` has to copy (each byte is then
-written twice); put them on one file system to avoid that.
+Every call that touches the disk runs in a worker thread, never on the event loop: on a slow or
+full disk a `pwrite` can block for seconds. A part's bytes are gathered into runs of
+`FLUSH_BYTES` and written with one `pwritev` per run.
+
+Failure modes: a process killed mid-write leaves some bytes of that part in the partial file, but
+the core records a part only after `close` has written its last byte, so it is simply sent again.
+A kill between the rename into place and the database saying complete is healed by `complete`
+itself: called again, it finds the partial gone and the finished file in place. Leftover
+`.incoming` copies are overwritten by the next attempt or removed with their upload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import os
@@ -21,27 +30,50 @@ from pathlib import Path
 
 from pyfiledrop.core.interfaces import StoredFile
 
+FLUSH_BYTES = 256 * 1024  # bytes gathered before a write; bounds memory per request
 _COPY_BLOCK = 4 << 20
+_PARTIAL = ".part"
+_INCOMING = ".incoming"
+
+
+def write_all(fd: int, pieces: list[bytes | memoryview], position: int) -> None:
+    """Write every byte of `pieces` at `position`, however the kernel splits the writes."""
+    views = [memoryview(p) for p in pieces]
+    while views:
+        written = os.pwritev(fd, views, position)
+        position += written
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 class _Writer:
-    def __init__(self, path: Path, offset: int) -> None:
-        self._fd = os.open(path, os.O_WRONLY)
-        self._pos = offset
+    """Gathers a part's bytes and writes them at their offset in a worker thread."""
 
-    def write(self, data: bytes | memoryview) -> None:
-        self.write_all(self._fd, data, self._pos)
-        self._pos += len(data)
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd = fd
+        self._position = offset
+        self._pending: list[bytes | memoryview] = []
+        self._pending_bytes = 0
 
-    @staticmethod
-    def write_all(fd: int, data: bytes | memoryview, position: int) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.pwrite(fd, view, position)
-            position += written
-            view = view[written:]
+    async def write(self, data: bytes | memoryview) -> None:
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= FLUSH_BYTES:
+            await self.flush()
 
-    def close(self) -> None:
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        pieces, position = self._pending, self._position
+        self._pending, self._position = [], position + self._pending_bytes
+        self._pending_bytes = 0
+        await asyncio.to_thread(write_all, self._fd, pieces, position)
+
+    async def close(self) -> None:
+        self._pending = []
         os.close(self._fd)
 
 
@@ -55,83 +87,119 @@ class LocalStorage:
         self.files_dir.mkdir(parents=True, exist_ok=True)
 
     def _partial(self, upload_id: str) -> Path:
-        return self.chunks_dir / f"{upload_id}.part"
+        return self.chunks_dir / f"{upload_id}{_PARTIAL}"
 
-    def prepare(self, upload_id: str) -> None:
-        fd = os.open(self._partial(upload_id), os.O_WRONLY | os.O_CREAT, 0o600)
-        os.close(fd)
+    def path_of(self, key: str) -> Path:
+        return self.files_dir / key
 
-    def part_writer(self, upload_id: str, offset: int) -> _Writer:
-        return _Writer(self._partial(upload_id), offset)
+    async def create(self, upload_id: str) -> None:
+        await asyncio.to_thread(self._open, upload_id, os.O_WRONLY | os.O_CREAT)
 
-    def adopt(self, upload_id: str, path: Path) -> int:
-        partial = self._partial(upload_id)
-        os.replace(path, partial)
-        return partial.stat().st_size
+    def _open(self, upload_id: str, flags: int) -> int:
+        return os.open(self._partial(upload_id), flags, 0o600)
 
-    def read(self, upload_id: str, offset: int, length: int) -> bytes:
-        fd = os.open(self._partial(upload_id), os.O_RDONLY)
+    async def part_writer(self, upload_id: str, index: int, offset: int) -> _Writer:
+        fd = await asyncio.to_thread(self._open, upload_id, os.O_WRONLY | os.O_CREAT)
+        return _Writer(fd, offset)
+
+    async def read(self, upload_id: str, offset: int, length: int) -> bytes:
+        return await asyncio.to_thread(self._read, upload_id, offset, length)
+
+    def _read(self, upload_id: str, offset: int, length: int) -> bytes:
+        fd = self._open(upload_id, os.O_RDONLY)
         try:
             return os.pread(fd, length, offset)
         finally:
             os.close(fd)
 
-    def release(self, upload_id: str, offset: int, length: int) -> None:
+    async def release(self, upload_id: str, offset: int, length: int) -> None:
         # Linux starts writing back the dirty pages of the range (without waiting) and drops the
-        # clean ones, so the fsync in `assemble` has only the tail of the file left to flush.
-        fd = os.open(self._partial(upload_id), os.O_RDONLY)
+        # clean ones, so the fsync in `complete` has only the tail of the file left to flush.
+        await asyncio.to_thread(self._advise, upload_id, offset, length)
+
+    def _advise(self, upload_id: str, offset: int, length: int) -> None:
+        fd = self._open(upload_id, os.O_RDONLY)
         try:
             os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
         finally:
             os.close(fd)
 
-    def assemble(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
+    async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
+        return await asyncio.to_thread(self._complete, upload_id, key, sha256)
+
+    def _complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
         partial = self._partial(upload_id)
         final = self.path_of(key)
+        if not partial.exists() and final.exists():  # moved in by an attempt cut short
+            sha256 = None  # the digest given was of the partial file: check what is in place
+            partial = final
         with open(partial, "rb") as f:
             digest = sha256 or hashlib.file_digest(f, "sha256").hexdigest()
             size = os.fstat(f.fileno()).st_size
             os.fsync(f.fileno())
-        try:
-            os.replace(partial, final)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:  # the two folders are on different file systems
-                raise
-            tmp = final.with_suffix(".incoming")
-            shutil.copyfile(partial, tmp)
-            with open(tmp, "rb") as copied:
-                os.fsync(copied.fileno())
-            os.replace(tmp, final)
-            partial.unlink()
+        if partial != final:
+            self._move(partial, final)
         _fsync_dir(self.files_dir)
         return StoredFile(key=key, size=size, sha256=digest)
 
-    def discard(self, upload_id: str) -> None:
+    def _move(self, partial: Path, final: Path) -> None:
+        try:
+            os.replace(partial, final)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:  # the two folders are on different file systems
+                raise
+        incoming = final.with_name(final.name + _INCOMING)
+        try:
+            shutil.copyfile(partial, incoming)
+            with open(incoming, "rb") as copied:
+                os.fsync(copied.fileno())
+            os.replace(incoming, final)
+        except OSError:
+            incoming.unlink(missing_ok=True)
+            raise
+        partial.unlink()
+
+    async def discard(self, upload_id: str) -> None:
+        await asyncio.to_thread(self._discard, upload_id)
+
+    def _discard(self, upload_id: str) -> None:
         self._partial(upload_id).unlink(missing_ok=True)
+        self.path_of(upload_id + _INCOMING).unlink(missing_ok=True)
 
-    def remove(self, key: str) -> None:
-        self.path_of(key).unlink(missing_ok=True)
+    async def remove(self, key: str) -> None:
+        await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
 
-    def concat(self, upload_id: str, sources: list[str]) -> str:
+    async def partials(self) -> set[str]:
+        return await asyncio.to_thread(self._partials)
+
+    def _partials(self) -> set[str]:
+        found = {p.name.removesuffix(_PARTIAL) for p in self.chunks_dir.glob(f"*{_PARTIAL}")}
+        found |= {p.name.removesuffix(_INCOMING) for p in self.files_dir.glob(f"*{_INCOMING}")}
+        for spool in self.chunks_dir.glob("spool-*.tmp"):  # scratch files of versions <= 8ed2d95
+            spool.unlink(missing_ok=True)
+        return found
+
+    async def concat(self, upload_id: str, sources: list[str]) -> str:
+        return await asyncio.to_thread(self._concat, upload_id, sources)
+
+    def _concat(self, upload_id: str, sources: list[str]) -> str:
         # One pass: each block is read once, hashed and written, and the written part is handed
         # to the kernel to write back, so the file is finished with nothing left to hash or flush.
         digest = hashlib.sha256()
-        target = os.open(self._partial(upload_id), os.O_WRONLY | os.O_TRUNC)
+        target = self._open(upload_id, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         position = 0
         try:
             for source in sources:
                 with open(self._partial(source), "rb") as part:
                     while block := part.read(_COPY_BLOCK):
                         digest.update(block)
-                        _Writer.write_all(target, block, position)
+                        write_all(target, [block], position)
                         os.posix_fadvise(target, position, len(block), os.POSIX_FADV_DONTNEED)
                         position += len(block)
         finally:
             os.close(target)
         return digest.hexdigest()
-
-    def path_of(self, key: str) -> Path:
-        return self.files_dir / key
 
 
 def _fsync_dir(path: Path) -> None:

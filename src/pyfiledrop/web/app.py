@@ -29,10 +29,8 @@ from pyfiledrop.adapters import dropzone
 from pyfiledrop.adapters.body import Body
 from pyfiledrop.adapters.tus import Tus
 from pyfiledrop.config import Settings
-from pyfiledrop.core.interfaces import LocalFiles
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
-from pyfiledrop.core.streams import StreamUploads
 from pyfiledrop.web.page import render_page
 
 STATIC = Path(__file__).parent / "static"
@@ -81,7 +79,9 @@ def error_response(exc: errors.UploadError) -> JSONResponse:
 def build_app(settings: Settings, service: UploadService) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
-    def describe(request: Request, upload: Upload, with_chunks: bool = False) -> dict[str, Any]:
+    async def describe(
+        request: Request, upload: Upload, with_chunks: bool = False
+    ) -> dict[str, Any]:
         found: dict[str, Any] = {
             "id": upload.client_id,
             "state": upload.state.value,
@@ -91,7 +91,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         if upload.layout:
             found["chunk_count"] = upload.layout.chunk_count
         if with_chunks:
-            found["received"] = service.received(upload)
+            found["received"] = await service.received(upload)
         if upload.state == State.COMPLETE:
             found["sha256"] = upload.sha256
             found["download_url"] = download_url(request, upload)
@@ -111,12 +111,10 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             async with asyncio.timeout(timeout):
                 if dropzone.is_raw(request.query_params):
                     done = await dropzone.receive_raw(
-                        service, owner, request.query_params, content_type, body, settings.chunks
+                        service, owner, request.query_params, content_type, body
                     )
                 else:
-                    done = await dropzone.receive(
-                        service, owner, content_type, body, settings.chunks
-                    )
+                    done = await dropzone.receive(service, owner, content_type, body)
         except errors.UploadError as exc:
             await body.drain()
             return error_response(exc)
@@ -124,29 +122,29 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             return Response(status_code=400)  # nobody is left to read it
         except TimeoutError:
             return error_response(errors.TIMEOUT(f"The chunk took longer than {timeout:g} s."))
-        return JSONResponse(describe(request, service.refresh(done)))
+        return JSONResponse(await describe(request, await service.refresh(done)))
 
     async def status(request: Request) -> Response:
         """`?wait=N` holds the answer up to N s (at most 30) until the file is finished."""
-        found = service.owned(request.state.owner, request.path_params["client_id"])
+        found = await service.owned(request.state.owner, request.path_params["client_id"])
         wait = request.query_params.get("wait", "0")
         if wait.isdigit() and int(wait) > 0:
             found = await service.settled(found, min(int(wait), _MAX_WAIT))
-        return JSONResponse(describe(request, found, with_chunks=True))
+        return JSONResponse(await describe(request, found, with_chunks=True))
 
     async def download(request: Request) -> Response:
         if not settings.allow_downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
-        return await serve_file(request, service.downloadable(request.path_params["token"]))
+        return await serve_file(request, await service.downloadable(request.path_params["token"]))
 
     async def serve_file(request: Request, found: Upload) -> Response:
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers={"ETag": etag})
-        storage: LocalFiles = service.storage  # type: ignore[assignment]
+        assert service.local_files is not None  # the only storage today keeps local files
         return FileResponse(
-            storage.path_of(found.storage_key),
+            service.local_files.path_of(found.storage_key),
             media_type=media_type(found),
             headers={
                 "ETag": etag,
@@ -160,7 +158,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         return str(request.url_for("download", token=upload.download_token))
 
     tus = Tus(
-        StreamUploads(service),
+        service,
         max_size=settings.max_size,
         idle_timeout=timeout,
         allow_downloads=settings.allow_downloads,
@@ -180,10 +178,9 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await service.recover()
+        await service.start()
         yield
-        await service.drain()
-        service.meta.close()
+        await service.stop()
 
     return Starlette(
         routes=[

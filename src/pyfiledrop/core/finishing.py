@@ -1,0 +1,210 @@
+"""Finishing uploads: hash, check and move the file into place, exactly once across processes.
+
+An upload is finished by whoever holds the claim `assemble:<id>`: the process that received its
+last byte, or, after a crash, any process's sweep. The sweep runs at start and then every
+`SWEEP_EVERY` seconds in every process; the claims make each piece of its work run once. A disk
+that is full when a file is finished leaves the upload `assembling` with the reason recorded, and
+the next sweep tries again, so it completes once space is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import OrderedDict
+from collections.abc import Coroutine
+from typing import Any
+
+from pyfiledrop.core.coordination import Instance
+from pyfiledrop.core.interfaces import MetaStore, Storage, WritebackHints
+from pyfiledrop.core.model import ALLOWED_MOVES, Layout, State, Upload
+from pyfiledrop.core.prehash import Prehash, Reader, Releaser
+from pyfiledrop.core.receiving import is_full, storage_error
+
+MAX_PREHASHES = 256  # uploads hashed while they arrive, at most (least recently used go first)
+ASSEMBLE_LEASE = 3600.0  # seconds; a live instance finishes long before, a dead one loses it
+SWEEP_EVERY = 10.0
+WAITING_FOR_SPACE = "The server's storage is full; the file will be finished when space is free."
+
+
+class Finisher:
+    """Running digests, the finishing step, and the sweep that resumes interrupted work."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        storage: Storage,
+        instance: Instance,
+        writeback: WritebackHints | None,
+    ) -> None:
+        self.meta = meta
+        self.storage = storage
+        self.instance = instance
+        self._writeback = writeback
+        self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.settled = asyncio.Event()  # set and cleared whenever this process settles one
+
+    # --- running digests --------------------------------------------------------------------------
+
+    async def prehash_of(self, upload: Upload) -> Prehash | None:
+        """The running digest of a receiving upload of known size, made on first use."""
+        layout = upload.layout
+        if layout is None:
+            return None
+        if upload.id in self._prehashes:
+            self._prehashes.move_to_end(upload.id)
+            return self._prehashes[upload.id]
+        current = await self.meta.get(upload.id)  # the rewrite count first, then the chunks
+        if current is None:
+            return None
+        received = await self.meta.received(upload.id)
+        if len(self._prehashes) >= MAX_PREHASHES:
+            self._prehashes.popitem(last=False)
+        prehash = Prehash(
+            layout, current.rewrites, received, self._reader(upload.id), self._release(upload.id)
+        )
+        self._prehashes[upload.id] = prehash
+        return prehash
+
+    def _reader(self, upload_id: str) -> Reader:
+        async def read(offset: int, length: int) -> bytes:
+            return await self.storage.read(upload_id, offset, length)
+
+        return read
+
+    def _release(self, upload_id: str) -> Releaser | None:
+        writeback = self._writeback
+        if writeback is None:
+            return None
+
+        async def release(offset: int, length: int) -> None:
+            await writeback.release(upload_id, offset, length)
+
+        return release
+
+    def forget(self, upload_id: str) -> None:
+        self._prehashes.pop(upload_id, None)
+
+    # --- finishing --------------------------------------------------------------------------------
+
+    async def move(self, upload_id: str, old: State, new: State, **fields: Any) -> bool:
+        """Every state change goes through here, so the table of allowed moves is enforced."""
+        assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
+        return await self.meta.move(upload_id, old, new, **fields)
+
+    async def finish(
+        self, upload_id: str, sha256: str | None = None, layout: Layout | None = None
+    ) -> None:
+        """Move a receiving upload whose bytes are all in to assembling and finish it; does
+        nothing when another request or process got there first."""
+        holder = self.instance.holder()
+        name = f"assemble:{upload_id}"
+        if not await self.meta.claim(name, holder, self.instance.id, ASSEMBLE_LEASE):
+            return
+        try:
+            if await self.move(upload_id, State.RECEIVING, State.ASSEMBLING, layout=layout):
+                await self._assemble(upload_id, sha256)
+        finally:
+            await self.meta.release(name, holder)
+            self._notify()
+
+    async def _resume(self, upload_id: str) -> None:
+        """Finish an upload left assembling (a crash, a full disk), if nobody else is at it."""
+        holder = self.instance.holder()
+        name = f"assemble:{upload_id}"
+        if not await self.meta.claim(name, holder, self.instance.id, ASSEMBLE_LEASE):
+            return
+        try:
+            current = await self.meta.get(upload_id)
+            if current is not None and current.state == State.ASSEMBLING:
+                await self._assemble(upload_id, None)
+        finally:
+            await self.meta.release(name, holder)
+            self._notify()
+
+    async def _assemble(self, upload_id: str, digest: str | None) -> None:
+        upload = await self.meta.get(upload_id)
+        assert upload is not None and upload.layout is not None
+        prehash = self._prehashes.pop(upload_id, None)
+        if digest is None and prehash is not None and prehash.rewrites == upload.rewrites:
+            digest = await prehash.complete()
+        try:
+            stored = await self.storage.complete(upload_id, upload_id, digest)
+        except OSError as exc:
+            if is_full(exc):  # stays assembling; a later sweep finishes it
+                await self.meta.note_error(upload_id, WAITING_FOR_SPACE)
+            else:
+                error = storage_error(exc).message
+                await self.move(upload_id, State.ASSEMBLING, State.FAILED, error=error)
+            return
+        if stored.size != upload.layout.size:
+            error = f"assembled {stored.size} bytes, expected {upload.layout.size}"
+            await self.move(upload_id, State.ASSEMBLING, State.FAILED, error=error)
+            return
+        await self.move(
+            upload_id,
+            State.ASSEMBLING,
+            State.COMPLETE,
+            sha256=stored.sha256,
+            storage_key=stored.key,
+            download_token=upload.download_token or secrets.token_urlsafe(24),
+        )
+        if upload.error:
+            await self.meta.note_error(upload_id, None)
+
+    def _notify(self) -> None:
+        self.settled.set()
+        self.settled = asyncio.Event()
+
+    # --- recovery ---------------------------------------------------------------------------------
+
+    async def sweep(self) -> None:
+        """Finish what was being finished, and what has all its bytes but was never finished."""
+        await self.instance.reap()
+        for upload in await self.meta.in_state(State.ASSEMBLING):
+            await self._resume(upload.id)
+        for upload in await self.meta.in_state(State.RECEIVING):
+            if await self._whole(upload):
+                await self.finish(upload.id)
+
+    async def _whole(self, upload: Upload) -> bool:
+        layout = upload.layout
+        if layout is None:
+            return False
+        if upload.protocol == "tus":
+            return upload.offset == layout.size and upload.concat != "partial"
+        return len(await self.meta.received(upload.id)) == layout.chunk_count
+
+    async def remove_leftovers(self) -> int:
+        """Remove partial data that no unfinished upload needs; return how many uploads had some.
+
+        The storage is listed before the records are read: a record is made before its upload's
+        partial object, so whatever is listed and has no record is an orphan.
+        """
+        removed = 0
+        for upload_id in await self.storage.partials():
+            upload = await self.meta.get(upload_id)
+            if upload is None or upload.state in (State.COMPLETE, State.FAILED):
+                await self.storage.discard(upload_id)
+                removed += 1
+        return removed
+
+    async def run(self) -> None:
+        """Sweep every `SWEEP_EVERY` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(SWEEP_EVERY)
+            try:
+                await self.sweep()
+            except Exception:  # a busy or full database: sweep again next time
+                pass
+
+    def track(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in the background; `drain` waits for it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

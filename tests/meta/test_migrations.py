@@ -1,0 +1,88 @@
+"""Schema migrations: a database made by an earlier commit is upgraded in place, data kept.
+
+tests/meta/legacy/<commit>.sql are dumps of databases written by that commit's own SQLite store
+(its code run from `git archive <commit>`, recording uploads in several states): eb30d61 is the
+first schema, 8ed2d95 the last one before versioned migrations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyfiledrop.core.interfaces import ChunkStart
+from pyfiledrop.core.model import State
+from pyfiledrop.meta.migrations import migrations
+from pyfiledrop.meta.sqlite import SQLiteMetaStore
+
+LEGACY = Path(__file__).parent / "legacy"
+
+
+def legacy_db(commit: str, path: Path) -> Path:
+    with sqlite3.connect(path) as db:
+        db.executescript((LEGACY / f"{commit}.sql").read_text())
+    return path
+
+
+@pytest.mark.parametrize("commit", ["eb30d61", "8ed2d95"])
+def test_a_database_of_an_earlier_commit_is_upgraded_with_its_data(
+    commit: str, tmp_path: Path
+) -> None:
+    path = legacy_db(commit, tmp_path / "meta.sqlite3")
+
+    async def check() -> None:
+        meta = SQLiteMetaStore(path)
+        half = await meta.get("a" * 32)
+        assert half is not None and half.state == State.RECEIVING and half.protocol == "dropzone"
+        assert await meta.received("a" * 32) == [0, 2]
+        done = await meta.get_by_token("T" * 32)
+        assert done is not None and done.state == State.COMPLETE and done.sha256 == "c" * 64
+        await meta.heartbeat("i", "h", 1)  # the new tables work on the old data
+        assert await meta.start_chunk("a" * 32, 0, "h", "i", 60) == ChunkStart.CLAIMED
+        assert (await meta.get("a" * 32)).rewrites == 1  # type: ignore[union-attr]
+        if commit != "eb30d61":  # tus arrived after the first schema
+            tus = await meta.get("d" * 32)
+            assert tus is not None and tus.protocol == "tus" and tus.offset == 8
+        await meta.close()
+
+    asyncio.run(check())
+    with sqlite3.connect(path) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
+    assert versions == [m.version for m in migrations("sqlite")]
+
+
+def test_a_new_database_gets_every_migration_and_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "meta.sqlite3"
+
+    async def open_and_close() -> None:
+        await SQLiteMetaStore(path).close()
+
+    asyncio.run(open_and_close())
+    asyncio.run(open_and_close())  # a second start applies nothing twice
+    with sqlite3.connect(path) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
+    assert versions == [m.version for m in migrations("sqlite")]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600, "the database holds every download token"
+
+
+def test_the_migrate_command_upgrades_without_serving(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    legacy_db("8ed2d95", storage / "pyfiledrop.sqlite3")
+    done = subprocess.run(
+        [sys.executable, "-m", "pyfiledrop", "migrate", "-s", str(storage)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "applied migration 3 (claims)" in done.stdout
+    again = subprocess.run(
+        [sys.executable, "-m", "pyfiledrop", "migrate", "-s", str(storage)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert again.returncode == 0 and "up to date" in again.stdout
