@@ -64,6 +64,9 @@ MIB = 1 << 20
 BLKIO = Path("/sys/fs/cgroup/blkio")
 AIM_P99_S = 0.100
 PROBE_TIMEOUT_S = 120
+KINDS = ("page fresh", "page keep-alive", "status fresh", "status keep-alive")  # every --probe-ms
+IDLE_S = 1.0  # and GET / on a keep-alive connection left idle in between
+IDLE_LABEL = "keep-alive idle 1s"
 RESETS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, http.client.RemoteDisconnected)
 # x86_64 system call numbers, to name what the event-loop thread is blocked in (/proc/.../syscall)
 SYSCALLS = {
@@ -431,7 +434,7 @@ def probe_main(port: int, cookie: str, dzuuid: str, every: float) -> None:
             slot += every
             stop.wait(max(0.0, slot - time.monotonic()))
 
-    def keepalive_loop(name: str, path: str) -> None:
+    def keepalive_loop(name: str, path: str, gap: float = every, label: str = "keep-alive") -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=PROBE_TIMEOUT_S)
         slot = time.monotonic()
         while not stop.is_set():
@@ -441,8 +444,8 @@ def probe_main(port: int, cookie: str, dzuuid: str, every: float) -> None:
             except Exception as exc:  # noqa: BLE001
                 outcome = classify(exc)
                 conn.close()  # the next probe reconnects
-            note(f"{name} keep-alive", start, outcome)
-            slot = max(slot + every, time.monotonic())
+            note(f"{name} {label}", start, outcome)
+            slot = max(slot + gap, time.monotonic())
             stop.wait(max(0.0, slot - time.monotonic()))
         conn.close()
 
@@ -452,6 +455,11 @@ def probe_main(port: int, cookie: str, dzuuid: str, every: float) -> None:
         for name, path in paths.items()
         for loop in (fresh_loop, keepalive_loop)
     ]
+    # An idle keep-alive connection, as a browser's between two requests: does a freeze that
+    # starts while it is idle get it closed (its keep-alive timer running out) or reset?
+    threads.append(
+        threading.Thread(target=keepalive_loop, args=("page", "/", IDLE_S, IDLE_LABEL), daemon=True)
+    )
     for t in threads:
         t.start()
     sys.stdin.readline()
@@ -497,15 +505,16 @@ def probe_stats(records: list[list[object]], every: float) -> tuple[list[ProbeSt
         stats.answered += 1
         stats.latencies.append(latency)
         answers.append(start + latency)
-        if kind.endswith("keep-alive"):  # the probes a steady client would have sent meanwhile
-            missed = latency - every
+        if "keep-alive" in kind:  # the probes a steady client would have sent meanwhile
+            gap = IDLE_S if kind.endswith(IDLE_LABEL) else every
+            missed = latency - gap
             while missed > 0:
                 stats.latencies.append(missed)
-                missed -= every
+                missed -= gap
     answers.sort()
     gaps = [(a, b - a) for a, b in zip([first, *answers], answers)]
     gaps.sort(key=lambda g: -g[1])
-    order = ["page fresh", "page keep-alive", "status fresh", "status keep-alive"]
+    order = [*KINDS, f"page {IDLE_LABEL}"]
     return [kinds[k] for k in order if k in kinds], gaps
 
 
@@ -668,9 +677,32 @@ class Upload:
 # --- strace ---------------------------------------------------------------------------------------
 
 STRACE_CALLS = "fdatasync,fsync,fadvise64,pwrite64,openat,unlink,rename"
-_STRACE_LINE = re.compile(
-    r"^(?P<tid>\d+)\s+(?P<time>[\d:.]+)\s+(?P<call>\w+)\((?P<args>.*?)\)\s+=\s+(?P<ret>-?\d+).*<(?P<dur>[\d.]+)>$"
-)
+_STRACE_CALL = re.compile(r"^(?P<tid>\d+)\s+(?P<time>[\d:.]+)\s+(?P<call>\w+)\((?P<args>.*)$")
+_STRACE_RESUMED = re.compile(r"^(?P<tid>\d+)\s+[\d:.]+\s+<\.\.\. (?P<call>\w+) resumed>(?P<rest>.*)$")
+_STRACE_DURATION = re.compile(r"<(?P<dur>\d+\.\d+)>$")
+
+
+def strace_calls(trace: Path) -> list[tuple[str, int, str, str, float]]:
+    """(wall-clock start, thread id, call, arguments, seconds) of each finished call in an
+    `strace -f -tt -T -y` trace; a call that other threads' lines split ("... <unfinished ...>",
+    then "<... call resumed> ...") is joined again."""
+    calls = []
+    pending: dict[int, tuple[str, str, str]] = {}
+    for line in trace.read_text(errors="replace").splitlines():
+        if resumed := _STRACE_RESUMED.match(line):
+            began = pending.pop(int(resumed["tid"]), None)
+            dur = _STRACE_DURATION.search(resumed["rest"])
+            if began and dur:
+                calls.append((began[0], int(resumed["tid"]), began[1], began[2], float(dur["dur"])))
+            continue
+        call = _STRACE_CALL.match(line)
+        if not call:
+            continue
+        if line.endswith("<unfinished ...>"):
+            pending[int(call["tid"])] = (call["time"], call["call"], call["args"])
+        elif dur := _STRACE_DURATION.search(line):
+            calls.append((call["time"], int(call["tid"]), call["call"], call["args"], float(dur["dur"])))
+    return calls
 
 
 def start_strace(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -694,18 +726,13 @@ def strace_summary(trace: Path, pid: int, mount: Path) -> list[str]:
     """Per system call and thread (event loop or another): count, total and longest time; and the
     slowest calls with the file they were on."""
     rows: dict[tuple[str, str], list[float]] = {}
-    slow: list[tuple[float, str, str, str, str]] = []
-    for line in trace.read_text(errors="replace").splitlines():
-        found = _STRACE_LINE.match(line)
-        if not found:
-            continue
-        thread = "event loop" if int(found["tid"]) == pid else "other thread"
-        call, dur = found["call"], float(found["dur"])
+    slow: list[tuple[float, str, int, str, str]] = []
+    for when, tid, call, args, dur in strace_calls(trace):
+        thread = "event loop" if tid == pid else "other thread"
         rows.setdefault((call, thread), []).append(dur)
-        paths = re.findall(r"<([^<>]*)>", found["args"])
-        where = paths[0] if paths else found["args"][:60]
-        where = where.replace(str(mount), "<mnt>")
-        slow.append((dur, found["time"], found["tid"], call, where))
+        paths = re.findall(r"<([^<>]*)>", args)
+        where = (paths[0] if paths else args[:60]).replace(str(mount), "<mnt>")
+        slow.append((dur, when, tid, call, where))
     out = [f"  {'call':<12} {'thread':<13} {'count':>6} {'total':>9} {'max':>9}"]
     for (call, thread), durs in sorted(rows.items(), key=lambda kv: -sum(kv[1])):
         out.append(
@@ -714,7 +741,7 @@ def strace_summary(trace: Path, pid: int, mount: Path) -> list[str]:
     slow.sort(reverse=True)
     out.append("  slowest calls (wall clock, thread id, call, file):")
     for dur, when, tid, call, where in slow[:12]:
-        who = "event loop" if int(tid) == pid else f"thread {tid}"
+        who = "event loop" if tid == pid else f"thread {tid}"
         out.append(f"    {when}  {who:<13} {call:<10} {dur:7.3f}s  {where}")
     return out
 
@@ -802,10 +829,10 @@ def run_phase(
         total = loop_written(disk.device) - before[0]
         throttled = cgroup_written(disk.cgroup, disk.devno) - before[1]
         notes.append(
-            f"written to {disk.device} during the upload: {total / MB:.0f} MB, of which "
-            f"{throttled / MB:.0f} MB issued by the server's own threads (through the "
-            f"{args.rate_mb} MB/s throttle); the rest was kernel writeback (flusher, journal), "
-            "which cgroup v1 does not throttle"
+            f"written to {disk.device} during the run: {total / MB:.0f} MB, of which "
+            f"{throttled / MB:.0f} MB ({throttled / max(total, 1):.0%}) was issued by the server's "
+            f"own threads and went through the {args.rate_mb:g} MB/s throttle (cgroup v1 does not "
+            "throttle writeback by kernel threads: flusher, journal)"
         )
     notes.append(
         f"page cache during the upload: Dirty peaked at {sampler.dirty_peak / MB:.0f} MB, "
@@ -940,7 +967,7 @@ def main() -> int:
         slow = phases[-1]
         base = phases[0] if len(phases) > 1 else None
         lines.append("== verdict ==")
-        for kind in ("page fresh", "page keep-alive", "status fresh", "status keep-alive"):
+        for kind in KINDS:
             p99 = slow.p99(kind)
             ratio = ""
             if base and base.p99(kind) and p99 is not None:
