@@ -782,6 +782,8 @@ def run_phase(
     run("sync")  # start with nothing dirty from before (the test file, the other phase)
     server = Server(shlex.split(args.server_cmd), folder, disk.cgroup if disk else None)
     stack.callback(server.stop)
+    if disk:  # on the way out, queued I/O first drains at full speed, so the server can stop
+        stack.callback(lift_throttle, disk.cgroup, disk.devno)
     server.start()
     log(f"[{name}] server pid {server.pid} on port {server.port}, folders in {folder}")
     cookie = get_cookie(server.port)
