@@ -1,4 +1,4 @@
-"""Does a slow disk freeze every client? Probe latency during a max-speed upload to a throttled disk.
+"""Does a slow disk freeze every client? Probe latency during a max-speed upload to a slow disk.
 
 Run as root from the repository root (needs mkfs.ext4, losetup, mount and cgroup v1 blkio):
 
@@ -52,6 +52,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,10 +65,16 @@ MIB = 1 << 20
 BLKIO = Path("/sys/fs/cgroup/blkio")
 AIM_P99_S = 0.100
 PROBE_TIMEOUT_S = 120
+MAX_OUTSTANDING = 2000  # fresh probes waiting for an answer at once
 KINDS = ("page fresh", "page keep-alive", "status fresh", "status keep-alive")  # every --probe-ms
 IDLE_S = 1.0  # and GET / on a keep-alive connection left idle in between
 IDLE_LABEL = "keep-alive idle 1s"
-RESETS = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, http.client.RemoteDisconnected)
+RESETS = (
+    ConnectionResetError,
+    BrokenPipeError,
+    ConnectionAbortedError,
+    http.client.RemoteDisconnected,
+)
 # x86_64 system call numbers, to name what the event-loop thread is blocked in (/proc/.../syscall)
 SYSCALLS = {
     0: "read", 1: "write", 2: "open", 3: "close", 4: "stat", 5: "fstat", 7: "poll", 8: "lseek",
@@ -243,7 +250,10 @@ def set_dirty_bytes(stack: ExitStack, hard: int) -> None:
 
     def restore() -> None:
         # Writing a *_ratio zeroes its *_bytes and the other way round: write the ones in use last.
-        for pair in (("dirty_ratio", "dirty_bytes"), ("dirty_background_ratio", "dirty_background_bytes")):
+        for pair in (
+            ("dirty_ratio", "dirty_bytes"),
+            ("dirty_background_ratio", "dirty_background_bytes"),
+        ):
             ratio, nbytes = pair
             order = (ratio, nbytes) if saved[nbytes] else (nbytes, ratio)
             for k in order:
@@ -300,7 +310,10 @@ class Server:
                 time.sleep(0.05)
         else:
             raise BenchError("the server did not answer within 30 s")
-        if cgroup is not None and str(self.pid) not in (cgroup / "cgroup.procs").read_text().split():
+        if (
+            cgroup is not None
+            and str(self.pid) not in (cgroup / "cgroup.procs").read_text().split()
+        ):
             raise BenchError(f"the server (pid {self.pid}) is not in {cgroup}")
         return self
 
@@ -362,7 +375,11 @@ class LoopSampler:
                 return
             self.samples += 1
             if stat[stat.rindex(")") + 2] == "D":
-                name = SYSCALLS.get(int(syscall[0]), f"syscall {syscall[0]}") if syscall[0].isdigit() else "?"
+                name = (
+                    SYSCALLS.get(int(syscall[0]), f"syscall {syscall[0]}")
+                    if syscall[0].isdigit()
+                    else "?"
+                )
                 self.blocked[name] += 1
             n += 1
             if n % 20 == 0:
@@ -385,7 +402,7 @@ class LoopSampler:
 
 
 def probe_main(port: int, cookie: str, dzuuid: str, every: float) -> None:
-    """Probe until stdin says stop; print one JSON list of [kind, start, latency, outcome] on stdout.
+    """Probe until stdin says stop; print a JSON list of [kind, start, latency, outcome] on stdout.
 
     Waits for a line on stdin to begin, and stops at the next one (or EOF).
     """
@@ -394,7 +411,7 @@ def probe_main(port: int, cookie: str, dzuuid: str, every: float) -> None:
     records: list[tuple[str, float, float, str]] = []
     lock = threading.Lock()
     stop = threading.Event()
-    outstanding = threading.BoundedSemaphore(2000)
+    outstanding = threading.BoundedSemaphore(MAX_OUTSTANDING)
 
     def note(kind: str, start: float, outcome: str) -> None:
         with lock:
@@ -419,16 +436,17 @@ def probe_main(port: int, cookie: str, dzuuid: str, every: float) -> None:
             outcome = once(conn, path)
         except Exception as exc:  # noqa: BLE001
             outcome = classify(exc)
-        finally:
-            conn.close()
-            outstanding.release()
+        conn.close()
         note(kind, start, outcome)
+        outstanding.release()  # after the note: the records are complete once all are back
 
     def fresh_loop(name: str, path: str) -> None:
         slot = time.monotonic()
         while not stop.is_set():
             if outstanding.acquire(blocking=False):
-                threading.Thread(target=fresh, args=(f"{name} fresh", path, slot), daemon=True).start()
+                threading.Thread(
+                    target=fresh, args=(f"{name} fresh", path, slot), daemon=True
+                ).start()
             else:
                 note(f"{name} fresh", slot, "not sent")
             slot += every
@@ -466,12 +484,11 @@ def probe_main(port: int, cookie: str, dzuuid: str, every: float) -> None:
     stop.set()
     for t in threads:
         t.join()
-    deadline = time.monotonic() + PROBE_TIMEOUT_S  # let the fresh probes still out come back
-    while time.monotonic() < deadline:
-        if outstanding.acquire(timeout=0.1):
-            outstanding.release()
-            if outstanding._value == 2000:  # type: ignore[attr-defined]  # none outstanding
-                break
+    # Let the fresh probes still out come back: take every slot of the semaphore.
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    for _ in range(MAX_OUTSTANDING):
+        if not outstanding.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            break
     with lock:
         json.dump(records, sys.stdout)
     sys.stdout.flush()
@@ -489,15 +506,15 @@ class ProbeStats:
         return self.errors.get("reset", 0)
 
 
-def probe_stats(records: list[list[object]], every: float) -> tuple[list[ProbeStats], list[tuple[float, float]]]:
+def probe_stats(
+    records: list[tuple[str, float, float, str]], every: float
+) -> tuple[list[ProbeStats], list[tuple[float, float]]]:
     """Per kind of probe: latencies and failures; and the stretches with no probe answered, as
     (start, length), longest first."""
     kinds: dict[str, ProbeStats] = {}
     answers: list[float] = []
-    first = min((float(r[1]) for r in records), default=0.0)
+    first = min((r[1] for r in records), default=0.0)
     for kind, start, latency, outcome in records:
-        assert isinstance(kind, str) and isinstance(outcome, str)
-        start, latency = float(start), float(latency)  # type: ignore[arg-type]
         stats = kinds.setdefault(kind, ProbeStats(kind, [], 0, Counter()))
         if outcome != "ok":
             stats.errors[outcome.split()[0] if outcome.startswith("error") else outcome] += 1
@@ -512,13 +529,13 @@ def probe_stats(records: list[list[object]], every: float) -> tuple[list[ProbeSt
                 stats.latencies.append(missed)
                 missed -= gap
     answers.sort()
-    gaps = [(a, b - a) for a, b in zip([first, *answers], answers)]
+    gaps = [(a, b - a) for a, b in zip([first, *answers], answers, strict=False)]
     gaps.sort(key=lambda g: -g[1])
     order = [*KINDS, f"page {IDLE_LABEL}"]
     return [kinds[k] for k in order if k in kinds], gaps
 
 
-# --- the upload ------------------------------------------------------------------------------------
+# --- the upload ----------------------------------------------------------------------------------
 
 
 def get_cookie(port: int) -> str:
@@ -575,7 +592,9 @@ class Upload:
         conn.connect()
         return conn
 
-    def send(self, conn: http.client.HTTPConnection, fd: int, index: int) -> http.client.HTTPConnection:
+    def send(
+        self, conn: http.client.HTTPConnection, fd: int, index: int
+    ) -> http.client.HTTPConnection:
         """Send chunk `index`, retrying (on a new connection) up to 10 times, as Dropzone would."""
         offset = index * self.chunk
         length = min(self.chunk, self.size - offset)
@@ -617,7 +636,7 @@ class Upload:
             conn = self.connect()
         raise AssertionError  # unreachable
 
-    def run(self, parallel: int, after_first: callable) -> UploadResult:  # type: ignore[valid-type]
+    def run(self, parallel: int, after_first: Callable[[], None]) -> UploadResult:
         fd = os.open(self.path, os.O_RDONLY)
         indexes = itertools.count(1)
         failures: list[BaseException] = []
@@ -662,7 +681,9 @@ class Upload:
         while time.monotonic() < deadline:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
-                conn.request("GET", f"/upload/{self.dzuuid}?wait=30", headers={"Cookie": self.cookie})
+                conn.request(
+                    "GET", f"/upload/{self.dzuuid}?wait=30", headers={"Cookie": self.cookie}
+                )
                 resp = conn.getresponse()
                 status = json.loads(resp.read())
                 conn.close()
@@ -678,7 +699,9 @@ class Upload:
 
 STRACE_CALLS = "fdatasync,fsync,fadvise64,pwrite64,openat,unlink,rename"
 _STRACE_CALL = re.compile(r"^(?P<tid>\d+)\s+(?P<time>[\d:.]+)\s+(?P<call>\w+)\((?P<args>.*)$")
-_STRACE_RESUMED = re.compile(r"^(?P<tid>\d+)\s+[\d:.]+\s+<\.\.\. (?P<call>\w+) resumed>(?P<rest>.*)$")
+_STRACE_RESUMED = re.compile(
+    r"^(?P<tid>\d+)\s+[\d:.]+\s+<\.\.\. (?P<call>\w+) resumed>(?P<rest>.*)$"
+)
 _STRACE_DURATION = re.compile(r"<(?P<dur>\d+\.\d+)>$")
 
 
@@ -701,7 +724,9 @@ def strace_calls(trace: Path) -> list[tuple[str, int, str, str, float]]:
         if line.endswith("<unfinished ...>"):
             pending[int(call["tid"])] = (call["time"], call["call"], call["args"])
         elif dur := _STRACE_DURATION.search(line):
-            calls.append((call["time"], int(call["tid"]), call["call"], call["args"], float(dur["dur"])))
+            calls.append(
+                (call["time"], int(call["tid"]), call["call"], call["args"], float(dur["dur"]))
+            )
     return calls
 
 
@@ -709,7 +734,8 @@ def start_strace(pid: int, out: Path) -> subprocess.Popen[bytes]:
     if shutil.which("strace") is None:
         raise BenchError("strace is missing: apt-get install -y strace")
     proc = subprocess.Popen(
-        ["strace", "-f", "-tt", "-T", "-y", "-e", f"trace={STRACE_CALLS}", "-o", str(out), "-p", str(pid)],
+        ["strace", "-f", "-tt", "-T", "-y", "-e", f"trace={STRACE_CALLS}", "-o", str(out),
+         "-p", str(pid)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 10
@@ -720,6 +746,12 @@ def start_strace(pid: int, out: Path) -> subprocess.Popen[bytes]:
             return proc
         time.sleep(0.05)
     raise BenchError("strace did not attach")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait()
 
 
 def strace_summary(trace: Path, pid: int, mount: Path) -> list[str]:
@@ -746,7 +778,7 @@ def strace_summary(trace: Path, pid: int, mount: Path) -> list[str]:
     return out
 
 
-# --- one phase --------------------------------------------------------------------------------------
+# --- one phase -----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -804,9 +836,11 @@ def run_phase(
     trace = folder / "strace.txt"
     if args.strace and disk:
         tracer = start_strace(server.pid, trace)
-        stack.callback(lambda: tracer.poll() is None and (tracer.terminate(), tracer.wait()))
+        stack.callback(stop_process, tracer)
     notes: list[str] = []
-    before = (loop_written(disk.device), cgroup_written(disk.cgroup, disk.devno)) if disk else (0, 0)
+    before = (
+        (loop_written(disk.device), cgroup_written(disk.cgroup, disk.devno)) if disk else (0, 0)
+    )
 
     def go() -> None:
         assert probe.stdin is not None
@@ -892,25 +926,40 @@ def report(phase: Phase, every: float) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate-mb", type=float, default=30, help="write (and read) limit, MB/s (default 30)")
-    parser.add_argument("--size-mib", type=int, default=512, help="file size, MiB (default 512)")
-    parser.add_argument("--chunk-size", type=int, default=1_000_000, help="bytes per chunk (default 1000000)")
-    parser.add_argument("--parallel", type=int, default=4, help="chunks in flight (default 4)")
-    parser.add_argument("--probe-ms", type=float, default=50, help="probe interval per probe (default 50)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--server-cmd", default=f"{shlex.quote(sys.executable)} -m pyfiledrop serve",
+        "--rate-mb", type=float, default=30, help="write (and read) limit, MB/s (default 30)"
+    )
+    parser.add_argument("--size-mib", type=int, default=512, help="file size, MiB (default 512)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=1_000_000, help="bytes per chunk (default 1000000)"
+    )
+    parser.add_argument("--parallel", type=int, default=4, help="chunks in flight (default 4)")
+    parser.add_argument(
+        "--probe-ms", type=float, default=50, help="probe interval per probe (default 50)"
+    )
+    parser.add_argument(
+        "--server-cmd",
+        default=f"{shlex.quote(sys.executable)} -m pyfiledrop serve",
         help="command that starts the server; --host --port -s -c are appended "
         "(default: this Python -m pyfiledrop serve)",
     )
-    parser.add_argument("--tmp-dir", default=None, help="where the temp folder goes (the normal disk)")
+    parser.add_argument(
+        "--tmp-dir", default=None, help="where the temp folder goes (the normal disk)"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the unthrottled phase")
     parser.add_argument(
-        "--dirty-mb", type=int, default=0,
+        "--dirty-mb",
+        type=int,
+        default=0,
         help="MACHINE-WIDE during the run: vm.dirty_bytes = N MB, dirty_background_bytes = N/2 MB "
         "(restored at the end); default: leave them alone",
     )
-    parser.add_argument("--strace", action="store_true", help="strace the throttled server's threads")
+    parser.add_argument(
+        "--strace", action="store_true", help="strace the throttled server's threads"
+    )
     parser.add_argument("--strace-out", default=None, help="keep the raw strace output here")
     parser.add_argument("--strict", action="store_true", help="exit 1 when the aim is missed")
     args = parser.parse_args()
@@ -939,9 +988,9 @@ def main() -> int:
         header = [
             f"pyfiledrop slow-disk benchmark: {shlex.join(sys.argv)}",
             f"server: {args.server_cmd}  (git {git_head()})",
-            f"upload: {args.size_mib} MiB ({size / MB:.0f} MB), {args.chunk_size} B raw-body Dropzone "
-            f"chunks, {args.parallel} in flight; probes every {args.probe_ms:g} ms each: GET / and "
-            "GET /upload/<dzuuid>, on fresh and on keep-alive connections",
+            f"upload: {args.size_mib} MiB ({size / MB:.0f} MB), {args.chunk_size} B raw-body "
+            f"Dropzone chunks, {args.parallel} in flight; probes every {args.probe_ms:g} ms each: "
+            "GET / and GET /upload/<dzuuid>, on fresh and on keep-alive connections",
             f"throttled disk: ext4 on {disk.device} ({disk.devno}), blkio write and read limit "
             f"{args.rate_mb:g} MB/s for the server's cgroup; unthrottled: {work} on "
             f"{run('findmnt', '-no', 'SOURCE', '--target', str(work))}",
@@ -952,11 +1001,20 @@ def main() -> int:
         phases: list[Phase] = []
         try:
             if not args.no_baseline:
-                phases.append(run_phase("unthrottled (normal disk)", args, stack, work / "plain", source, sha, None))
+                phases.append(
+                    run_phase(
+                        "unthrottled (normal disk)", args, stack, work / "plain", source, sha, None
+                    )
+                )
             phases.append(
                 run_phase(
-                    f"throttled ({args.rate_mb:g} MB/s loop device)", args, stack,
-                    disk.mount / "pyfiledrop", source, sha, disk,
+                    f"throttled ({args.rate_mb:g} MB/s loop device)",
+                    args,
+                    stack,
+                    disk.mount / "pyfiledrop",
+                    source,
+                    sha,
+                    disk,
                 )  # fmt: skip
             )
         except BenchError as exc:
@@ -971,15 +1029,14 @@ def main() -> int:
         lines.append("== verdict ==")
         for kind in KINDS:
             p99 = slow.p99(kind)
+            base_p99 = base.p99(kind) if base else None
             ratio = ""
-            if base and base.p99(kind) and p99 is not None:
-                ratio = f", {p99 / base.p99(kind):.1f}x unthrottled ({ms(base.p99(kind))})"  # type: ignore[operator]
+            if base_p99 and p99 is not None:
+                ratio = f", {p99 / base_p99:.1f}x unthrottled ({ms(base_p99)})"
             lines.append(f"  p99 {kind:<18} throttled {ms(p99):>8}{ratio}")
-        met = slow.worst_p99 < AIM_P99_S and all(
-            s.resets == 0 and not s.errors for s in slow.stats
-        )
+        met = slow.worst_p99 < AIM_P99_S and all(s.resets == 0 and not s.errors for s in slow.stats)
         lines.append(
-            f"  aim: every probe's p99 < {AIM_P99_S * 1000:.0f} ms and no errors on the throttled disk: "
+            f"  aim: every probe's p99 < {AIM_P99_S * 1000:.0f} ms and no errors on the slow disk: "
             + ("MET" if met else f"MISSED (worst p99 {ms(slow.worst_p99)})")
         )
         print("\n".join(lines), flush=True)
