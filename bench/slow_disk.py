@@ -987,7 +987,7 @@ def main() -> int:
         disk = make_slow_disk(stack, work, size + max(size // 4, 256 * MIB) + 128 * MIB, rate)
         header = [
             f"pyfiledrop slow-disk benchmark: {shlex.join(sys.argv)}",
-            f"server: {args.server_cmd}  (git {git_head()})",
+            f"server: {args.server_cmd}  (this checkout: {git_head()})",
             f"upload: {args.size_mib} MiB ({size / MB:.0f} MB), {args.chunk_size} B raw-body "
             f"Dropzone chunks, {args.parallel} in flight; probes every {args.probe_ms:g} ms each: "
             "GET / and GET /upload/<dzuuid>, on fresh and on keep-alive connections",
@@ -1047,7 +1047,12 @@ def main() -> int:
 
 def git_head() -> str:
     try:
-        return run("git", "-C", str(ROOT), "log", "-1", "--format=%h")
+        head = run("git", "-C", str(ROOT), "log", "-1", "--format=%h")
+        src = run("git", "-C", str(ROOT), "log", "-1", "--format=%h", "--", "src")
+        dirty = run("git", "-C", str(ROOT), "status", "--porcelain", "--", "src")
+        return f"{head}, src/ last changed at {src}" + (
+            " plus uncommitted changes" if dirty else ""
+        )
     except (BenchError, OSError):
         return "?"
 
