@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import httpx
+
+from tests.conftest import Server
 
 BOUNDARY = "----pyfiledroptestboundary7MA4YWxkTrZu0gW"
 
@@ -109,3 +112,18 @@ class DzFile:
                 return status  # type: ignore[no-any-return]
             time.sleep(0.02)
         raise AssertionError(f"upload {self.uuid} did not finish: {status}")
+
+
+def start_chunk_and_stall(
+    server: Server, f: DzFile, index: int, cookie: str, sent: int
+) -> socket.socket:
+    """Send a chunk's headers and only `sent` bytes of its body, then leave the socket open."""
+    body = multipart(f.fields(index), f.name, f.chunk(index))
+    head = (
+        f"POST /upload HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\nCookie: pyfiledrop_client={cookie}\r\n\r\n"
+    ).encode()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(head + body[:sent])
+    return sock

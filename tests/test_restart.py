@@ -8,24 +8,9 @@ import sqlite3
 import time
 
 from tests.conftest import Server
-from tests.dz import BOUNDARY, DzFile, multipart
+from tests.dz import DzFile, start_chunk_and_stall
 
 CHUNK = 256 * 1024
-
-
-def start_chunk_and_stall(
-    server: Server, f: DzFile, index: int, cookie: str, sent: int
-) -> socket.socket:
-    """Send a chunk's headers and only `sent` bytes of its body, then leave the socket open."""
-    body = multipart(f.fields(index), f.name, f.chunk(index))
-    head = (
-        f"POST /upload HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-        f"Content-Length: {len(body)}\r\nCookie: pyfiledrop_client={cookie}\r\n\r\n"
-    ).encode()
-    sock = socket.create_connection(("127.0.0.1", server.port))
-    sock.sendall(head + body[:sent])
-    return sock
 
 
 def test_sigkill_mid_chunk_then_resume(make_server) -> None:  # type: ignore[no-untyped-def]

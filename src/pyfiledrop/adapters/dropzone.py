@@ -107,8 +107,8 @@ async def receive_raw(
 async def receive(
     service: UploadService, owner: str, content_type: str, body: AsyncIterable[bytes]
 ) -> Upload:
-    """Take one multipart POST /upload; returns the upload it added to (finished, for a plain
-    upload)."""
+    """Take one multipart POST /upload; returns the upload it added to, as the request left it
+    (finished, for a plain upload)."""
     form = _Form(content_type, body)
     await form.until_file()
     reader = form.reader
@@ -145,5 +145,4 @@ async def _chunk(
     offset = _number(fields, "dzchunkbyteoffset")
     declared = _declared(fields, filename, content_type)
     upload = await service.begin_chunked(owner, fields.get("dzuuid", ""), declared)
-    await service.receive_chunk(upload, index, offset, data)
-    return upload
+    return await service.receive_chunk(upload, index, offset, data)

@@ -173,8 +173,11 @@ class UploadService:
 
     # --- chunks ---------------------------------------------------------------------------------
 
-    async def receive_chunk(self, upload: Upload, index: int, offset: int, data: Bytes) -> None:
-        """Store chunk `index`; it counts once `data` ended with every byte stored.
+    async def receive_chunk(
+        self, upload: Upload, index: int, offset: int, data: Bytes
+    ) -> Upload:
+        """Store chunk `index`; it counts once `data` ended with every byte stored. Returns the
+        upload as the chunk left it.
 
         A late copy for an upload no longer receiving is checked but not stored. Two copies of
         one chunk (in any processes) are written one after the other.
@@ -193,7 +196,7 @@ class UploadService:
             async for piece in data:
                 await sink.write(piece)
             sink.check_complete()
-            return
+            return await self.refresh(upload)
         prehash = await self.finisher.prehash_of(upload)
         if prehash:
             prehash.forgotten(index)
@@ -218,6 +221,7 @@ class UploadService:
             prehash.recorded(index)
         if received == layout.chunk_count:
             self.finisher.track(self.finisher.finish(upload.id))
+        return upload
 
     async def _start_chunk(self, upload: Upload, index: int, holder: str) -> bool:
         """Claim the chunk, waiting while another copy of it is being written; False when the
@@ -229,8 +233,18 @@ class UploadService:
             )
             if started != ChunkStart.BUSY:
                 return started == ChunkStart.CLAIMED
-            await asyncio.sleep(pause)
+            if pause == 0.02:  # the holder may be a crashed process on this host
+                await self.instance.reap()
+            else:
+                await asyncio.sleep(pause)
             pause = min(pause * 2, 0.25)
+
+    async def _claim(self, name: str, holder: str, lease: float) -> bool:
+        """Take a claim; if it is held, free the claims of crashed processes here and try again."""
+        if await self.meta.claim(name, holder, self.instance.id, lease):
+            return True
+        await self.instance.reap()
+        return await self.meta.claim(name, holder, self.instance.id, lease)
 
     # --- streams --------------------------------------------------------------------------------
 
@@ -243,7 +257,7 @@ class UploadService:
         """
         name = f"stream:{upload.id}"
         holder = self.instance.holder()
-        if not await self.meta.claim(name, holder, self.instance.id, STREAM_LEASE):
+        if not await self._claim(name, holder, STREAM_LEASE):
             raise errors.LOCKED("Another request is writing to this upload; retry shortly.")
         try:
             current = await self.refresh(upload)

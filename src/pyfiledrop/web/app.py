@@ -122,7 +122,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             return Response(status_code=400)  # nobody is left to read it
         except TimeoutError:
             return error_response(errors.TIMEOUT(f"The chunk took longer than {timeout:g} s."))
-        return JSONResponse(await describe(request, await service.refresh(done)))
+        return JSONResponse(await describe(request, done))
 
     async def status(request: Request) -> Response:
         """`?wait=N` holds the answer up to N s (at most 30) until the file is finished."""
