@@ -201,6 +201,21 @@ class UploadService:
         if prehash:
             prehash.forgotten(index)
         try:
+            await self._write_chunk(upload, index, offset, data)
+            received = await self.meta.end_chunk(upload.id, index, holder)
+        except BaseException:
+            await asyncio.shield(self._abandon(upload.id, index, holder))
+            raise
+        if prehash:
+            prehash.recorded(index)
+        if received == layout.chunk_count:
+            self.finisher.track(self.finisher.finish(upload.id))
+        return upload
+
+    async def _write_chunk(self, upload: Upload, index: int, offset: int, data: Bytes) -> None:
+        layout = upload.layout
+        assert layout is not None
+        try:
             writer = await self.storage.part_writer(upload.id, index, offset)
             try:
                 sink = ChunkSink(writer, layout.chunk_size, layout.length(index))
@@ -211,17 +226,15 @@ class UploadService:
             finally:
                 await writer.close()
         except OSError as exc:
-            await self.meta.abandon_chunk(upload.id, index, holder)
             raise storage_error(exc) from exc
-        except BaseException:
-            await asyncio.shield(self.meta.abandon_chunk(upload.id, index, holder))
-            raise
-        received = await self.meta.end_chunk(upload.id, index, holder)
-        if prehash:
-            prehash.recorded(index)
-        if received == layout.chunk_count:
-            self.finisher.track(self.finisher.finish(upload.id))
-        return upload
+
+    async def _abandon(self, upload_id: str, index: int, holder: str) -> None:
+        """Let go of a chunk that was not stored; if even that fails (a full database), its
+        lease runs out on its own."""
+        try:
+            await self.meta.abandon_chunk(upload_id, index, holder)
+        except errors.UploadError:
+            pass
 
     async def _start_chunk(self, upload: Upload, index: int, holder: str) -> bool:
         """Claim the chunk, waiting while another copy of it is being written; False when the

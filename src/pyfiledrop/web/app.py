@@ -95,7 +95,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         if upload.state == State.COMPLETE:
             found["sha256"] = upload.sha256
             found["download_url"] = download_url(request, upload)
-        if upload.state == State.FAILED:
+        if upload.error and upload.state != State.COMPLETE:  # why it failed, or is waiting
             found["error"] = upload.error
         return found
 
