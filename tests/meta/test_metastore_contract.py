@@ -227,3 +227,38 @@ def test_delete_forgets_chunks_and_claims(opener: Opener) -> None:
         assert await meta.start_chunk("u1", 0, "h2", "i1", 60) == ChunkStart.CLAIMED
 
     run(test, opener)
+
+
+def test_whole_lists_receiving_uploads_with_every_byte_in(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1")
+        await meta.create_or_get(upload("u1", client_id="a"))  # 3 chunks
+        await meta.create_or_get(upload("u2", client_id="b"))
+        for index in range(3):
+            await meta.start_chunk("u1", index, "h", "i1", 60)
+            await meta.end_chunk("u1", index, "h")
+        await meta.start_chunk("u2", 0, "h", "i1", 60)
+        await meta.end_chunk("u2", 0, "h")
+        stream = Upload(**{**upload("s1", client_id=None).__dict__, "protocol": "tus"})
+        partial = Upload(**{**upload("s2", client_id=None).__dict__, "protocol": "tus"})
+        await meta.create_or_get(stream)
+        await meta.create_or_get(Upload(**{**partial.__dict__, "concat": "partial"}))
+        for uid in ("s1", "s2"):
+            assert await meta.set_offset(uid, 0, 10)
+        assert sorted(u.id for u in await meta.whole()) == ["s1", "u1"]
+        await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        assert [u.id for u in await meta.whole()] == ["s1"]
+
+    run(test, opener)
+
+
+def test_a_chunk_of_a_deleted_upload_is_not_recorded(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1")
+        await meta.create_or_get(upload("u1"))
+        await meta.start_chunk("u1", 0, "h", "i1", 60)
+        await meta.delete("u1")
+        assert await meta.end_chunk("u1", 0, "h") == 0
+        assert await meta.received("u1") == []
+
+    run(test, opener)

@@ -164,17 +164,8 @@ class Finisher:
         await self.instance.reap()
         for upload in await self.meta.in_state(State.ASSEMBLING):
             await self._resume(upload.id)
-        for upload in await self.meta.in_state(State.RECEIVING):
-            if await self._whole(upload):
-                await self.finish(upload.id)
-
-    async def _whole(self, upload: Upload) -> bool:
-        layout = upload.layout
-        if layout is None:
-            return False
-        if upload.protocol == "tus":
-            return upload.offset == layout.size and upload.concat != "partial"
-        return len(await self.meta.received(upload.id)) == layout.chunk_count
+        for upload in await self.meta.whole():
+            await self.finish(upload.id)
 
     async def remove_leftovers(self) -> int:
         """Remove partial data that no unfinished upload needs; return how many uploads had some.

@@ -53,6 +53,11 @@ class MetaStore(Protocol):
     async def in_state(self, state: State) -> list[Upload]:
         """Every upload currently in `state` (used to resume work after a restart)."""
 
+    async def whole(self) -> list[Upload]:
+        """Every receiving upload whose bytes are all in: each chunk received (chunked uploads)
+        or the stored offset at the known size (stream uploads, but not tus partial uploads,
+        which wait to be concatenated). Used to finish what a crash left unfinished."""
+
     async def start_chunk(
         self, upload_id: str, index: int, holder: str, instance: str, lease: float
     ) -> ChunkStart:

@@ -245,6 +245,18 @@ class SQLiteMetaStore:
 
         return await self._read(select)
 
+    async def whole(self) -> list[Upload]:
+        def select(db: sqlite3.Connection) -> list[Upload]:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM uploads WHERE state = 'receiving' AND ("
+                "(protocol = 'dropzone' AND received = chunk_count) OR "
+                "(protocol != 'dropzone' AND stream_offset = size "
+                "AND coalesce(concat, '') != 'partial'))"
+            )
+            return [_to_upload(r) for r in rows]
+
+        return await self._read(select)
+
     async def move(
         self,
         upload_id: str,
@@ -332,8 +344,10 @@ class SQLiteMetaStore:
                 "DELETE FROM claims WHERE name = ? AND holder = ?",
                 (f"chunk:{upload_id}:{index}", holder),
             )
-            added = db.execute(
-                "INSERT OR IGNORE INTO chunks (upload_id, idx) VALUES (?, ?)", (upload_id, index)
+            added = db.execute(  # nothing once the upload is deleted
+                "INSERT OR IGNORE INTO chunks (upload_id, idx) "
+                "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM uploads WHERE id = ?)",
+                (upload_id, index, upload_id),
             ).rowcount
             row = db.execute(
                 "UPDATE uploads SET received = received + ? WHERE id = ? RETURNING received",
