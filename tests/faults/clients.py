@@ -87,6 +87,14 @@ class Outcome:
     detail: str = ""
 
 
+def outcome_of(blob: Blob, kind: str, status: dict[str, Any]) -> Outcome:
+    """An Outcome from a Dropzone status answer (or a plain upload's reply, which is one)."""
+    return Outcome(
+        blob, kind, status["state"], status.get("sha256"), status.get("download_url"),
+        str(status.get("error", "")),
+    )  # fmt: skip
+
+
 class Gave_up(AssertionError):  # noqa: N801  # reads as a sentence in tracebacks
     pass
 
@@ -140,7 +148,7 @@ def new_client(base_url: str) -> httpx.AsyncClient:
     )  # fmt: skip
 
 
-# --- the Dropzone chunk protocol -------------------------------------------------------------------
+# --- the Dropzone chunk protocol ------------------------------------------------------------------
 
 
 async def dz_upload(
@@ -193,7 +201,7 @@ async def dz_upload(
         while True:
             queue = list(missing)
 
-            async def worker() -> None:
+            async def worker(queue: list[int] = queue) -> None:
                 while queue:
                     await send(queue.pop(0))
 
@@ -204,8 +212,7 @@ async def dz_upload(
             )  # fmt: skip
             status: dict[str, Any] = reply.json()
             if status["state"] in ("complete", "failed"):
-                return Outcome(blob, kind, status["state"], status.get("sha256"),
-                               status.get("download_url"), str(status.get("error", "")))  # fmt: skip
+                return outcome_of(blob, kind, status)
             missing = [i for i in range(count) if i not in status["received"]]
             if time.monotonic() > deadline:
                 return Outcome(blob, kind, status["state"], detail=f"stuck: {status}")
@@ -213,7 +220,7 @@ async def dz_upload(
                 await asyncio.sleep(0.2)  # every chunk is in: the server is finishing
 
 
-# --- plain one-request uploads ---------------------------------------------------------------------
+# --- plain one-request uploads --------------------------------------------------------------------
 
 
 async def plain_upload(
@@ -243,11 +250,10 @@ async def plain_upload(
             return reply
 
         status = (await persist("plain upload", post, (200,), rec, deadline)).json()
-        return Outcome(blob, kind, status["state"], status.get("sha256"),
-                       status.get("download_url"), str(status.get("error", "")))  # fmt: skip
+        return outcome_of(blob, kind, status)
 
 
-# --- tus --------------------------------------------------------------------------------------------
+# --- tus ------------------------------------------------------------------------------------------
 
 
 async def tus_upload(

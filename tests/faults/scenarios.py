@@ -19,7 +19,15 @@ import httpx
 
 from tests.dz import DzFile, multipart, post_form
 from tests.faults.clients import (
-    KINDS, TUS, Blob, Outcome, Recorder, dz_upload, percentile, upload, verify,
+    KINDS,
+    TUS,
+    Blob,
+    Outcome,
+    Recorder,
+    dz_upload,
+    percentile,
+    upload,
+    verify,
 )  # fmt: skip
 from tests.faults.servers import FaultServer, fill, inventory, resize, tmpfs
 
@@ -174,9 +182,9 @@ def kill_rounds(
     """Rounds of mixed uploads (Dropzone raw and form, plain raw and form, tus), each with a
     SIGKILL of the server at a random moment and a restart on the same folders; the clients carry
     on (resend, ask what is missing, resume tus at its offset). Bodies go out in 64 KiB pieces
-    `pace` seconds apart, so uploads take about a second and the kill lands mid-request. Right after each restart the
-    folders must hold no leftovers; at each round's end every file must be complete and right,
-    nothing `assembling`, nothing left over."""
+    `pace` seconds apart, so uploads take about a second and the kill lands mid-request. Right
+    after each restart the folders must hold no leftovers; at each round's end every file must
+    be complete and right, nothing `assembling`, nothing left over."""
     rng = random.Random(seed)
     figures = Figures(f"{rounds} kill rounds x {uploads_per_round} uploads")
     totals = {"lost": 0, "stuck": 0, "leftover at restart": 0, "leftover at end": 0}
@@ -191,23 +199,9 @@ def kill_rounds(
         kill_at = rng.uniform(*kill_window)
         at_restart: list[str] = []
 
-        async def run() -> tuple[list[Outcome | BaseException], bool]:
-            rec.gate = asyncio.Event()
-            rec.gate.set()
-            deadline = time.monotonic() + 120
-            tasks = [asyncio.create_task(upload(kind, server.url, blob, rec,
-                     chunk_size=chunk_size, parallel=3, pace=pace, deadline=deadline))
-                     for kind, blob in blobs]  # fmt: skip
-            await asyncio.sleep(kill_at)
-            busy = not all(t.done() for t in tasks)
-            rec.gate.clear()  # clients wait for the restart before trying again
-            await asyncio.to_thread(server.kill)
-            await asyncio.to_thread(server.start)
-            at_restart.extend(inventory(server, hash_files=False).leftovers())
-            rec.gate.set()
-            return await asyncio.gather(*tasks, return_exceptions=True), busy
-
-        results, busy = asyncio.run(run())
+        results, busy = asyncio.run(
+            _kill_round(server, blobs, rec, kill_at, at_restart, chunk_size=chunk_size, pace=pace)
+        )
         kills_mid_upload += busy
         outcomes = collect(results, [(k, b, 0) for k, b in blobs], figures)
         lost = asyncio.run(verify(outcomes, server.rows()))
@@ -221,8 +215,10 @@ def kill_rounds(
         where = f"round {number} (kill at {kill_at:.2f} s)"
         figures.problems += [f"{where}: {p}" for p in lost if p not in figures.problems]
         if at_restart:
-            figures.problems.append(f"{where}: left over right after the restart: "
-                                    f"{', '.join(sorted(at_restart)[:4])} ({len(at_restart)})")
+            figures.problems.append(
+                f"{where}: left over right after the restart: "
+                f"{', '.join(sorted(at_restart)[:4])} ({len(at_restart)})"
+            )
         figures.problems += [f"{where}, at its end: {p}" for p in found.problems()]
     figures.problems = list(dict.fromkeys(figures.problems))
     figures.values.update({"rounds": rounds, "uploads": rounds * uploads_per_round,
@@ -230,6 +226,37 @@ def kill_rounds(
                            "rows by state": dict(sorted(found.states.items()))})  # fmt: skip
     traceback_check(figures, server)
     return figures.check()
+
+
+async def _kill_round(
+    server: FaultServer,
+    blobs: list[tuple[str, Blob]],
+    rec: Recorder,
+    kill_at: float,
+    at_restart: list[str],
+    *,
+    chunk_size: int,
+    pace: float,
+) -> tuple[list[Outcome | BaseException], bool]:
+    """Start the uploads, SIGKILL the server after `kill_at` s, restart it, note what is left over
+    before any client is let back in, then let the clients finish. Also says whether any upload
+    was still running at the kill."""
+    rec.gate = asyncio.Event()
+    rec.gate.set()
+    deadline = time.monotonic() + 120
+    tasks = [
+        asyncio.create_task(upload(kind, server.url, blob, rec, chunk_size=chunk_size,
+                                   parallel=3, pace=pace, deadline=deadline))
+        for kind, blob in blobs
+    ]  # fmt: skip
+    await asyncio.sleep(kill_at)
+    busy = not all(t.done() for t in tasks)
+    rec.gate.clear()  # clients wait for the restart before trying again
+    await asyncio.to_thread(server.kill)
+    await asyncio.to_thread(server.start)
+    at_restart.extend(inventory(server, hash_files=False).leftovers())
+    rec.gate.set()
+    return await asyncio.gather(*tasks, return_exceptions=True), busy
 
 
 def kill_while_finishing(server: FaultServer, size: int = 3 * MB + 5) -> Figures:
@@ -361,8 +388,17 @@ def _full_one(server: FaultServer, disk: Path, figures: Figures) -> None:
         created = _try(lambda: client.post("/files/", headers={**TUS, "Upload-Length": "600000"}))
         if isinstance(created, httpx.Response) and created.status_code == 201:
             tus_url = created.headers["location"]
-            replies["tus"] = _try(lambda: client.patch(tus_url, content=data["tus"], headers={
-                **TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}))
+            replies["tus"] = _try(
+                lambda: client.patch(
+                    tus_url,
+                    content=data["tus"],
+                    headers={
+                        **TUS,
+                        "Content-Type": "application/offset+octet-stream",
+                        "Upload-Offset": "0",
+                    },
+                )
+            )
         else:
             replies["tus"] = created
         for kind, reply in replies.items():
@@ -444,8 +480,17 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
         created = client.post("/files/", headers={**TUS, "Upload-Length": str(size)})
         tus_url = created.headers.get("location") if created.status_code == 201 else None
         if tus_url:
-            last = _try(lambda: client.patch(tus_url, content=tus_data, headers={
-                **TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}))
+            last = _try(
+                lambda: client.patch(
+                    tus_url,
+                    content=tus_data,
+                    headers={
+                        **TUS,
+                        "Content-Type": "application/offset+octet-stream",
+                        "Upload-Offset": "0",
+                    },
+                )
+            )
             figures.values["tus, storage full"] = answer(last)
         resize(store, "256M")
         for i in range(f.count):  # the client sends its chunks again
@@ -461,7 +506,7 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
     traceback_check(figures, server)
 
 
-# --- idle and trickling connections ----------------------------------------------------------------
+# --- idle and trickling connections ---------------------------------------------------------------
 
 
 async def _crowd_member(port: int, kind: int, stop: asyncio.Event, closed: list[int]) -> None:
