@@ -122,6 +122,7 @@ class Proxy:
 
     def _run(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         self._loop = loop
         try:
             self._server = loop.run_until_complete(
@@ -175,7 +176,7 @@ class Proxy:
             await asyncio.gather(up, down, return_exceptions=True)
         finally:
             for w in (writer, up_writer):
-                w.transport.abort() if w.transport.is_closing() else w.close()
+                w.close()
                 self._writers.discard(w)
 
     async def _upstream(
