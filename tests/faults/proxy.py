@@ -4,7 +4,9 @@ cuts it after some bytes from the client, delays what it forwards, or trickles i
 The proxy runs its own asyncio loop in a background thread, so synchronous tests and subprocess
 clients (the CLI, node, Chromium) can go through it. What happens to a connection is decided when
 it is accepted: the next queued `Rule` if any (`then`), else the `plan` (a function of the
-connection's number), else the default rule (`set_default`). A cut aborts both sockets (a reset),
+connection's number), else the default rule (`set_default`). `cut_budget` caps the cuts made in
+all (the connections that reach their cut point first are cut; later ones pass), for clients
+such as browsers whose connections a test cannot count on. A cut aborts both sockets (a reset),
 as a dropped network or a killed middlebox would, after forwarding exactly `cut_after` bytes
 upstream, so a cut lands mid-request when `cut_after` is inside a request body.
 """
@@ -16,7 +18,7 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 _READ = 64 * 1024
@@ -60,6 +62,7 @@ class Proxy:
         self.target = (target_host, target_port)
         self.port = 0
         self.plan: Plan | None = None
+        self.cut_budget: int | None = None  # cuts left to make; None: no limit
         self.connections = 0  # accepted so far
         self.cuts = 0  # connections aborted by a cut rule
         self.upstream_bytes = 0
@@ -133,6 +136,8 @@ class Proxy:
             loop.run_forever()
             self._abort_all()
             self._server.close()
+            loop.run_until_complete(asyncio.sleep(0.05))  # let aborted connections wind down
+            loop.set_exception_handler(lambda loop, context: None)  # cancelled ones may complain
             pending = asyncio.all_tasks(loop)
             for task in pending:
                 task.cancel()
@@ -169,8 +174,6 @@ class Proxy:
         try:
             done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             if up in done and up.result() == "cut":
-                with self._lock:
-                    self.cuts += 1
                 writer.transport.abort()
                 up_writer.transport.abort()
             await asyncio.gather(up, down, return_exceptions=True)
@@ -188,9 +191,12 @@ class Proxy:
             while True:
                 want = step
                 if rule.cut_after is not None:
-                    want = min(want, rule.cut_after - sent)
-                    if want <= 0:
-                        return "cut"
+                    if sent >= rule.cut_after:
+                        if self._take_cut():
+                            return "cut"
+                        rule = replace(rule, cut_after=None)  # no cuts left: pass through
+                    else:
+                        want = min(want, rule.cut_after - sent)
                 data = await reader.read(want)
                 if not data:
                     if writer.can_write_eof():
@@ -207,6 +213,13 @@ class Proxy:
                     self.upstream_bytes += len(data)
         except (ConnectionError, OSError):
             return "error"
+
+    def _take_cut(self) -> bool:
+        with self._lock:
+            if self.cut_budget is not None and self.cuts >= self.cut_budget:
+                return False
+            self.cuts += 1
+            return True
 
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float
