@@ -468,7 +468,7 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
         client.get("/")
         fill(store, leave=4 * MiB)
         refused = [i for i in range(f.count) if f.send_raw(client, i).status_code != 200]
-        status = client.get(f"/upload/{f.uuid}", params={"wait": "20"}).json()
+        status = client.get(f"/upload/{f.uuid}", params={"wait": "10"}).json()
         figures.values["dz, storage full"] = status["state"]
         if refused:
             figures.problems.append(f"chunks {refused} refused although chunks have room")
@@ -495,7 +495,7 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
         resize(store, "256M")
         for i in range(f.count):  # the client sends its chunks again
             f.send_raw(client, i)
-        again = client.get(f"/upload/{f.uuid}", params={"wait": "20"}).json()
+        again = client.get(f"/upload/{f.uuid}", params={"wait": "10"}).json()
         figures.values["dz, space back"] = again["state"]
         _check_download(client, figures, "dz", again, f.data)
         resumed = _finish_tus(client, tus_url, tus_data)
