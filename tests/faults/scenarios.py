@@ -35,6 +35,14 @@ MB = 1_000_000
 MiB = 1 << 20
 
 
+class ScenarioFailed(AssertionError):
+    """A scenario found problems; `figures` holds what it measured all the same."""
+
+    def __init__(self, message: str, figures: Figures) -> None:
+        super().__init__(message)
+        self.figures = figures
+
+
 @dataclass
 class Figures:
     """A scenario's measurements, in the order they are printed, and what went wrong."""
@@ -47,7 +55,9 @@ class Figures:
         if self.problems:
             shown = "\n  ".join(self.problems[:40])
             more = f"\n  ... and {len(self.problems) - 40} more" if len(self.problems) > 40 else ""
-            raise AssertionError(f"{self.name}: {len(self.problems)} problem(s):\n  {shown}{more}")
+            raise ScenarioFailed(
+                f"{self.name}: {len(self.problems)} problem(s):\n  {shown}{more}", self
+            )
         return self
 
 
@@ -156,7 +166,7 @@ def collect(
     return outcomes
 
 
-def settle(server: FaultServer, seconds: float = 20) -> None:
+def settle(server: FaultServer, seconds: float = 10) -> None:
     """Wait until no upload is `assembling` (or `seconds` pass); the inventory then judges."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -187,7 +197,9 @@ def kill_rounds(
     be complete and right, nothing `assembling`, nothing left over."""
     rng = random.Random(seed)
     figures = Figures(f"{rounds} kill rounds x {uploads_per_round} uploads")
-    totals = {"lost": 0, "stuck": 0, "leftover at restart": 0, "leftover at end": 0}
+    totals = {"lost": 0, "stuck": 0}
+    left_at_restart: set[str] = set()
+    left_at_end: set[str] = set()
     kills_mid_upload = 0
     for number in range(rounds):
         rec = Recorder(gate=None)
@@ -210,8 +222,8 @@ def kill_rounds(
         found = inventory(server)
         totals["lost"] += len(lost)
         totals["stuck"] += len(found.stuck)
-        totals["leftover at restart"] += len(at_restart)
-        totals["leftover at end"] += len(found.leftovers())
+        left_at_restart.update(at_restart)
+        left_at_end.update(found.leftovers())
         where = f"round {number} (kill at {kill_at:.2f} s)"
         figures.problems += [f"{where}: {p}" for p in lost if p not in figures.problems]
         if at_restart:
@@ -223,6 +235,8 @@ def kill_rounds(
     figures.problems = list(dict.fromkeys(figures.problems))
     figures.values.update({"rounds": rounds, "uploads": rounds * uploads_per_round,
                            "kills while uploads were in flight": kills_mid_upload, **totals,
+                           "files left over after a restart": len(left_at_restart),
+                           "files left over at a round's end": len(left_at_end),
                            "rows by state": dict(sorted(found.states.items()))})  # fmt: skip
     traceback_check(figures, server)
     return figures.check()
@@ -468,7 +482,7 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
         client.get("/")
         fill(store, leave=4 * MiB)
         refused = [i for i in range(f.count) if f.send_raw(client, i).status_code != 200]
-        status = client.get(f"/upload/{f.uuid}", params={"wait": "10"}).json()
+        status = client.get(f"/upload/{f.uuid}", params={"wait": "5"}).json()
         figures.values["dz, storage full"] = status["state"]
         if refused:
             figures.problems.append(f"chunks {refused} refused although chunks have room")
@@ -479,6 +493,7 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
             figures.problems.append(f"the failed copy left {', '.join(incoming)}")
         created = client.post("/files/", headers={**TUS, "Upload-Length": str(size)})
         tus_url = created.headers.get("location") if created.status_code == 201 else None
+        figures.values["tus, storage full"] = answer(created)
         if tus_url:
             last = _try(
                 lambda: client.patch(
@@ -495,7 +510,7 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
         resize(store, "256M")
         for i in range(f.count):  # the client sends its chunks again
             f.send_raw(client, i)
-        again = client.get(f"/upload/{f.uuid}", params={"wait": "10"}).json()
+        again = client.get(f"/upload/{f.uuid}", params={"wait": "5"}).json()
         figures.values["dz, space back"] = again["state"]
         _check_download(client, figures, "dz", again, f.data)
         resumed = _finish_tus(client, tus_url, tus_data)
