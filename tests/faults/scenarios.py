@@ -494,6 +494,8 @@ def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
         created = client.post("/files/", headers={**TUS, "Upload-Length": str(size)})
         tus_url = created.headers.get("location") if created.status_code == 201 else None
         figures.values["tus, storage full"] = answer(created)
+        if created.status_code >= 500 and not is_507(created):
+            figures.problems.append(f"a tus upload created on a full storage: {answer(created)}")
         if tus_url:
             last = _try(
                 lambda: client.patch(
