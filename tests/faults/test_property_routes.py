@@ -9,6 +9,7 @@ checks too. Limits are small (2 MiB files, 256 KiB chunks, 5 s per request) so b
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ class Target:
     baseline: set[str]
     log_seen: int = 0
     owner_cookie: str = ""
+    last_request: str = ""
 
     def __repr__(self) -> str:
         return f"Target({self.server.url})"
@@ -128,8 +130,18 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         server.stop()
 
 
+def new_log(target: Target) -> str:
+    log = target.server.log_text()
+    fresh, target.log_seen = log[target.log_seen :], len(log)
+    return fresh
+
+
 def send(target: Target, method: str, path: str, *, cookie: bool, **kwargs: object) -> None:
-    """One request, then the three promises."""
+    """One request, then the three promises. A traceback may reach the log just after its
+    answer, so one found before a request is blamed on the request before it."""
+    late = new_log(target)
+    assert "Traceback" not in late, f"a traceback after {target.last_request}:\n{late}"
+    target.last_request = f"{method} {path[:200]} {kwargs}"[:2000]
     client = target.client if cookie else httpx.Client(base_url=target.server.url, timeout=30)
     if cookie:  # always as the owner of the known uploads, whatever cookie an answer set
         client.cookies.clear()
@@ -145,8 +157,10 @@ def send(target: Target, method: str, path: str, *, cookie: bool, **kwargs: obje
     finally:
         if not cookie:
             client.close()
-    log = target.server.log_text()
-    fresh, target.log_seen = log[target.log_seen :], len(log)
+    fresh = new_log(target)
+    if status is None or status >= 500:  # its traceback may still be on its way to the log
+        time.sleep(0.3)
+        fresh += new_log(target)
     assert status is not None, f"{method} {path[:200]}: the connection broke ({error})"
     assert status < 500, f"{method} {path[:200]}: HTTP {status} {reply.text[:300]!r}"
     assert "Traceback" not in fresh, f"{method} {path[:200]}: a traceback in the log:\n{fresh}"
