@@ -25,19 +25,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.faults import scenarios as sc  # noqa: E402
+from tests.faults.figures import Figures, ScenarioFailed  # noqa: E402
+from tests.faults.full_disk import ONE, SPLIT, full_disk  # noqa: E402
 from tests.faults.servers import FaultServer, is_root  # noqa: E402
 
 SIZES = {
     "full": {"uploaders": 200, "tus": 20, "rounds": 10, "per_round": 20, "idle": 300},
     "quick": {"uploaders": 20, "tus": 3, "rounds": 2, "per_round": 8, "idle": 60},
 }
-Scenario = Callable[[Path], sc.Figures]
+Scenario = Callable[[Path], Figures]
 
 
-def on_server(run: Callable[[FaultServer], sc.Figures], *args: str) -> Scenario:
+def on_server(run: Callable[[FaultServer], Figures], *args: str) -> Scenario:
     """A scenario on a fresh server in its own folder, stopped afterwards whatever happens."""
 
-    def scenario(root: Path) -> sc.Figures:
+    def scenario(root: Path) -> Figures:
         server = FaultServer(root, "-a", *args).start()
         try:
             time.sleep(0.5)
@@ -60,14 +62,14 @@ def scenarios(size: dict[str, int]) -> list[tuple[str, Scenario | str]]:
         ("leftovers at start", on_server(sc.leftovers_removed_at_start)),
         (
             "full disk, one file system",
-            (lambda r: sc.full_disk(r, sc.ONE)) if is_root() else no_root,
+            (lambda r: full_disk(r, ONE)) if is_root() else no_root,
         ),
-        ("full disk, split", (lambda r: sc.full_disk(r, sc.SPLIT)) if is_root() else no_root),
+        ("full disk, split", (lambda r: full_disk(r, SPLIT)) if is_root() else no_root),
         ("idle connections", on_server(lambda s: sc.idle_connections(s, size["idle"]))),
     ]
 
 
-def show(name: str, verdict: str, seconds: float, figures: sc.Figures | None, error: str) -> None:
+def show(name: str, verdict: str, seconds: float, figures: Figures | None, error: str) -> None:
     print(f"\n== {name}: {verdict} ({seconds:.0f} s)")
     if figures is not None:
         width = max((len(k) for k in figures.values), default=0)
@@ -104,7 +106,7 @@ def main() -> int:
             try:
                 figures = scenario(tmp / f"{number}")
                 verdict = "ok"
-            except sc.ScenarioFailed as exc:
+            except ScenarioFailed as exc:
                 figures, verdict = exc.figures, "FAILED"
             except Exception as exc:  # a scenario that could not run at all is a failure too
                 error, verdict = f"{type(exc).__name__}: {exc}", "FAILED"

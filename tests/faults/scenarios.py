@@ -3,6 +3,7 @@
 Each scenario drives real servers with real clients, returns what it measured as `Figures`, and
 raises AssertionError naming every upload that was lost, corrupt or stuck and every file left over.
 Failures are collected first and raised together, so one run tells everything it found.
+Here: load, crashes and idle connections; the full-disk scenarios are in full_disk.py.
 """
 
 from __future__ import annotations
@@ -12,15 +13,10 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import httpx
-
-from tests.dz import DzFile, multipart, post_form
+from tests.dz import DzFile
 from tests.faults.clients import (
     KINDS,
-    TUS,
     Blob,
     Outcome,
     Recorder,
@@ -29,53 +25,17 @@ from tests.faults.clients import (
     upload,
     verify,
 )  # fmt: skip
-from tests.faults.servers import FaultServer, fill, inventory, resize, tmpfs
+from tests.faults.figures import (
+    Figures,
+    in_flight_budget,
+    memory_figures,
+    settle,
+    traceback_check,
+)  # fmt: skip
+from tests.faults.servers import FaultServer, inventory
 
 MB = 1_000_000
 MiB = 1 << 20
-
-
-class ScenarioFailed(AssertionError):
-    """A scenario found problems; `figures` holds what it measured all the same."""
-
-    def __init__(self, message: str, figures: Figures) -> None:
-        super().__init__(message)
-        self.figures = figures
-
-
-@dataclass
-class Figures:
-    """A scenario's measurements, in the order they are printed, and what went wrong."""
-
-    name: str
-    values: dict[str, object] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-    def check(self) -> Figures:
-        if self.problems:
-            shown = "\n  ".join(self.problems[:40])
-            more = f"\n  ... and {len(self.problems) - 40} more" if len(self.problems) > 40 else ""
-            raise ScenarioFailed(
-                f"{self.name}: {len(self.problems)} problem(s):\n  {shown}{more}", self
-            )
-        return self
-
-
-def in_flight_budget(in_flight: int) -> float:
-    """MiB a server may grow above its idle RSS with `in_flight` requests: a fixed allowance plus
-    128 KiB per request (its buffers; chunks stream to disk and are never held whole)."""
-    return 32 + in_flight / 8
-
-
-def memory_figures(figures: Figures, server: FaultServer) -> None:
-    peak = server.memory_kib("VmHWM")
-    figures.values["server idle RSS (MiB)"] = round(server.idle_rss_kib / 1024, 1)
-    figures.values["server peak VmHWM (MiB)"] = round(peak / 1024, 1)
-
-
-def traceback_check(figures: Figures, server: FaultServer) -> None:
-    if "Traceback" in server.log_text():
-        figures.problems.append(f"a traceback in the server log {server.log}")
 
 
 # --- load: many uploaders at once -----------------------------------------------------------------
@@ -123,9 +83,11 @@ def concurrent_uploads(
     started = time.monotonic()
     results = asyncio.run(run())
     elapsed = time.monotonic() - started
-    outcomes = collect(results, plans, figures)
-    figures.problems += asyncio.run(verify(outcomes, server.rows()))
-    verified = len(outcomes) - sum(1 for p in figures.problems if ":" in p)
+    outcomes, gave_up = collect(results, [(kind, blob) for kind, blob, _ in plans])
+    wrong = asyncio.run(verify(outcomes, server.rows()))
+    figures.problems += gave_up + wrong
+    verified = sum(1 for o in outcomes if not any(w.startswith(f"{o.kind} {o.blob.name}:")
+                                                  for w in wrong))  # fmt: skip
     figures.values.update({
         "uploads verified": f"{max(verified, 0)}/{len(plans)}",
         "MB uploaded": round(sum(b.size for _, b, _ in plans) / MB),
@@ -155,24 +117,16 @@ def concurrent_uploads(
 
 
 def collect(
-    results: list[Outcome | BaseException], plans: list[tuple[str, Blob, int]], figures: Figures
-) -> list[Outcome]:
-    outcomes = []
-    for (kind, blob, _), result in zip(plans, results, strict=True):
+    results: list[Outcome | BaseException], plans: list[tuple[str, Blob]]
+) -> tuple[list[Outcome], list[str]]:
+    """The uploads that ended, and a line for each client that gave up."""
+    outcomes, gave_up = [], []
+    for (kind, blob), result in zip(plans, results, strict=True):
         if isinstance(result, BaseException):
-            figures.problems.append(f"{kind} {blob.name}: {type(result).__name__}: {result}")
+            gave_up.append(f"{kind} {blob.name}: {type(result).__name__}: {result}")
         else:
             outcomes.append(result)
-    return outcomes
-
-
-def settle(server: FaultServer, seconds: float = 10) -> None:
-    """Wait until no upload is `assembling` (or `seconds` pass); the inventory then judges."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not any(r["state"] == "assembling" for r in server.rows()):
-            return
-        time.sleep(0.05)
+    return outcomes, gave_up
 
 
 # --- crashes --------------------------------------------------------------------------------------
@@ -215,9 +169,8 @@ def kill_rounds(
             _kill_round(server, blobs, rec, kill_at, at_restart, chunk_size=chunk_size, pace=pace)
         )
         kills_mid_upload += busy
-        outcomes = collect(results, [(k, b, 0) for k, b in blobs], figures)
-        lost = asyncio.run(verify(outcomes, server.rows()))
-        lost += [p for p in figures.problems if p.startswith(tuple(KINDS)) and p not in lost]
+        outcomes, gave_up = collect(results, blobs)
+        lost = gave_up + asyncio.run(verify(outcomes, server.rows()))
         settle(server)
         found = inventory(server)
         totals["lost"] += len(lost)
@@ -225,14 +178,13 @@ def kill_rounds(
         left_at_restart.update(at_restart)
         left_at_end.update(found.leftovers())
         where = f"round {number} (kill at {kill_at:.2f} s)"
-        figures.problems += [f"{where}: {p}" for p in lost if p not in figures.problems]
+        figures.problems += [f"{where}: {p}" for p in lost]
         if at_restart:
             figures.problems.append(
                 f"{where}: left over right after the restart: "
                 f"{', '.join(sorted(at_restart)[:4])} ({len(at_restart)})"
             )
         figures.problems += [f"{where}, at its end: {p}" for p in found.problems()]
-    figures.problems = list(dict.fromkeys(figures.problems))
     figures.values.update({"rounds": rounds, "uploads": rounds * uploads_per_round,
                            "kills while uploads were in flight": kills_mid_upload, **totals,
                            "files left over after a restart": len(left_at_restart),
@@ -331,196 +283,6 @@ def leftovers_removed_at_start(server: FaultServer) -> Figures:
             figures.problems.append(f"the unfinished upload did not survive the start: {status}")
     traceback_check(figures, server)
     return figures.check()
-
-
-# --- full disk ------------------------------------------------------------------------------------
-
-ONE = "one file system"
-SPLIT = "chunks elsewhere"
-
-
-def answer(reply: httpx.Response | Exception) -> str:
-    if isinstance(reply, Exception):
-        return f"reset ({type(reply).__name__})"
-    return f"{reply.status_code} {reply.headers.get('content-type', '')} {reply.text[:80]!r}"
-
-
-def is_507(reply: httpx.Response | Exception) -> bool:
-    return (isinstance(reply, httpx.Response) and reply.status_code == 507
-            and len(reply.text.strip()) > 0)  # fmt: skip
-
-
-def full_disk(root: Path, layout: str, *, small: str = "64M") -> Figures:
-    """`ONE`: storage, chunks and database on one tmpfs, filled up: every new upload (plain raw,
-    plain form, tus, Dropzone chunk raw and form) gets 507 with a message; with the space back
-    (remount) each finishes. `SPLIT`: chunks on another tmpfs than storage (so finishing copies),
-    storage nearly full: the copy fails, the upload must not stay `assembling`, no `.incoming` is
-    left, and with the space back the upload is finished by sending its chunks (tus: resuming) and
-    downloads right. Needs root (mount)."""
-    figures = Figures(f"full disk, {layout}")
-    if layout == ONE:
-        with tmpfs(root / "disk", small) as disk:
-            server = FaultServer(root / "one", "-a", storage=disk / "storage",
-                                 chunks=disk / "chunks").start()  # fmt: skip
-            try:
-                _full_one(server, disk, figures)
-            finally:
-                server.stop()
-    else:
-        with tmpfs(root / "chunkfs", "256M") as chunkfs, tmpfs(root / "storefs", small) as store:
-            server = FaultServer(root / "split", "-a", storage=store / "storage",
-                                 chunks=chunkfs / "chunks").start()  # fmt: skip
-            try:
-                _full_split(server, store, figures)
-            finally:
-                server.stop()
-    return figures.check()
-
-
-def _try(send: Callable[[], httpx.Response]) -> httpx.Response | Exception:
-    try:
-        return send()
-    except httpx.TransportError as exc:
-        return exc
-
-
-def _full_one(server: FaultServer, disk: Path, figures: Figures) -> None:
-    data = {kind: os.urandom(600_000) for kind in KINDS}
-    dz = {kind: DzFile(data[kind], 256 * 1024, f"{kind}.bin") for kind in ("dz-raw", "dz-form")}
-    with server.client() as client:
-        client.get("/")
-        fill(disk)
-        tus_url: str | None = None
-        replies: dict[str, httpx.Response | Exception] = {
-            "plain-raw": _try(lambda: client.post("/upload", params={"filename": "p.bin"},
-                                                  content=data["plain-raw"])),
-            "plain-form": _try(lambda: post_form(client, multipart({}, "f.bin",
-                                                                   data["plain-form"]))),
-            "dz-raw": _try(lambda: dz["dz-raw"].send_raw(client, 0)),
-            "dz-form": _try(lambda: dz["dz-form"].send(client, 0)),
-        }  # fmt: skip
-        created = _try(lambda: client.post("/files/", headers={**TUS, "Upload-Length": "600000"}))
-        if isinstance(created, httpx.Response) and created.status_code == 201:
-            tus_url = created.headers["location"]
-            replies["tus"] = _try(
-                lambda: client.patch(
-                    tus_url,
-                    content=data["tus"],
-                    headers={
-                        **TUS,
-                        "Content-Type": "application/offset+octet-stream",
-                        "Upload-Offset": "0",
-                    },
-                )
-            )
-        else:
-            replies["tus"] = created
-        for kind, reply in replies.items():
-            figures.values[f"{kind}, disk full"] = answer(reply)
-            if not is_507(reply):
-                figures.problems.append(f"{kind} on a full disk: {answer(reply)}, not 507")
-        resize(disk, "256M")
-        got = {
-            "plain-raw": client.post("/upload", params={"filename": "p.bin"},
-                                     content=data["plain-raw"]).json(),
-            "plain-form": post_form(client, multipart({}, "f.bin", data["plain-form"])).json(),
-        }  # fmt: skip
-        for kind, f in dz.items():
-            sent = [f.send_raw(client, i) if kind == "dz-raw" else f.send(client, i)
-                    for i in range(f.count)]  # fmt: skip
-            bad = [answer(r) for r in sent if r.status_code != 200]
-            got[kind] = client.get(f"/upload/{f.uuid}", params={"wait": "20"}).json()
-            if bad:
-                got[kind] = {"state": f"chunks refused: {bad}"}
-        got["tus"] = _finish_tus(client, tus_url, data["tus"])
-        for kind, status in got.items():
-            figures.values[f"{kind}, space back"] = status.get("state")
-            _check_download(client, figures, kind, status, data[kind])
-    settle(server)
-    figures.problems += [f"afterwards: {p}" for p in inventory(server).problems()]
-    traceback_check(figures, server)
-
-
-def _finish_tus(client: httpx.Client, url: str | None, data: bytes) -> dict[str, object]:
-    """Resume a tus upload (or start one if it was never created); its status, page-style."""
-    if url is None:
-        created = client.post("/files/", headers={**TUS, "Upload-Length": str(len(data))})
-        if created.status_code != 201:
-            return {"state": f"create {answer(created)}"}
-        url = created.headers["location"]
-    state = client.head(url, headers=TUS)
-    if state.status_code != 200:
-        return {"state": f"HEAD {answer(state)}"}
-    offset = int(state.headers["upload-offset"])
-    if offset < len(data):
-        done = client.patch(url, content=data[offset:], headers={
-            **TUS, "Content-Type": "application/offset+octet-stream",
-            "Upload-Offset": str(offset)})  # fmt: skip
-        if done.status_code != 204:
-            return {"state": f"PATCH {answer(done)}"}
-        state = client.head(url, headers=TUS)
-    link = state.headers.get("pyfiledrop-download-url")
-    return {"state": "complete" if link else "no link", "download_url": link}
-
-
-def _check_download(
-    client: httpx.Client, figures: Figures, kind: str, status: dict[str, object], data: bytes
-) -> None:
-    if status.get("state") != "complete" or not status.get("download_url"):
-        figures.problems.append(f"{kind} with the space back: {status}")
-        return
-    got = client.get(str(status["download_url"]))
-    if got.status_code != 200 or got.content != data:
-        figures.problems.append(f"{kind}: download {got.status_code}, {len(got.content)} bytes")
-
-
-def _full_split(server: FaultServer, store: Path, figures: Figures) -> None:
-    size = 12 * MB + 17
-    f = DzFile(os.urandom(size), MB, "split.bin")
-    tus_data = os.urandom(size)
-    with server.client() as client:
-        client.get("/")
-        fill(store, leave=4 * MiB)
-        refused = [i for i in range(f.count) if f.send_raw(client, i).status_code != 200]
-        status = client.get(f"/upload/{f.uuid}", params={"wait": "5"}).json()
-        figures.values["dz, storage full"] = status["state"]
-        if refused:
-            figures.problems.append(f"chunks {refused} refused although chunks have room")
-        if status["state"] in ("assembling", "receiving"):
-            figures.problems.append(f"the upload stayed {status['state']} after the copy failed")
-        incoming = sorted(p.name for p in server.files.glob("*.incoming"))
-        if incoming:
-            figures.problems.append(f"the failed copy left {', '.join(incoming)}")
-        created = client.post("/files/", headers={**TUS, "Upload-Length": str(size)})
-        tus_url = created.headers.get("location") if created.status_code == 201 else None
-        figures.values["tus, storage full"] = answer(created)
-        if created.status_code >= 500 and not is_507(created):
-            figures.problems.append(f"a tus upload created on a full storage: {answer(created)}")
-        if tus_url:
-            last = _try(
-                lambda: client.patch(
-                    tus_url,
-                    content=tus_data,
-                    headers={
-                        **TUS,
-                        "Content-Type": "application/offset+octet-stream",
-                        "Upload-Offset": "0",
-                    },
-                )
-            )
-            figures.values["tus, storage full"] = answer(last)
-        resize(store, "256M")
-        for i in range(f.count):  # the client sends its chunks again
-            f.send_raw(client, i)
-        again = client.get(f"/upload/{f.uuid}", params={"wait": "5"}).json()
-        figures.values["dz, space back"] = again["state"]
-        _check_download(client, figures, "dz", again, f.data)
-        resumed = _finish_tus(client, tus_url, tus_data)
-        figures.values["tus, space back"] = resumed["state"]
-        _check_download(client, figures, "tus", resumed, tus_data)
-    settle(server)
-    figures.problems += [f"afterwards: {p}" for p in inventory(server).problems()]
-    traceback_check(figures, server)
 
 
 # --- idle and trickling connections ---------------------------------------------------------------

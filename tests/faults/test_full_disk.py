@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.faults.conftest import needs_root
-from tests.faults.scenarios import ONE, SPLIT, full_disk
+from tests.faults.full_disk import ONE, SPLIT, full_disk
 
 
 @needs_root
