@@ -30,8 +30,8 @@ from tests.faults.full_disk import ONE, SPLIT, full_disk  # noqa: E402
 from tests.faults.servers import FaultServer, is_root  # noqa: E402
 
 SIZES = {
-    "full": {"uploaders": 200, "tus": 20, "rounds": 10, "per_round": 20, "idle": 300},
-    "quick": {"uploaders": 20, "tus": 3, "rounds": 2, "per_round": 8, "idle": 60},
+    "full": {"uploaders": 200, "tus": 20, "held": 600, "rounds": 10, "per_round": 20, "idle": 300},
+    "quick": {"uploaders": 20, "tus": 3, "held": 300, "rounds": 2, "per_round": 8, "idle": 60},
 }
 Scenario = Callable[[Path], Figures]
 
@@ -57,6 +57,7 @@ def scenarios(size: dict[str, int]) -> list[tuple[str, Scenario | str]]:
     no_root = "skipped: needs root to mount a tmpfs"
     return [
         ("load", on_server(lambda s: sc.concurrent_uploads(s, size["uploaders"], size["tus"]))),
+        ("requests held open", on_server(lambda s: sc.requests_held_open(s, size["held"]))),
         ("kill rounds", on_server(lambda s: sc.kill_rounds(s, size["rounds"], size["per_round"]))),
         ("kill while finishing", on_server(sc.kill_while_finishing)),
         ("leftovers at start", on_server(sc.leftovers_removed_at_start)),

@@ -12,6 +12,7 @@ import asyncio
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 
 from tests.dz import DzFile
@@ -127,6 +128,54 @@ def collect(
         else:
             outcomes.append(result)
     return outcomes, gave_up
+
+
+def requests_held_open(
+    server: FaultServer, requests: int, *, chunk: int = 4 * MiB, sent: int = 2 * MB
+) -> Figures:
+    """`requests` raw chunk requests (each its own upload) that send `sent` bytes of a `chunk`
+    byte chunk and then stall, all at once: the server's memory with them all in flight must stay
+    within `in_flight_budget(requests)` of its idle RSS (the bytes went to disk, not to memory)."""
+    figures = Figures(f"{requests} requests held open mid-chunk")
+    if not server.idle_rss_kib:
+        server.note_idle_rss()
+
+    async def hold() -> tuple[int, int]:
+        writers = []
+        try:
+            for _ in range(requests):
+                _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                query = (f"dzuuid={uuid.uuid4()}&dzchunkindex=0&dztotalfilesize={chunk}"
+                         f"&dzchunksize={chunk}&dztotalchunkcount=1&dzchunkbyteoffset=0"
+                         "&filename=held.bin")  # fmt: skip
+                writer.write(f"POST /upload?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             f"Content-Length: {chunk}\r\n\r\n".encode())  # fmt: skip
+                writer.write(os.urandom(sent))
+                writers.append(writer)
+            for writer in writers:
+                await writer.drain()
+            await asyncio.sleep(2.0)  # the server reads what was sent and writes it down
+            return server.memory_kib("VmRSS"), server.memory_kib("VmHWM")
+        finally:
+            for writer in writers:
+                writer.transport.abort()
+
+    rss, peak = asyncio.run(hold())
+    growth = (rss - server.idle_rss_kib) / 1024
+    budget = in_flight_budget(requests)
+    figures.values.update({
+        "server idle RSS (MiB)": round(server.idle_rss_kib / 1024, 1),
+        "server RSS with them held (MiB)": round(rss / 1024, 1),
+        "per request held (KiB)": round(growth * 1024 / requests),
+        "server peak VmHWM (MiB)": round(peak / 1024, 1),
+    })  # fmt: skip
+    if growth > budget:
+        figures.problems.append(
+            f"server memory grew {growth:.0f} MiB over its idle RSS with {requests} requests "
+            f"held mid-chunk (budget {budget:.0f} MiB)"
+        )
+    traceback_check(figures, server)
+    return figures.check()
 
 
 # --- crashes --------------------------------------------------------------------------------------
