@@ -1,6 +1,6 @@
-"""The fault suite in full: load, crashes, full disks and idle connections, with their figures.
+"""The fault suite in full: load, memory per request, crashes, full disks and idle connections.
 
-    python bench/faults.py            # 200 uploaders + 20 tus, 10 kill rounds of 20, 300 idle
+    python bench/faults.py            # the full sizes (bench/README.md)
     python bench/faults.py --quick    # the sizes CI runs (tests/faults/)
 
 Runs the scenarios of tests/faults/scenarios.py (the tests run the same functions, smaller) against
