@@ -33,6 +33,7 @@ class Server:
         self.chunks = root / "chunks"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = root / "server.log"
+        self.cwd: Path | None = None  # the server's working folder; None: the test's
 
     def command(self) -> list[str]:
         return [
@@ -42,7 +43,9 @@ class Server:
 
     def start(self) -> Server:
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
