@@ -109,7 +109,7 @@ class Finisher:
             await self.meta.release(name, holder)
             self._notify()
 
-    async def _resume(self, upload_id: str) -> None:
+    async def resume(self, upload_id: str) -> None:
         """Finish an upload left assembling (a crash, a full disk), if nobody else is at it."""
         holder = self.instance.holder()
         name = f"assemble:{upload_id}"
@@ -163,7 +163,7 @@ class Finisher:
         """Finish what was being finished, and what has all its bytes but was never finished."""
         await self.instance.reap()
         for upload in await self.meta.in_state(State.ASSEMBLING):
-            await self._resume(upload.id)
+            await self.resume(upload.id)
         for upload in await self.meta.whole():
             await self.finish(upload.id)
 

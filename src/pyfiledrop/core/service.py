@@ -196,7 +196,7 @@ class UploadService:
             async for piece in data:
                 await sink.write(piece)
             sink.check_complete()
-            return await self.refresh(upload)
+            return self._nudge(await self.refresh(upload))
         prehash = await self.finisher.prehash_of(upload)
         if prehash:
             prehash.forgotten(index)
@@ -210,6 +210,13 @@ class UploadService:
             prehash.recorded(index)
         if received == layout.chunk_count:
             self.finisher.track(self.finisher.finish(upload.id))
+        return upload
+
+    def _nudge(self, upload: Upload) -> Upload:
+        """A client asking about an upload that waits to be finished (the disk was full) has it
+        tried again now rather than at the next sweep."""
+        if upload.state == State.ASSEMBLING and upload.error:
+            self.finisher.track(self.finisher.resume(upload.id))
         return upload
 
     async def _write_chunk(self, upload: Upload, index: int, offset: int, data: Bytes) -> None:
@@ -449,12 +456,13 @@ class UploadService:
         upload = await self.meta.get(upload_id) if _ID.match(upload_id) else None
         if upload is None or upload.protocol != "tus":
             raise errors.NOT_FOUND("No upload has this address.")
-        return upload
+        return self._nudge(upload)
 
     async def settled(self, upload: Upload, timeout: float) -> Upload:
         """The upload once it is complete or failed (by any process), or as it is after
         `timeout` seconds."""
         deadline = asyncio.get_running_loop().time() + timeout
+        self._nudge(await self.refresh(upload))
         while True:
             current = await self.refresh(upload)
             left = deadline - asyncio.get_running_loop().time()
