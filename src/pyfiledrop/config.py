@@ -31,6 +31,8 @@ class Settings:
     allow_downloads: bool = False
     dz_cdn: str | None = None
     dz_version: str | None = None
+    header_timeout: float = 30.0
+    max_connections: int = 256
 
     @property
     def max_size(self) -> int:
@@ -49,11 +51,16 @@ class Settings:
             ("--timeout", self.timeout_ms),
             ("--chunk-size", self.chunk_size),
             ("--max-chunk-size", self.max_chunk_size),
+            ("--max-connections", self.max_connections),
         ):
             if value < 1:
                 found.append((flag, f"must be a positive whole number, not {value}"))
         if not 0 <= self.port <= 65535:
             found.append(("--port", f"must be between 0 and 65535, not {self.port}"))
+        if not self.header_timeout > 0:
+            found.append(
+                ("--header-timeout", f"must be positive seconds, not {self.header_timeout}")
+            )
         if self.chunk_size > self.max_chunk_size:
             found.append(
                 (
@@ -62,3 +69,4 @@ class Settings:
                 )
             )
         return found
+

@@ -72,6 +72,13 @@ def parse_metadata(header: str) -> dict[str, str]:
     return found
 
 
+def plain_error(exc: errors.UploadError, method: str = "GET") -> Response:
+    """A tus error: plain text (no body for HEAD) with the status the specification names."""
+    response = PlainTextResponse("" if method == "HEAD" else exc.message, status_code=exc.status)
+    response.headers["Tus-Resumable"] = VERSION
+    return response
+
+
 def _number(request: Request, header: str) -> int | None:
     value = request.headers.get(header)
     if value is None:
@@ -93,14 +100,15 @@ class Tus:
         streams: StreamUploads,
         *,
         max_size: int,
-        idle_timeout: float,
+        timeout: float,
+        pace_bytes: int,
         allow_downloads: bool,
         download: FileResponder,
         link: LinkMaker,
     ) -> None:
         self.streams = streams
         self.max_size = max_size
-        self.idle_timeout = idle_timeout
+        self.pace = (timeout, pace_bytes)  # each pace_bytes of a body within timeout s
         self.allow_downloads = allow_downloads
         self.download = download
         self.link = link
@@ -145,9 +153,7 @@ class Tus:
                 raise errors.PRECONDITION(f"This server speaks tus {VERSION} only.")
             response = await handler(request)
         except errors.UploadError as exc:
-            status = exc.status
-            body = "" if request.method == "HEAD" else exc.message
-            response = PlainTextResponse(body, status_code=status)
+            response = plain_error(exc, request.method)
         except ClientDisconnect:
             response = Response(status_code=400)
         return self._headers(request, response)
@@ -174,6 +180,7 @@ class Tus:
     # --- handlers -------------------------------------------------------------------------------
 
     async def _create(self, request: Request) -> Response:
+        self._refuse_long_body(request, self.max_size)
         metadata_header = request.headers.get("upload-metadata")
         metadata = parse_metadata(metadata_header or "")
         filename = metadata.get("filename") or metadata.get("name") or ""
@@ -253,7 +260,9 @@ class Tus:
             upload = self.streams.set_length(upload, length)
         algorithm, expected = self._checksum(request)
         digest = CHECKSUMS[algorithm]() if algorithm else None
-        body = Body(request, idle=self.idle_timeout)
+        room = self.max_size if upload.layout is None else upload.layout.size - offset
+        self._refuse_long_body(request, room)
+        body = Body(request, pace=self.pace)
         try:
             async with self.streams.append(upload, offset, keep_partial=digest is None) as sink:
                 async for piece in body:
@@ -263,11 +272,16 @@ class Tus:
                 if digest and digest.digest() != expected:
                     raise errors.CHECKSUM_MISMATCH("The data does not match Upload-Checksum.")
         except TimeoutError as exc:
-            raise errors.TIMEOUT(f"No data arrived for {self.idle_timeout:g} s.") from exc
-        except errors.UploadError:
-            await body.drain()
-            raise
+            seconds, size = self.pace
+            raise errors.TIMEOUT(f"No {size} bytes arrived within {seconds:g} s.") from exc
         return self.streams.service.refresh(upload)
+
+    @staticmethod
+    def _refuse_long_body(request: Request, room: int) -> None:
+        """A Content-Length above `room` is refused before a byte of the body is read."""
+        declared = _number(request, "content-length")
+        if declared is not None and declared > room:
+            raise errors.TOO_LARGE(f"The body is longer than the {max(room, 0)} bytes allowed.")
 
     @staticmethod
     def _checksum(request: Request) -> tuple[str | None, bytes]:

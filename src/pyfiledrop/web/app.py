@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
 from pyfiledrop.adapters.body import Body
-from pyfiledrop.adapters.tus import Tus
+from pyfiledrop.adapters.tus import Tus, plain_error
 from pyfiledrop.config import Settings
 from pyfiledrop.core.interfaces import LocalFiles
 from pyfiledrop.core.model import State, Upload
@@ -78,6 +78,11 @@ def error_response(exc: errors.UploadError) -> JSONResponse:
     return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
 
 
+def render_error(path: str, exc: errors.UploadError) -> Response:
+    """An error as the route at `path` renders them: tus's plain text under /files/, else JSON."""
+    return plain_error(exc) if path.startswith("/files/") else error_response(exc)
+
+
 def build_app(settings: Settings, service: UploadService) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
@@ -106,7 +111,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         owner = request.state.owner
         try:
             if declared and declared.isdigit() and int(declared) > limit:
-                raise errors.TOO_LARGE("The request is larger than this server accepts.")
+                raise errors.TOO_LARGE(f"The request is larger than the {limit} bytes allowed.")
             content_type = request.headers.get("content-type", "")
             async with asyncio.timeout(timeout):
                 if dropzone.is_raw(request.query_params):
@@ -118,7 +123,6 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
                         service, owner, content_type, body, settings.chunks
                     )
         except errors.UploadError as exc:
-            await body.drain()
             return error_response(exc)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
@@ -162,7 +166,8 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
     tus = Tus(
         StreamUploads(service),
         max_size=settings.max_size,
-        idle_timeout=timeout,
+        timeout=timeout,
+        pace_bytes=settings.chunk_size,
         allow_downloads=settings.allow_downloads,
         download=serve_file,
         link=download_url,
