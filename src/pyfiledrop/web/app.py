@@ -41,6 +41,7 @@ _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43,64}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
+_SECONDS = re.compile(r"^[0-9]{1,9}$")
 
 
 class OwnerCookie:
@@ -134,7 +135,9 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         """`?wait=N` holds the answer up to N s (at most 30) until the file is finished."""
         found = service.owned(request.state.owner, request.path_params["client_id"])
         wait = request.query_params.get("wait", "0")
-        if wait.isdigit() and int(wait) > 0:
+        if not _SECONDS.match(wait):  # str.isdigit() is true for "²", which int() refuses
+            raise errors.BAD_REQUEST("wait must be a whole number of seconds.")
+        if int(wait) > 0:
             found = await service.settled(found, min(int(wait), _MAX_WAIT))
         return JSONResponse(describe(request, found, with_chunks=True))
 
