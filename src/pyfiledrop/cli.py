@@ -165,6 +165,21 @@ def main() -> None:
     envvar=_env("MAX_CONNECTIONS"),
     help="Connections served at once, idle ones included (503 above it).",
 )
+@click.option(
+    "--public-url",
+    default=None,
+    envvar=_env("PUBLIC_URL"),
+    help="The server's address as clients see it, e.g. https://files.example.org: every link "
+    "starts with it.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    envvar=_env("FORWARDED_ALLOW_IPS"),
+    help="Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and "
+    "X-Forwarded-Host are believed.",
+)
 def serve(**options: Any) -> None:
     """Run the upload server."""
     settings = Settings(
@@ -183,6 +198,8 @@ def serve(**options: Any) -> None:
         dz_version=options["dz_version"],
         header_timeout=options["header_timeout"],
         max_connections=options["max_connections"],
+        public_url=options["public_url"],
+        forwarded_allow_ips=options["forwarded_allow_ips"],
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")

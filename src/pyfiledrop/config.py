@@ -6,8 +6,10 @@ given only the values it needs.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MIB = 1024 * 1024
 DROPZONE_VERSION = "6.3.5"  # the version vendored under web/static/vendor/dropzone (package.json)
@@ -33,6 +35,8 @@ class Settings:
     dz_version: str | None = None
     header_timeout: float = 30.0
     max_connections: int = 256
+    public_url: str | None = None
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @property
     def max_size(self) -> int:
@@ -42,6 +46,16 @@ class Settings:
     @property
     def database(self) -> Path:
         return self.storage / "pyfiledrop.sqlite3"
+
+    @property
+    def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The addresses whose X-Forwarded-Proto and X-Forwarded-Host are believed."""
+        found = []
+        for item in filter(None, (part.strip() for part in self.forwarded_allow_ips.split(","))):
+            found.append(ipaddress.ip_network("0.0.0.0/0" if item == "*" else item, strict=False))
+            if item == "*":
+                found.append(ipaddress.ip_network("::/0"))
+        return found
 
     def problems(self) -> list[tuple[str, str]]:
         """(flag, reason) for each setting that cannot work; empty when all is well."""
@@ -61,6 +75,12 @@ class Settings:
             found.append(
                 ("--header-timeout", f"must be positive seconds, not {self.header_timeout}")
             )
+        if self.public_url is not None and not _is_base_url(self.public_url):
+            found.append(("--public-url", f"{self.public_url!r} is not an http(s):// URL"))
+        try:
+            self.trusted_proxies  # noqa: B018  (raises on an address that is not one)
+        except ValueError as exc:
+            found.append(("--forwarded-allow-ips", f"{self.forwarded_allow_ips!r}: {exc}"))
         if self.chunk_size > self.max_chunk_size:
             found.append(
                 (
@@ -70,3 +90,16 @@ class Settings:
             )
         return found
 
+
+def _is_base_url(url: str) -> bool:
+    """An http(s) URL with a host and no query or fragment: links are made by appending paths."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.query or parts.fragment or parts.username)
+    )

@@ -106,3 +106,16 @@ def test_a_tus_patch_declaring_more_than_the_upload_has_left_is_413_before_the_b
         )
         assert reply.status == 413
         assert reply.body == b"The body is longer than the 1000 bytes allowed."
+
+
+def test_method_override_is_honoured_on_post_only_and_needs_tus_resumable(server: Server) -> None:
+    with server.client() as client:
+        url = new_upload(client, 100)
+        override = {"X-HTTP-Method-Override": "DELETE"}
+        assert client.get(url, headers=override).status_code == 404, "a GET stays a GET"
+        assert client.head(url, headers=TUS).status_code == 200
+        refused = client.post(url, headers=override)
+        assert refused.status_code == 412, "the overridden DELETE needs Tus-Resumable"
+        assert client.head(url, headers=TUS).status_code == 200
+        assert client.post(url, headers={**override, **TUS}).status_code == 204
+        assert client.head(url, headers=TUS).status_code == 404

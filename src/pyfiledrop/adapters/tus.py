@@ -54,6 +54,7 @@ _MAX_METADATA = 8192
 
 FileResponder = Callable[[Request, Upload], Awaitable[Response]]
 LinkMaker = Callable[[Request, Upload], str]
+OwnerOf = Callable[[Request], str]
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -105,6 +106,8 @@ class Tus:
         allow_downloads: bool,
         download: FileResponder,
         link: LinkMaker,
+        location: LinkMaker,
+        owner: OwnerOf,
     ) -> None:
         self.streams = streams
         self.max_size = max_size
@@ -112,6 +115,8 @@ class Tus:
         self.allow_downloads = allow_downloads
         self.download = download
         self.link = link
+        self.location = location
+        self.owner = owner
 
     def routes(self) -> list[Route]:
         return [
@@ -129,12 +134,14 @@ class Tus:
     async def collection(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return self._headers(request, Response(status_code=204), options=True)
-        return await self._answer(request, self._create)
+        return await self._answer(request, self._create, "POST")
 
     async def member(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return self._headers(request, Response(status_code=204), options=True)
-        method = request.headers.get("x-http-method-override", request.method).upper()
+        method = request.method
+        if method == "POST":  # the override is for clients that can send nothing but POST
+            method = request.headers.get("x-http-method-override", "").upper()
         handler = {
             "HEAD": self._head,
             "PATCH": self._patch,
@@ -143,13 +150,16 @@ class Tus:
         }.get(method)
         if handler is None:
             return self._headers(request, PlainTextResponse("Method not allowed.", 405))
-        return await self._answer(request, handler)
+        return await self._answer(request, handler, method)
 
     async def _answer(
-        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+        self,
+        request: Request,
+        handler: Callable[[Request], Awaitable[Response]],
+        method: str,
     ) -> Response:
         try:
-            if request.method != "GET" and request.headers.get("tus-resumable") != VERSION:
+            if method != "GET" and request.headers.get("tus-resumable") != VERSION:
                 raise errors.PRECONDITION(f"This server speaks tus {VERSION} only.")
             response = await handler(request)
         except errors.UploadError as exc:
@@ -186,7 +196,7 @@ class Tus:
         filename = metadata.get("filename") or metadata.get("name") or ""
         content_type = metadata.get("filetype") or metadata.get("type") or ""
         concat = request.headers.get("upload-concat", "")
-        owner = request.state.owner
+        owner = self.owner(request)
         if concat.startswith("final;"):
             parts = [self._id_of(url) for url in concat[len("final;") :].split()]
             if not parts:
@@ -215,7 +225,7 @@ class Tus:
 
     def _created(self, request: Request, upload: Upload) -> Response:
         response = Response(status_code=201)
-        response.headers["Location"] = str(request.url_for("tus_upload", upload_id=upload.id))
+        response.headers["Location"] = self.location(request, upload)
         self._describe(request, upload, response)
         return response
 

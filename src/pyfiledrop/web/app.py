@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mimetypes
+import os
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -33,7 +34,9 @@ from pyfiledrop.core.interfaces import LocalFiles
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.core.streams import StreamUploads
-from pyfiledrop.web.page import render_page
+from pyfiledrop.web.conditional import not_modified
+from pyfiledrop.web.links import ClientFacing, base_url
+from pyfiledrop.web.page import page_headers, render_page
 
 STATIC = Path(__file__).parent / "static"
 OWNER_COOKIE = "pyfiledrop_client"
@@ -47,7 +50,9 @@ _SECONDS = re.compile(r"^[0-9]{1,9}$")
 class OwnerCookie:
     """Gives every client a random id in a cookie; uploads are bound to a digest of it.
 
-    The page's first load sets it, and any client that keeps cookies gets it on its first request.
+    The cookie is set only by the routes that bind uploads to a client, which ask for it with
+    `owner_of`: the page (its first load sets it), POST /upload, the status call and tus creation;
+    never on downloads, static files or other routes' answers.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -61,10 +66,11 @@ class OwnerCookie:
         fresh = not _COOKIE_VALUE.match(token)
         if fresh:
             token = secrets.token_urlsafe(32)
-        scope.setdefault("state", {})["owner"] = hashlib.sha256(token.encode()).hexdigest()
+        state = scope.setdefault("state", {})
+        state["owner"] = hashlib.sha256(token.encode()).hexdigest()
 
         async def send_with_cookie(message: Message) -> None:
-            if fresh and message["type"] == "http.response.start":
+            if fresh and message["type"] == "http.response.start" and state.get("binds_owner"):
                 cookie = (
                     f"{OWNER_COOKIE}={token}; Path=/; Max-Age=315360000; HttpOnly; SameSite=Lax"
                 )
@@ -72,6 +78,12 @@ class OwnerCookie:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def owner_of(request: Request) -> str:
+    """The client's owner id, for binding uploads to it: the answer sets the cookie if it is new."""
+    request.state.binds_owner = True
+    return str(request.state.owner)
 
 
 def error_response(exc: errors.UploadError) -> JSONResponse:
@@ -109,7 +121,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         declared = request.headers.get("content-length")
         limit = service.limits.max_size + _FORM_SLACK
         body = Body(request)
-        owner = request.state.owner
+        owner = owner_of(request)
         try:
             if declared and declared.isdigit() and int(declared) > limit:
                 raise errors.TOO_LARGE(f"The request is larger than the {limit} bytes allowed.")
@@ -133,7 +145,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
 
     async def status(request: Request) -> Response:
         """`?wait=N` holds the answer up to N s (at most 30) until the file is finished."""
-        found = service.owned(request.state.owner, request.path_params["client_id"])
+        found = service.owned(owner_of(request), request.path_params["client_id"])
         wait = request.query_params.get("wait", "0")
         if not _SECONDS.match(wait):  # str.isdigit() is true for "²", which int() refuses
             raise errors.BAD_REQUEST("wait must be a whole number of seconds.")
@@ -149,11 +161,11 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
     async def serve_file(request: Request, found: Upload) -> Response:
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
-        if etag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers={"ETag": etag})
         storage: LocalFiles = service.storage  # type: ignore[assignment]
-        return FileResponse(
-            storage.path_of(found.storage_key),
+        path = storage.path_of(found.storage_key)
+        response = FileResponse(
+            path,
+            stat_result=await asyncio.to_thread(os.stat, path),
             media_type=media_type(found),
             headers={
                 "ETag": etag,
@@ -162,9 +174,18 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
                 "Content-Security-Policy": "sandbox",
             },
         )
+        last_modified = response.headers["last-modified"]
+        if not_modified(request.headers, etag, last_modified):
+            return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
+        return response
+
+    def link(request: Request, name: str, **params: str) -> str:
+        path: str = request.app.url_path_for(name, **params)
+        return base_url(request, settings.public_url) + path
 
     def download_url(request: Request, upload: Upload) -> str:
-        return str(request.url_for("download", token=upload.download_token))
+        assert upload.download_token is not None
+        return link(request, "download", token=upload.download_token)
 
     tus = Tus(
         StreamUploads(service),
@@ -174,10 +195,17 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         allow_downloads=settings.allow_downloads,
         download=serve_file,
         link=download_url,
+        location=lambda request, upload: link(request, "tus_upload", upload_id=upload.id),
+        owner=owner_of,
     )
 
     async def page(request: Request) -> Response:
-        return Response(render_page(settings), media_type="text/html; charset=utf-8")
+        owner_of(request)  # the page's first load gives the browser its cookie
+        return Response(
+            render_page(settings),
+            media_type="text/html; charset=utf-8",
+            headers=page_headers(settings),
+        )
 
     async def favicon(request: Request) -> Response:
         return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
@@ -224,4 +252,4 @@ def content_disposition(filename: str) -> str:
 
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
-    return OwnerCookie(build_app(settings, service))
+    return ClientFacing(OwnerCookie(build_app(settings, service)), settings, render_error)

@@ -310,6 +310,7 @@ def serve(
         loop="uvloop",
         http=protocol,  # type: ignore[arg-type]
         ws="none",
+        proxy_headers=False,  # links use X-Forwarded-* from --forwarded-allow-ips (web/links.py)
         lifespan="on",
         log_level="warning",
         access_log=False,
