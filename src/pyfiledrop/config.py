@@ -34,7 +34,7 @@ class Settings:
     dz_cdn: str | None = None
     dz_version: str | None = None
     header_timeout: float = 30.0
-    max_connections: int = 256
+    max_connections: int = 100  # peak RSS under 150 MB at any load (bench/connections.py)
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
 
