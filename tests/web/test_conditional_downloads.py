@@ -33,7 +33,8 @@ def download(server: Server) -> tuple[str, str, str]:
         ('"other",{etag} , "more"', 304),
         ("W/{etag}", 304),  # weak comparison
         ("*", 304),
-        ('"x{bare}y"', 200),  # holds the tag as a substring: no match
+        ('"x{bare}y"', 200),
+        ('"abc"{bare}"def"', 200),  # holds '"<tag>"' as a substring, but is no list of tags
         ("{bare}", 200),  # not an entity tag (no quotes)
         ('"other"', 200),
         ("", 200),
