@@ -152,7 +152,7 @@ def main() -> None:
 @click.option(
     "--header-timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
+    default=Settings.header_timeout,
     show_default=True,
     envvar=_env("HEADER_TIMEOUT"),
     help="Time allowed for a request's headers to arrive, in seconds (408 after it).",
@@ -174,7 +174,7 @@ def main() -> None:
 )
 @click.option(
     "--forwarded-allow-ips",
-    default="127.0.0.1",
+    default=Settings.forwarded_allow_ips,
     show_default=True,
     envvar=_env("FORWARDED_ALLOW_IPS"),
     help="Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and "
