@@ -168,6 +168,11 @@ class EdgeProtocol(HttpToolsProtocol):
             if self._head_seen > MAX_HEAD_BYTES:
                 self._refuse(self._too_large())
 
+    def _unsupported_upgrade_warning(self) -> None:
+        """No WebSockets here (`ws="none"`, so a connection never changes protocol and keeps its
+        slot until it closes): an Upgrade request is served as plain HTTP, without two warnings
+        in the log for each one."""
+
     # --- parser callbacks -----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
