@@ -149,6 +149,37 @@ def main() -> None:
     envvar=_env("DZ_VERSION"),
     help="Dropzone version to load from the CDN (implies a CDN).",
 )
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=Settings.header_timeout,
+    show_default=True,
+    envvar=_env("HEADER_TIMEOUT"),
+    help="Time allowed for a request's headers to arrive, in seconds (408 after it).",
+)
+@click.option(
+    "--max-connections",
+    type=POSITIVE,
+    default=Settings.max_connections,
+    show_default=True,
+    envvar=_env("MAX_CONNECTIONS"),
+    help="Connections served at once, idle ones included (503 above it).",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    envvar=_env("PUBLIC_URL"),
+    help="The server's address as clients see it, e.g. https://files.example.org: every link "
+    "starts with it.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default=Settings.forwarded_allow_ips,
+    show_default=True,
+    envvar=_env("FORWARDED_ALLOW_IPS"),
+    help="Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and "
+    "X-Forwarded-Host are believed.",
+)
 def serve(**options: Any) -> None:
     """Run the upload server."""
     settings = Settings(
@@ -165,6 +196,10 @@ def serve(**options: Any) -> None:
         allow_downloads=options["allow_downloads"],
         dz_cdn=options["dz_cdn"],
         dz_version=options["dz_version"],
+        header_timeout=options["header_timeout"],
+        max_connections=options["max_connections"],
+        public_url=options["public_url"],
+        forwarded_allow_ips=options["forwarded_allow_ips"],
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
@@ -251,10 +286,9 @@ def migrate(storage: Path) -> None:
 
 
 def run(settings: Settings) -> None:
-    import uvicorn
-
     from pyfiledrop.compose import build_service
-    from pyfiledrop.web.app import asgi
+    from pyfiledrop.web.app import asgi, render_error
+    from pyfiledrop.web.server import serve
 
     click.echo(
         f"Timeout: {settings.timeout_ms // 1000} seconds per chunk\n"
@@ -270,4 +304,11 @@ def run(settings: Settings) -> None:
     click.echo(f"pyfiledrop is running at http://{shown}:{settings.port}/")
     sys.stdout.flush()
     app = asgi(settings, build_service(settings))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    serve(
+        app,
+        render_error,
+        host=settings.host,
+        port=settings.port,
+        header_timeout=settings.header_timeout,
+        max_connections=settings.max_connections,
+    )

@@ -6,8 +6,10 @@ given only the values it needs.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MIB = 1024 * 1024
 DROPZONE_VERSION = "6.3.5"  # the version vendored under web/static/vendor/dropzone (package.json)
@@ -31,6 +33,10 @@ class Settings:
     allow_downloads: bool = False
     dz_cdn: str | None = None
     dz_version: str | None = None
+    header_timeout: float = 30.0
+    max_connections: int = 100  # peak RSS under 150 MB at any load (bench/connections.py)
+    public_url: str | None = None
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @property
     def max_size(self) -> int:
@@ -41,6 +47,16 @@ class Settings:
     def database(self) -> Path:
         return self.storage / "pyfiledrop.sqlite3"
 
+    @property
+    def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The addresses whose X-Forwarded-Proto and X-Forwarded-Host are believed."""
+        found = []
+        for item in filter(None, (part.strip() for part in self.forwarded_allow_ips.split(","))):
+            found.append(ipaddress.ip_network("0.0.0.0/0" if item == "*" else item, strict=False))
+            if item == "*":
+                found.append(ipaddress.ip_network("::/0"))
+        return found
+
     def problems(self) -> list[tuple[str, str]]:
         """(flag, reason) for each setting that cannot work; empty when all is well."""
         found = []
@@ -49,11 +65,22 @@ class Settings:
             ("--timeout", self.timeout_ms),
             ("--chunk-size", self.chunk_size),
             ("--max-chunk-size", self.max_chunk_size),
+            ("--max-connections", self.max_connections),
         ):
             if value < 1:
                 found.append((flag, f"must be a positive whole number, not {value}"))
         if not 0 <= self.port <= 65535:
             found.append(("--port", f"must be between 0 and 65535, not {self.port}"))
+        if not self.header_timeout > 0:
+            found.append(
+                ("--header-timeout", f"must be positive seconds, not {self.header_timeout}")
+            )
+        if self.public_url is not None and not _is_base_url(self.public_url):
+            found.append(("--public-url", f"{self.public_url!r} is not an http(s):// URL"))
+        try:
+            self.trusted_proxies  # noqa: B018  (raises on an address that is not one)
+        except ValueError as exc:
+            found.append(("--forwarded-allow-ips", f"{self.forwarded_allow_ips!r}: {exc}"))
         if self.chunk_size > self.max_chunk_size:
             found.append(
                 (
@@ -62,3 +89,17 @@ class Settings:
                 )
             )
         return found
+
+
+def _is_base_url(url: str) -> bool:
+    """An http(s) URL with a host and no query or fragment: links are made by appending paths."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.query or parts.fragment or parts.username)
+    )

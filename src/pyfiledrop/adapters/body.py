@@ -1,4 +1,8 @@
-"""A request body read piece by piece as it arrives, for adapters that stream it to storage."""
+"""A request body read piece by piece as it arrives, for adapters that stream it to storage.
+
+A refused body is not read to its end here: the answer goes out at once with `Connection: close`,
+and the server (web/server.py) drops what the client still sends for a bounded time.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,34 @@ from collections.abc import AsyncIterator
 
 from starlette.requests import ClientDisconnect, Request
 
-_DRAIN_LIMIT = 128 * 1024 * 1024  # read at most this much of a refused body so the client sees why
-
 
 class Body:
     """The request body as it arrives, without Starlette's once-only stream guard.
 
-    Iterating again after an error goes on where the first loop stopped, which is how a refused
-    body is drained.
+    With a `pace` of (seconds, size), every `size` bytes must arrive within `seconds`, else
+    iterating raises TimeoutError: a body that trickles in is cut off, not only one that stops.
     """
 
-    def __init__(self, request: Request, idle: float | None = None) -> None:
+    def __init__(self, request: Request, pace: tuple[float, int] | None = None) -> None:
         self._receive = request.receive
-        self._idle = idle
+        self._pace = pace
         self.ended = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        """Raises TimeoutError when `idle` seconds pass without a byte."""
+        loop = asyncio.get_running_loop()
+        deadline, due = (loop.time() + self._pace[0], self._pace[1]) if self._pace else (None, 0)
         while not self.ended:
-            if self._idle is None:  # the common case: no timer to arm per piece
+            if deadline is None:  # the common case: no timer to arm per piece
                 message = await self._receive()
             else:
-                async with asyncio.timeout(self._idle):
+                async with asyncio.timeout_at(deadline):
                     message = await self._receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnect()
             self.ended = not message.get("more_body", False)
-            if message.get("body"):
-                yield message["body"]
-
-    async def drain(self) -> None:
-        """Read and drop the rest of a refused body, so the client reads our answer, not a reset."""
-        seen = 0
-        try:
-            async for piece in self:
-                seen += len(piece)
-                if seen > _DRAIN_LIMIT:
-                    return
-        except ClientDisconnect:
-            return
+            if piece := message.get("body"):
+                if self._pace:
+                    due -= len(piece)
+                    if due <= 0:
+                        deadline, due = loop.time() + self._pace[0], self._pace[1]
+                yield piece

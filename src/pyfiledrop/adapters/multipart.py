@@ -13,6 +13,7 @@ from pyfiledrop import errors
 
 MAX_FIELDS = 64
 MAX_FIELD_BYTES = 4096
+MAX_BOUNDARY = 256  # python-multipart's parser refuses longer ones (RFC 2046 itself allows 70)
 
 
 def boundary_of(content_type: str) -> bytes:
@@ -25,6 +26,8 @@ def boundary_of(content_type: str) -> bytes:
     boundary = params.get(b"boundary")
     if not boundary:
         raise errors.BAD_REQUEST("The multipart body has no boundary.")
+    if len(boundary) > MAX_BOUNDARY:
+        raise errors.BAD_REQUEST(f"The multipart boundary is longer than {MAX_BOUNDARY} bytes.")
     return boundary
 
 

@@ -52,6 +52,7 @@ MAX_PARTS = 256  # partial uploads one final upload may name
 
 FileResponder = Callable[[Request, Upload], Awaitable[Response]]
 LinkMaker = Callable[[Request, Upload], str]
+OwnerOf = Callable[[Request], str]
 
 
 def parse_metadata(header: str) -> dict[str, str]:
@@ -68,6 +69,13 @@ def parse_metadata(header: str) -> dict[str, str]:
         except binascii.Error as exc:
             raise errors.BAD_REQUEST(f"Upload-Metadata value of {key!r} is not base64.") from exc
     return found
+
+
+def plain_error(exc: errors.UploadError, method: str = "GET") -> Response:
+    """A tus error: plain text (no body for HEAD) with the status the specification names."""
+    response = PlainTextResponse("" if method == "HEAD" else exc.message, status_code=exc.status)
+    response.headers["Tus-Resumable"] = VERSION
+    return response
 
 
 def _number(request: Request, header: str) -> int | None:
@@ -91,18 +99,23 @@ class Tus:
         service: UploadService,
         *,
         max_size: int,
-        idle_timeout: float,
+        timeout: float,
+        pace_bytes: int,
         allow_downloads: bool,
         download: FileResponder,
         link: LinkMaker,
+        location: LinkMaker,
+        owner: OwnerOf,
     ) -> None:
         self.service = service
         self.extensions = EXTENSIONS + (",concatenation" if service.concatenation else "")
         self.max_size = max_size
-        self.idle_timeout = idle_timeout
+        self.pace = (timeout, pace_bytes)  # each pace_bytes of a body within timeout s
         self.allow_downloads = allow_downloads
         self.download = download
         self.link = link
+        self.location = location
+        self.owner = owner
 
     def routes(self) -> list[Route]:
         return [
@@ -120,12 +133,14 @@ class Tus:
     async def collection(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return self._headers(request, Response(status_code=204), options=True)
-        return await self._answer(request, self._create)
+        return await self._answer(request, self._create, "POST")
 
     async def member(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return self._headers(request, Response(status_code=204), options=True)
-        method = request.headers.get("x-http-method-override", request.method).upper()
+        method = request.method
+        if method == "POST":  # the override is for clients that can send nothing but POST
+            method = request.headers.get("x-http-method-override", "").upper()
         handler = {
             "HEAD": self._head,
             "PATCH": self._patch,
@@ -134,19 +149,20 @@ class Tus:
         }.get(method)
         if handler is None:
             return self._headers(request, PlainTextResponse("Method not allowed.", 405))
-        return await self._answer(request, handler)
+        return await self._answer(request, handler, method)
 
     async def _answer(
-        self, request: Request, handler: Callable[[Request], Awaitable[Response]]
+        self,
+        request: Request,
+        handler: Callable[[Request], Awaitable[Response]],
+        method: str,
     ) -> Response:
         try:
-            if request.method != "GET" and request.headers.get("tus-resumable") != VERSION:
+            if method != "GET" and request.headers.get("tus-resumable") != VERSION:
                 raise errors.PRECONDITION(f"This server speaks tus {VERSION} only.")
             response = await handler(request)
         except errors.UploadError as exc:
-            status = exc.status
-            body = "" if request.method == "HEAD" else exc.message
-            response = PlainTextResponse(body, status_code=status)
+            response = plain_error(exc, request.method)
         except ClientDisconnect:
             response = Response(status_code=400)
         return self._headers(request, response)
@@ -173,12 +189,13 @@ class Tus:
     # --- handlers -------------------------------------------------------------------------------
 
     async def _create(self, request: Request) -> Response:
+        self._refuse_long_body(request, self.max_size)
         metadata_header = request.headers.get("upload-metadata")
         metadata = parse_metadata(metadata_header or "")
         filename = metadata.get("filename") or metadata.get("name") or ""
         content_type = metadata.get("filetype") or metadata.get("type") or ""
         concat = request.headers.get("upload-concat", "")
-        owner = request.state.owner
+        owner = self.owner(request)
         if concat.startswith("final;"):
             urls = concat[len("final;") :].split()
             if not urls:
@@ -209,7 +226,7 @@ class Tus:
 
     def _created(self, request: Request, upload: Upload) -> Response:
         response = Response(status_code=201)
-        response.headers["Location"] = str(request.url_for("tus_upload", upload_id=upload.id))
+        response.headers["Location"] = self.location(request, upload)
         self._describe(request, upload, response)
         return response
 
@@ -254,7 +271,9 @@ class Tus:
             upload = await self.service.set_length(upload, length)
         algorithm, expected = self._checksum(request)
         digest = CHECKSUMS[algorithm]() if algorithm else None
-        body = Body(request, idle=self.idle_timeout)
+        room = self.max_size if upload.layout is None else upload.layout.size - offset
+        self._refuse_long_body(request, room)
+        body = Body(request, pace=self.pace)
 
         async def data() -> AsyncIterator[bytes]:
             async for piece in body:
@@ -267,10 +286,15 @@ class Tus:
         try:
             return await self.service.append(upload, offset, data(), keep_partial=digest is None)
         except TimeoutError as exc:
-            raise errors.TIMEOUT(f"No data arrived for {self.idle_timeout:g} s.") from exc
-        except errors.UploadError:
-            await body.drain()
-            raise
+            seconds, size = self.pace
+            raise errors.TIMEOUT(f"No {size} bytes arrived within {seconds:g} s.") from exc
+
+    @staticmethod
+    def _refuse_long_body(request: Request, room: int) -> None:
+        """A Content-Length above `room` is refused before a byte of the body is read."""
+        declared = _number(request, "content-length")
+        if declared is not None and declared > room:
+            raise errors.TOO_LARGE(f"The body is longer than the {max(room, 0)} bytes allowed.")
 
     @staticmethod
     def _checksum(request: Request) -> tuple[str | None, bytes]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import mimetypes
+import os
 import re
 import secrets
 from collections.abc import AsyncIterator
@@ -27,11 +28,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
 from pyfiledrop.adapters.body import Body
-from pyfiledrop.adapters.tus import Tus
+from pyfiledrop.adapters.tus import Tus, plain_error
 from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
-from pyfiledrop.web.page import render_page
+from pyfiledrop.web.conditional import not_modified
+from pyfiledrop.web.links import ClientFacing, base_url
+from pyfiledrop.web.page import page_headers, render_page
 
 STATIC = Path(__file__).parent / "static"
 OWNER_COOKIE = "pyfiledrop_client"
@@ -39,12 +42,15 @@ _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^
 _COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43,64}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
+_SECONDS = re.compile(r"^[0-9]{1,9}$")
 
 
 class OwnerCookie:
     """Gives every client a random id in a cookie; uploads are bound to a digest of it.
 
-    The page's first load sets it, and any client that keeps cookies gets it on its first request.
+    The cookie is set only by the routes that bind uploads to a client, which ask for it with
+    `owner_of`: the page (its first load sets it), POST /upload, the status call and tus creation;
+    never on downloads, static files or other routes' answers.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -58,10 +64,11 @@ class OwnerCookie:
         fresh = not _COOKIE_VALUE.match(token)
         if fresh:
             token = secrets.token_urlsafe(32)
-        scope.setdefault("state", {})["owner"] = hashlib.sha256(token.encode()).hexdigest()
+        state = scope.setdefault("state", {})
+        state["owner"] = hashlib.sha256(token.encode()).hexdigest()
 
         async def send_with_cookie(message: Message) -> None:
-            if fresh and message["type"] == "http.response.start":
+            if fresh and message["type"] == "http.response.start" and state.get("binds_owner"):
                 cookie = (
                     f"{OWNER_COOKIE}={token}; Path=/; Max-Age=315360000; HttpOnly; SameSite=Lax"
                 )
@@ -71,9 +78,20 @@ class OwnerCookie:
         await self.app(scope, receive, send_with_cookie)
 
 
+def owner_of(request: Request) -> str:
+    """The client's owner id, for binding uploads to it: the answer sets the cookie if it is new."""
+    request.state.binds_owner = True
+    return str(request.state.owner)
+
+
 def error_response(exc: errors.UploadError) -> JSONResponse:
     # Dropzone shows `error` next to the file when the reply is a JSON object.
     return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
+
+
+def render_error(path: str, exc: errors.UploadError) -> Response:
+    """An error as the route at `path` renders them: tus's plain text under /files/, else JSON."""
+    return plain_error(exc) if path.startswith("/files/") else error_response(exc)
 
 
 def build_app(settings: Settings, service: UploadService) -> Starlette:
@@ -103,10 +121,10 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         declared = request.headers.get("content-length")
         limit = service.limits.max_size + _FORM_SLACK
         body = Body(request)
-        owner = request.state.owner
+        owner = owner_of(request)
         try:
             if declared and declared.isdigit() and int(declared) > limit:
-                raise errors.TOO_LARGE("The request is larger than this server accepts.")
+                raise errors.TOO_LARGE(f"The request is larger than the {limit} bytes allowed.")
             content_type = request.headers.get("content-type", "")
             async with asyncio.timeout(timeout):
                 if dropzone.is_raw(request.query_params):
@@ -116,7 +134,6 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
                 else:
                     done = await dropzone.receive(service, owner, content_type, body)
         except errors.UploadError as exc:
-            await body.drain()
             return error_response(exc)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
@@ -126,9 +143,11 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
 
     async def status(request: Request) -> Response:
         """`?wait=N` holds the answer up to N s (at most 30) until the file is finished."""
-        found = await service.owned(request.state.owner, request.path_params["client_id"])
+        found = await service.owned(owner_of(request), request.path_params["client_id"])
         wait = request.query_params.get("wait", "0")
-        if wait.isdigit() and int(wait) > 0:
+        if not _SECONDS.match(wait):  # str.isdigit() is true for "²", which int() refuses
+            raise errors.BAD_REQUEST("wait must be a whole number of seconds.")
+        if int(wait) > 0:
             found = await service.settled(found, min(int(wait), _MAX_WAIT))
         return JSONResponse(await describe(request, found, with_chunks=True))
 
@@ -140,11 +159,11 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
     async def serve_file(request: Request, found: Upload) -> Response:
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
-        if etag in request.headers.get("if-none-match", ""):
-            return Response(status_code=304, headers={"ETag": etag})
         assert service.local_files is not None  # the only storage today keeps local files
-        return FileResponse(
-            service.local_files.path_of(found.storage_key),
+        path = service.local_files.path_of(found.storage_key)
+        response = FileResponse(
+            path,
+            stat_result=await asyncio.to_thread(os.stat, path),
             media_type=media_type(found),
             headers={
                 "ETag": etag,
@@ -153,21 +172,38 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
                 "Content-Security-Policy": "sandbox",
             },
         )
+        last_modified = response.headers["last-modified"]
+        if not_modified(request.headers, etag, last_modified):
+            return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
+        return response
+
+    def link(request: Request, name: str, **params: str) -> str:
+        path: str = request.app.url_path_for(name, **params)
+        return base_url(request, settings.public_url) + path
 
     def download_url(request: Request, upload: Upload) -> str:
-        return str(request.url_for("download", token=upload.download_token))
+        assert upload.download_token is not None
+        return link(request, "download", token=upload.download_token)
 
     tus = Tus(
         service,
         max_size=settings.max_size,
-        idle_timeout=timeout,
+        timeout=timeout,
+        pace_bytes=settings.chunk_size,
         allow_downloads=settings.allow_downloads,
         download=serve_file,
         link=download_url,
+        location=lambda request, upload: link(request, "tus_upload", upload_id=upload.id),
+        owner=owner_of,
     )
 
     async def page(request: Request) -> Response:
-        return Response(render_page(settings), media_type="text/html; charset=utf-8")
+        owner_of(request)  # the page's first load gives the browser its cookie
+        return Response(
+            render_page(settings),
+            media_type="text/html; charset=utf-8",
+            headers=page_headers(settings),
+        )
 
     async def favicon(request: Request) -> Response:
         return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
@@ -213,4 +249,4 @@ def content_disposition(filename: str) -> str:
 
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
-    return OwnerCookie(build_app(settings, service))
+    return ClientFacing(OwnerCookie(build_app(settings, service)), settings, render_error)

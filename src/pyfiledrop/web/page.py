@@ -7,6 +7,7 @@ import json
 from functools import cache
 from pathlib import Path
 from string import Template
+from urllib.parse import urlsplit
 
 from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, Settings
 
@@ -64,3 +65,19 @@ def render_page(settings: Settings) -> str:
         parallel_text=f", {PARALLEL_CHUNK_LIMIT} at a time" if settings.parallel_chunks else "",
         downloads_hidden="hidden" if settings.allow_downloads else "",
     )
+
+
+@cache
+def page_headers(settings: Settings) -> dict[str, str]:
+    """A Content-Security-Policy the page works under (its scripts and styles from here or the
+    Dropzone CDN, no inline code; the config block is JSON data, which no policy blocks), and no
+    framing by other sites."""
+    script, _ = dropzone_urls(settings)
+    parts = urlsplit(script)
+    cdn = f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    policy = (
+        f"default-src 'none'; script-src 'self'{cdn}; style-src 'self'{cdn}; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+    return {"Content-Security-Policy": policy, "X-Frame-Options": "DENY"}
