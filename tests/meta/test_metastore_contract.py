@@ -1,40 +1,62 @@
-"""The MetaStore contract, run against every implementation (SQLite today).
+"""The MetaStore contract, run against every implementation (SQLite and PostgreSQL).
 
-Two store objects on one database stand for two server processes.
+Two store objects on one database stand for two server processes. Every test closes its stores
+inside the event loop that used them (a PostgreSQL store's connections belong to that loop).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from pyfiledrop.core.interfaces import ChunkStart, MetaStore
 from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.meta.postgres import PostgresMetaStore
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
 
-Opener = Callable[[], MetaStore]
 
+class Opener:
+    """Opens stores on one database and closes them all."""
 
-@pytest.fixture(params=["sqlite"])
-def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    opened: list[MetaStore] = []
+    def __init__(self, make: Callable[[], MetaStore]) -> None:
+        self._make = make
+        self.opened: list[MetaStore] = []
 
-    def open_store() -> MetaStore:
-        store = SQLiteMetaStore(tmp_path / "meta.sqlite3")
-        opened.append(store)
+    def __call__(self) -> MetaStore:
+        store = self._make()
+        self.opened.append(store)
         return store
 
-    yield open_store
+    async def close(self) -> None:
+        while self.opened:
+            await self.opened.pop().close()
 
-    async def close_all() -> None:
-        for store in opened:
-            await store.close()
 
-    asyncio.run(close_all())
+@pytest.fixture(params=["sqlite", "postgresql"])
+def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        stores = Opener(lambda: PostgresMetaStore(url))
+    else:
+        stores = Opener(lambda: SQLiteMetaStore(tmp_path / "meta.sqlite3"))
+    yield stores
+    asyncio.run(stores.close())
+
+
+def drive(opener: Opener, work: Callable[[], Awaitable[None]]) -> None:
+    """Run `work` in a new event loop and close the stores it opened there."""
+
+    async def go() -> None:
+        try:
+            await work()
+        finally:
+            await opener.close()
+
+    asyncio.run(go())
 
 
 def upload(uid: str, client_id: str | None = "c-1", owner: str = "alice") -> Upload:
@@ -45,11 +67,11 @@ def upload(uid: str, client_id: str | None = "c-1", owner: str = "alice") -> Upl
     )  # fmt: skip
 
 
-def run(test: Callable[[MetaStore], object], opener: Opener) -> None:
+def run(test: Callable[[MetaStore], Awaitable[None]], opener: Opener) -> None:
     async def go() -> None:
-        await test(opener())  # type: ignore[misc]
+        await test(opener())
 
-    asyncio.run(go())
+    drive(opener, go)
 
 
 def test_create_or_get_keeps_the_first_upload_for_a_client_id(opener: Opener) -> None:
@@ -71,7 +93,7 @@ def test_racing_creators_get_one_upload(opener: Opener) -> None:
         )
         assert len({m.id for m in made}) == 1
 
-    asyncio.run(go())
+    drive(opener, go)
 
 
 def test_uploads_without_client_id_are_all_kept(opener: Opener) -> None:
@@ -117,7 +139,7 @@ def test_a_chunk_has_one_live_writer_across_stores(opener: Opener) -> None:
         await a.abandon_chunk("u1", 0, "ha")
         assert await b.start_chunk("u1", 0, "hb", "ib", 60) == ChunkStart.CLAIMED
 
-    asyncio.run(go())
+    drive(opener, go)
 
 
 def test_claims_of_expired_leases_and_dead_instances_are_free(opener: Opener) -> None:
