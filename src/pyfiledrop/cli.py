@@ -289,6 +289,8 @@ def run(settings: Settings) -> None:
     from pyfiledrop.compose import build_service
     from pyfiledrop.web.app import asgi
 
+    with _database_errors():  # before the banner: a server that cannot start says only why
+        service = build_service(settings)
     click.echo(
         f"Timeout: {settings.timeout_ms // 1000} seconds per chunk\n"
         f"Chunk Size: {settings.chunk_size // 1024} Kb\n"
@@ -302,7 +304,5 @@ def run(settings: Settings) -> None:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(f"pyfiledrop is running at http://{shown}:{settings.port}/")
     sys.stdout.flush()
-    with _database_errors():
-        service = build_service(settings)
     app = asgi(settings, service)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)

@@ -94,9 +94,9 @@ def _translate(exc: Exception) -> errors.UploadError:
     return errors.STORAGE_FAILED("The server could not record the upload.")
 
 
-def _reason(exc: psycopg.Error) -> str:
-    """libpq's message on one line (it never contains the password)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+def _reason(exc: psycopg.Error, url: str) -> str:
+    """libpq's message on one line, without the URL (which may hold a password)."""
+    return " ".join(str(exc).replace(url, "<the URL>").split()) or type(exc).__name__
 
 
 def check_url(url: str) -> None:
@@ -104,7 +104,7 @@ def check_url(url: str) -> None:
     try:
         psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error as exc:
-        raise OpenError(f"not a valid PostgreSQL URL: {_reason(exc)}") from exc
+        raise OpenError(f"not a valid PostgreSQL URL: {_reason(exc, url)}") from None
 
 
 def migrate_url(url: str) -> list[Migration]:
@@ -119,7 +119,7 @@ def migrate_url(url: str) -> list[Migration]:
         with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as db:
             applied = [m for m in migrations("postgresql") if _apply(db, m)]
     except psycopg.Error as exc:
-        raise OpenError(_reason(exc)) from exc
+        raise OpenError(_reason(exc, url)) from None
     return applied
 
 
