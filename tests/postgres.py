@@ -46,7 +46,8 @@ def _bin_dir() -> Path:
 class Cluster:
     """initdb + pg_ctl start in a temporary folder; `stop()` removes it all."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: PostgreSQL's default fsync settings (benchmarks), else none (tests)."""
         self.bin = _bin_dir()
         self.port = _free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="pyfiledrop-pg-"))
@@ -57,10 +58,9 @@ class Cluster:
             self._as = ["runuser", "-u", "postgres", "--"]
         self.data = self.dir / "data"
         self.log = self.dir / "server.log"
-        options = (
-            f"-k {self.dir} -p {self.port} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-k {self.dir} -p {self.port} -h 127.0.0.1 -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
             self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                      "--no-sync", "-E", "UTF8", "--no-instructions")  # fmt: skip
