@@ -249,3 +249,36 @@ def test_delete_forgets_chunks_and_claims(opener: Opener) -> None:
         assert await meta.start_chunk("u1", 0, "h2", "i1", 60) == ChunkStart.CLAIMED
 
     run(test, opener)
+
+
+def test_racing_chunk_writers_on_two_stores_keep_the_count_exact(opener: Opener) -> None:
+    """Every chunk sent by several writers at once through two stores: one writer at a time per
+    chunk, no deadlock, and the count of received chunks is the set's size."""
+
+    async def go() -> None:
+        stores = [opener(), opener()]
+        await beating(stores[0], "i0", "i1")
+        await stores[0].create_or_get(upload("u1"))
+        counts: list[int] = []
+        writing: set[int] = set()
+
+        async def writer(n: int) -> None:
+            meta = stores[n % 2]
+            for index in [(n + k) % 12 for k in range(12)]:
+                holder = f"h{n}"
+                while await meta.start_chunk("u1", index, holder, f"i{n % 2}", 60) != (
+                    ChunkStart.CLAIMED
+                ):
+                    await asyncio.sleep(0.001)
+                assert index not in writing, "two live writers on one chunk"
+                writing.add(index)
+                await asyncio.sleep(0)
+                writing.discard(index)
+                counts.append(await meta.end_chunk("u1", index, holder))
+
+        await asyncio.gather(*(writer(n) for n in range(6)))
+        assert await stores[1].received("u1") == list(range(12))
+        assert await stores[1].end_chunk("u1", 0, "nobody") == 12
+        assert max(counts) == 12
+
+    drive(opener, go)

@@ -183,18 +183,6 @@ class PostgresMetaStore:
                 raise _translate(exc) from exc
         raise AssertionError("unreachable")
 
-    @staticmethod
-    async def _pipeline(
-        db: Connection, statements: Sequence[tuple[str, dict[str, Any]]]
-    ) -> list[psycopg.AsyncCursor[TupleRow]]:
-        """Run `statements` in one transaction and one round trip; their cursors, with results."""
-        async with db.pipeline():
-            async with db.transaction():
-                cursors = [db.cursor() for _ in statements]
-                for cursor, (sql, values) in zip(cursors, statements, strict=True):
-                    await cursor.execute(sql, values)
-        return cursors
-
     async def _rows(self, sql: str, values: Sequence[Any] | dict[str, Any]) -> list[TupleRow]:
         async def step(db: Connection) -> list[TupleRow]:
             cursor = await db.execute(sql, values)
@@ -311,47 +299,41 @@ class PostgresMetaStore:
             "upload": upload_id, "idx": index, "name": f"chunk:{upload_id}:{index}",
             "holder": holder, "instance": instance, "lease": lease,
         }  # fmt: skip
-        source = (
-            f"SELECT {_CLAIM_VALUES} FROM uploads WHERE id = %(upload)s AND state = 'receiving'"
+        # One statement: the upload's row is locked first (the main query reads `up` before the
+        # unreferenced `gone` and `bump` run at its end). Taken: a re-send of a received chunk
+        # also counts a rewrite, its bytes may change under a digest.
+        rows = await self._rows(
+            "WITH up AS (SELECT state FROM uploads WHERE id = %(upload)s FOR NO KEY UPDATE), "
+            "took AS ("
+            + _TAKE.format(source=f"SELECT {_CLAIM_VALUES} FROM up WHERE state = 'receiving'")
+            + " RETURNING 1), "
+            "gone AS (DELETE FROM chunks WHERE upload_id = %(upload)s AND idx = %(idx)s "
+            "AND EXISTS (SELECT FROM took) RETURNING 1), "
+            "bump AS (UPDATE uploads SET received = received - 1, rewrites = rewrites + 1 "
+            "WHERE id = %(upload)s AND EXISTS (SELECT FROM gone)) "
+            "SELECT (SELECT state FROM up), EXISTS (SELECT FROM took)",
+            values,
         )
-
-        async def step(db: Connection) -> ChunkStart:
-            state, took, _ = await self._pipeline(db, [
-                ("SELECT state FROM uploads WHERE id = %(upload)s FOR NO KEY UPDATE", values),
-                (_TAKE.format(source=source), values),
-                # Taken: a re-send of a received chunk, whose bytes may change under a digest.
-                ("WITH gone AS (DELETE FROM chunks WHERE upload_id = %(upload)s AND idx = %(idx)s "
-                 "AND EXISTS (SELECT FROM claims WHERE name = %(name)s AND holder = %(holder)s) "
-                 "AND EXISTS (SELECT FROM uploads WHERE id = %(upload)s AND state = 'receiving') "
-                 "RETURNING 1) "
-                 "UPDATE uploads SET received = received - 1, rewrites = rewrites + 1 "
-                 "WHERE id = %(upload)s AND EXISTS (SELECT FROM gone)", values),
-            ])  # fmt: skip
-            row = await state.fetchone()
-            if row is None or row[0] != State.RECEIVING.value:
-                return ChunkStart.CLOSED
-            return ChunkStart.CLAIMED if took.rowcount == 1 else ChunkStart.BUSY
-
-        return await self._run(step)
+        state, took = rows[0]
+        if state != State.RECEIVING.value:
+            return ChunkStart.CLOSED
+        return ChunkStart.CLAIMED if took else ChunkStart.BUSY
 
     async def end_chunk(self, upload_id: str, index: int, holder: str) -> int:
         values = {"upload": upload_id, "idx": index, "name": f"chunk:{upload_id}:{index}",
                   "holder": holder}  # fmt: skip
-
-        async def step(db: Connection) -> int:
-            *_, counted = await self._pipeline(db, [
-                ("SELECT FROM uploads WHERE id = %(upload)s FOR NO KEY UPDATE", values),
-                ("DELETE FROM claims WHERE name = %(name)s AND holder = %(holder)s", values),
-                ("WITH added AS (INSERT INTO chunks (upload_id, idx) "
-                 "SELECT id, %(idx)s FROM uploads WHERE id = %(upload)s "
-                 "ON CONFLICT DO NOTHING RETURNING 1) "
-                 "UPDATE uploads SET received = received + (SELECT count(*) FROM added) "
-                 "WHERE id = %(upload)s RETURNING received", values),
-            ])  # fmt: skip
-            row = await counted.fetchone()
-            return int(row[0]) if row else 0
-
-        return await self._run(step)
+        # One statement; the main UPDATE locks the upload's row (through `up`) before `added`
+        # inserts, and the unreferenced `released` runs last.
+        rows = await self._rows(
+            "WITH up AS (SELECT id FROM uploads WHERE id = %(upload)s FOR NO KEY UPDATE), "
+            "released AS (DELETE FROM claims WHERE name = %(name)s AND holder = %(holder)s), "
+            "added AS (INSERT INTO chunks (upload_id, idx) SELECT id, %(idx)s FROM up "
+            "ON CONFLICT DO NOTHING RETURNING 1) "
+            "UPDATE uploads SET received = received + (SELECT count(*) FROM added) "
+            "WHERE id = (SELECT id FROM up) RETURNING received",
+            values,
+        )
+        return int(rows[0][0]) if rows else 0
 
     async def abandon_chunk(self, upload_id: str, index: int, holder: str) -> None:
         await self.release(f"chunk:{upload_id}:{index}", holder)
