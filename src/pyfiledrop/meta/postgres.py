@@ -147,7 +147,9 @@ def _apply(db: psycopg.Connection[TupleRow], migration: Migration) -> bool:
 class PostgresMetaStore:
     """`MetaStore` on one PostgreSQL database."""
 
-    def __init__(self, url: str, *, pool_size: int = POOL_SIZE) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = POOL_SIZE, pool_wait: float = POOL_WAIT
+    ) -> None:
         migrate_url(url)
         self._pool: Pool = psycopg_pool.AsyncConnectionPool(
             url,
@@ -155,7 +157,7 @@ class PostgresMetaStore:
             max_size=pool_size,
             open=False,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
-            timeout=POOL_WAIT,
+            timeout=pool_wait,
             name="pyfiledrop-meta",
         )
         self._opened = False
