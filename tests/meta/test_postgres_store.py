@@ -51,3 +51,19 @@ def test_an_unreachable_database_is_a_503_and_the_store_recovers(
             await meta.close()
 
     asyncio.run(go())
+
+
+def test_a_session_the_server_ended_is_replaced_unseen(pg_cluster: Cluster, pg_url: str) -> None:
+    """After a database restart the pooled connections are dead; the next step uses a new one."""
+
+    async def go() -> None:
+        meta = PostgresMetaStore(pg_url)
+        try:
+            await meta.heartbeat("i1", "h", 1)
+            refuse_connections(pg_cluster, pg_url, True)
+            refuse_connections(pg_cluster, pg_url, False)
+            assert await meta.instances_on("h") == {"i1": 1}
+        finally:
+            await meta.close()
+
+    asyncio.run(go())

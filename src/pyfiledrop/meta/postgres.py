@@ -24,8 +24,8 @@ across hosts to decide anything.
 
 Failures: no psycopg error leaves this module. A database that cannot be reached (refused,
 restarting, a dropped connection, no free connection within `POOL_WAIT`) is STORAGE_BUSY, 503
-"unavailable"; its disk full is STORAGE_FULL; anything else STORAGE_FAILED. A connection found
-broken is replaced and the step tried once more on a fresh one.
+"unavailable"; its disk full is STORAGE_FULL; anything else STORAGE_FAILED. A step on a
+connection whose session the server ended (it restarted since) is sent again on a fresh one.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ POOL_WAIT = 10.0  # seconds a step waits for a connection before answering 503
 CONNECT_TIMEOUT = 10  # seconds to reach the server
 MIGRATION_LOCK = 0x70_66_64_72_6F_70  # pg_advisory_xact_lock key: "pfdrop"
 TRIES = 3  # attempts at a step that hit a deadlock, a serialisation failure or a dead connection
+# The server ended the session (a restart, pg_terminate_backend) before or while it ran the step,
+# so nothing of it was committed and it can be sent again. A connection lost without a word
+# might have committed: that is the client's to retry (503), as a move must not run twice.
+_ENDED = ("57P01", "57P02")
 
 _COLUMNS = (
     "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
@@ -174,8 +178,8 @@ class PostgresMetaStore:
                 async with self._pool.connection() as db:
                     try:
                         return await step(db)
-                    except psycopg.OperationalError:
-                        if attempt < TRIES and db.broken:  # a stale connection: use a fresh one
+                    except psycopg.OperationalError as exc:
+                        if attempt < TRIES and exc.sqlstate in _ENDED:  # nothing ran: try anew
                             continue
                         raise
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
