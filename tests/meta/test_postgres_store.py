@@ -1,4 +1,5 @@
-"""What only the PostgreSQL store has: a database server that goes away and comes back."""
+"""What only the PostgreSQL store has: a database server that goes away and comes back, and
+psycopg's errors to translate."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import asyncio
 import time
 
 import psycopg
+import psycopg_pool
 import pytest
+from psycopg import errors as pg_errors
 
 from pyfiledrop import errors
-from pyfiledrop.meta.postgres import PostgresMetaStore
+from pyfiledrop.meta.postgres import PostgresMetaStore, _translate
 from tests.postgres import Cluster
 
 
@@ -67,3 +70,22 @@ def test_a_session_the_server_ended_is_replaced_unseen(pg_cluster: Cluster, pg_u
             await meta.close()
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("native", "kind"),
+    [
+        (psycopg.OperationalError("connection refused"), errors.STORAGE_BUSY),
+        (psycopg_pool.PoolTimeout("no connection"), errors.STORAGE_BUSY),
+        (pg_errors.AdminShutdown("terminating connection"), errors.STORAGE_BUSY),
+        (pg_errors.DiskFull("could not extend file"), errors.STORAGE_FULL),
+        (pg_errors.DeadlockDetected("deadlock"), errors.STORAGE_BUSY),
+        (pg_errors.TooManyConnections("too many"), errors.STORAGE_BUSY),
+        (pg_errors.UniqueViolation("duplicate key"), errors.STORAGE_FAILED),
+        (pg_errors.InsufficientPrivilege("permission denied"), errors.STORAGE_FAILED),
+    ],
+)
+def test_psycopg_errors_become_catalogue_errors(native: Exception, kind: errors.ErrorKind) -> None:
+    translated = _translate(native)
+    assert translated.kind == kind
+    assert "connection" not in translated.message, "a person never sees the database's words"
