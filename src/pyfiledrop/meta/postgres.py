@@ -10,11 +10,12 @@ Tables (see migrations/postgresql/ for the exact schema; the same versions as SQ
 
 Connections: a pool of async psycopg connections in autocommit mode, opened on first use by the
 event loop that serves; the constructor connects once, synchronously, to apply migrations and to
-fail at start (as `OpenError`) when the database cannot be reached. A step of several statements
-runs in one transaction, sent as one pipeline (one round trip), and first locks its upload's row
-(`FOR NO KEY UPDATE`): steps on one upload's chunks and claims take their locks in the same order
-and happen one after another, as SQLite's single writer makes them. A deadlock or serialisation
-failure (two `forget_instances` at once) is retried.
+fail at start (as `OpenError`) when the database cannot be reached. Every step is one statement,
+so one round trip and its own transaction. `start_chunk` and `end_chunk` touch three tables
+through data-modifying CTEs that first lock the upload's row (`FOR NO KEY UPDATE`): steps on one
+upload's chunks take their locks in the same order and happen one after another, as SQLite's
+single writer makes them, and a move of the upload waits for them (or they see it). A deadlock
+or serialisation failure (two `forget_instances` at once) is retried.
 
 Clock: lease expiry and heartbeats are on the database's clock (`statement_timestamp()`): the
 core passes lease lengths, not times, so hosts whose clocks differ still agree on which claims
@@ -30,6 +31,7 @@ connection whose session the server ended (it restarted since) is sent again on 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar
@@ -165,6 +167,7 @@ class PostgresMetaStore:
             name="pyfiledrop-meta",
         )
         self._opened = False
+        self._opening = asyncio.Lock()
 
     # --- connections ------------------------------------------------------------------------------
 
@@ -173,8 +176,7 @@ class PostgresMetaStore:
         for attempt in range(1, TRIES + 1):
             try:
                 if not self._opened:
-                    self._opened = True
-                    await self._pool.open(wait=False)
+                    await self._open()
                 async with self._pool.connection() as db:
                     try:
                         return await step(db)
@@ -188,6 +190,12 @@ class PostgresMetaStore:
             except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
                 raise _translate(exc) from exc
         raise AssertionError("unreachable")
+
+    async def _open(self) -> None:
+        async with self._opening:  # steps that come at once wait for the one that opens
+            if not self._opened:
+                await self._pool.open(wait=False)
+                self._opened = True
 
     async def _rows(self, sql: str, values: Sequence[Any] | dict[str, Any]) -> list[TupleRow]:
         async def step(db: Connection) -> list[TupleRow]:
