@@ -25,8 +25,9 @@ across hosts to decide anything.
 
 Failures: no psycopg error leaves this module. A database that cannot be reached (refused,
 restarting, a dropped connection, no free connection within `POOL_WAIT`) is STORAGE_BUSY, 503
-"unavailable"; its disk full is STORAGE_FULL; anything else STORAGE_FAILED. A step on a
-connection whose session the server ended (it restarted since) is sent again on a fresh one.
+"unavailable"; its disk full is STORAGE_FULL; anything else STORAGE_FAILED. When a connection
+turns out dead (the server restarted since), the pool checks the others, and a step that may run
+twice is sent again on a fresh one.
 """
 
 from __future__ import annotations
@@ -56,9 +57,10 @@ POOL_WAIT = 10.0  # seconds a step waits for a connection before answering 503
 CONNECT_TIMEOUT = 10  # seconds to reach the server
 MIGRATION_LOCK = 0x70_66_64_72_6F_70  # pg_advisory_xact_lock key: "pfdrop"
 TRIES = 3  # attempts at a step that hit a deadlock, a serialisation failure or a dead connection
-# The server ended the session (a restart, pg_terminate_backend) before or while it ran the step,
-# so nothing of it was committed and it can be sent again. A connection lost without a word
-# might have committed: that is the client's to retry (503), as a move must not run twice.
+# The server said it ended the session (a restart, pg_terminate_backend) before or while it ran
+# the step: nothing of it was committed, so any step can be sent again. A connection lost without
+# a word (as often after a restart) may have committed: only steps that may run twice are sent
+# again; a compare-and-set is the client's to retry (503).
 _ENDED = ("57P01", "57P02")
 
 _COLUMNS = (
@@ -171,8 +173,13 @@ class PostgresMetaStore:
 
     # --- connections ------------------------------------------------------------------------------
 
-    async def _run(self, step: Callable[[Connection], Awaitable[T]]) -> T:
-        """Run `step` on a pooled connection; retry what a retry can cure; translate errors."""
+    async def _run(self, step: Callable[[Connection], Awaitable[T]], *, again: bool = True) -> T:
+        """Run `step` on a pooled connection; retry what a retry can cure; translate errors.
+
+        `again`: running the step twice has the effect and the answer of running it once, so it
+        may be sent again after a connection broke under it (a compare-and-set may not: its
+        second run would answer False for a change its first run made).
+        """
         for attempt in range(1, TRIES + 1):
             try:
                 if not self._opened:
@@ -181,9 +188,10 @@ class PostgresMetaStore:
                     try:
                         return await step(db)
                     except psycopg.OperationalError as exc:
-                        if attempt < TRIES and exc.sqlstate in _ENDED:  # nothing ran: try anew
-                            continue
-                        raise
+                        ended = exc.sqlstate in _ENDED or (again and db.broken)
+                        if not ended or attempt == TRIES:
+                            raise
+                await self._pool.check()  # its other connections may be just as dead
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
                 if attempt == TRIES:
                     raise _translate(exc) from exc
@@ -204,11 +212,13 @@ class PostgresMetaStore:
 
         return await self._run(step)
 
-    async def _changed(self, sql: str, values: Sequence[Any] | dict[str, Any]) -> bool:
+    async def _changed(
+        self, sql: str, values: Sequence[Any] | dict[str, Any], *, again: bool = True
+    ) -> bool:
         async def step(db: Connection) -> bool:
             return (await db.execute(sql, values)).rowcount == 1
 
-        return await self._run(step)
+        return await self._run(step, again=again)
 
     # --- uploads ----------------------------------------------------------------------------------
 
@@ -222,18 +232,20 @@ class PostgresMetaStore:
             upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
             upload.rewrites,
         )  # fmt: skip
-        # A racing creator's row is not in this statement's snapshot: look it up afterwards.
-        made = await self._rows(
-            f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
-            f"ON CONFLICT (client_id) DO NOTHING RETURNING {_COLUMNS}",
-            values,
-        )
-        if made:
-            return _to_upload(made[0])
-        assert upload.client_id is not None  # without one, nothing can conflict
-        found = await self.get_by_client_id(upload.client_id)
-        assert found is not None, "a client's upload is never deleted while it is being created"
-        return found
+        # A racing creator's row is not in this statement's snapshot: look it up afterwards. On
+        # `id` when there is no client id, so that sending the step again finds its own row.
+        key, value = ("client_id", upload.client_id) if upload.client_id else ("id", upload.id)
+        for _ in range(TRIES):
+            made = await self._rows(
+                f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {_COLUMNS}",
+                values,
+            )
+            found = _to_upload(made[0]) if made else await self._one(key, value)
+            if found is not None:
+                return found
+            # the row in the way was deleted since: insert again
+        raise errors.STORAGE_BUSY("The server's database is busy; try again shortly.")
 
     async def _one(self, where: str, value: str) -> Upload | None:
         rows = await self._rows(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = %s", (value,))
@@ -279,6 +291,7 @@ class PostgresMetaStore:
         return await self._changed(
             f"UPDATE uploads SET {assignments} WHERE id = %(_id)s AND state = %(_old)s",
             {**sets, "_id": upload_id, "_old": old.value},
+            again=False,
         )
 
     async def note_error(self, upload_id: str, error: str | None) -> None:
@@ -292,6 +305,7 @@ class PostgresMetaStore:
             "UPDATE uploads SET stream_offset = %s, updated_at = %s "
             "WHERE id = %s AND stream_offset = %s AND state = 'receiving'",
             (new, time.time(), upload_id, old),
+            again=False,
         )
 
     async def set_layout(self, upload_id: str, layout: Layout) -> bool:
@@ -299,6 +313,7 @@ class PostgresMetaStore:
             "UPDATE uploads SET size = %s, chunk_size = %s, chunk_count = %s, updated_at = %s "
             "WHERE id = %s AND size IS NULL",
             (layout.size, layout.chunk_size, layout.chunk_count, time.time(), upload_id),
+            again=False,
         )
 
     async def delete(self, upload_id: str) -> None:
