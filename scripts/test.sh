@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, then runs them.
 # Python packages from PyPI (pinned in constraints.txt), front-end packages from npm
-# (package-lock.json), Chromium from Debian for the browser tests.
+# (package-lock.json), Chromium from Debian for the browser tests, PostgreSQL from Debian for the
+# metadata store's second back end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
+# PostgreSQL's programs live under /usr/lib/postgresql/<version>/bin; the tests start their own
+# throw-away cluster from there (and fail, not skip, when it is missing).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
     sudo apt-get update -qq
-    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 fi
 npm ci --no-audit --no-fund --loglevel=error

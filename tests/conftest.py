@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures for every test)
+
 
 def free_port() -> int:
     with socket.socket() as s:

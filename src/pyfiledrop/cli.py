@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +87,13 @@ def main() -> None:
     envvar=_env("CHUNKS"),
     callback=_writable_folder,
     help="Folder for uploads in progress.",
+)
+@click.option(
+    "--database",
+    default=None,
+    envvar=_env("DATABASE"),
+    help="Metadata database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
+    "[default: pyfiledrop.sqlite3 in the storage folder].",
 )
 @click.option(
     "--max-size",
@@ -200,6 +209,7 @@ def serve(**options: Any) -> None:
         max_connections=options["max_connections"],
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
+        database_url=options["database"],
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
@@ -274,15 +284,38 @@ def upload(
     callback=_writable_folder,
     help="Folder holding the metadata database.",
 )
-def migrate(storage: Path) -> None:
+@click.option(
+    "--database",
+    default=None,
+    envvar=_env("DATABASE"),
+    help="Metadata database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
+    "[default: pyfiledrop.sqlite3 in the storage folder].",
+)
+def migrate(storage: Path, database: str | None) -> None:
     """Bring the database's schema up to date (the server also does this when it starts)."""
     from pyfiledrop.compose import migrate as apply
 
-    applied = apply(Settings(storage=storage))
+    settings = Settings(storage=storage, database_url=database)
+    for flag, reason in settings.problems():
+        raise click.BadParameter(reason, param_hint=f"'{flag}'")
+    with _database_errors():
+        applied = apply(settings)
     for migration in applied:
         click.echo(f"applied migration {migration.version} ({migration.name})")
     if not applied:
         click.echo("the database is up to date")
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database that cannot be opened is a bad `--database`: its reason and exit status 2."""
+    from pyfiledrop.compose import OpenError
+
+    try:
+        yield
+    except OpenError as exc:
+        reason = f"cannot open the database: {exc}"
+        raise click.BadParameter(reason, param_hint="'--database'") from None
 
 
 def run(settings: Settings) -> None:
@@ -290,6 +323,8 @@ def run(settings: Settings) -> None:
     from pyfiledrop.web.app import asgi, render_error
     from pyfiledrop.web.server import serve
 
+    with _database_errors():  # before the banner: a server that cannot start says only why
+        service = build_service(settings)
     click.echo(
         f"Timeout: {settings.timeout_ms // 1000} seconds per chunk\n"
         f"Chunk Size: {settings.chunk_size // 1024} Kb\n"
@@ -303,7 +338,7 @@ def run(settings: Settings) -> None:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(f"pyfiledrop is running at http://{shown}:{settings.port}/")
     sys.stdout.flush()
-    app = asgi(settings, build_service(settings))
+    app = asgi(settings, service)
     serve(
         app,
         render_error,

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 MIB = 1024 * 1024
 DROPZONE_VERSION = "6.3.5"  # the version vendored under web/static/vendor/dropzone (package.json)
 DEFAULT_CDN = "https://cdnjs.cloudflare.com/ajax/libs/dropzone"
+SQLITE_PREFIX = "sqlite:///"
+POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Settings:
     max_connections: int = 100  # peak RSS under 150 MB at any load (bench/connections.py)
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
+    database_url: str | None = None  # --database; None: the SQLite file in the storage folder
 
     @property
     def max_size(self) -> int:
@@ -45,6 +48,9 @@ class Settings:
 
     @property
     def database(self) -> Path:
+        """The SQLite file (`sqlite:///relative` or `sqlite:////absolute`, else the default)."""
+        if self.database_url and self.database_url.startswith(SQLITE_PREFIX):
+            return Path(self.database_url.removeprefix(SQLITE_PREFIX))
         return self.storage / "pyfiledrop.sqlite3"
 
     @property
@@ -56,6 +62,12 @@ class Settings:
             if item == "*":
                 found.append(ipaddress.ip_network("::/0"))
         return found
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL database named by `--database`, if it names one."""
+        url = self.database_url or ""
+        return url if url.startswith(POSTGRES_PREFIXES) else None
 
     def problems(self) -> list[tuple[str, str]]:
         """(flag, reason) for each setting that cannot work; empty when all is well."""
@@ -88,7 +100,19 @@ class Settings:
                     f"{self.chunk_size} is above --max-chunk-size {self.max_chunk_size}",
                 )
             )
+        found.extend(("--database", reason) for reason in self._database_problems())
         return found
+
+    def _database_problems(self) -> list[str]:
+        url = self.database_url
+        if url is None or url.startswith(POSTGRES_PREFIXES):
+            return []  # libpq judges the rest of a PostgreSQL URL when the server starts
+        if not url.startswith(SQLITE_PREFIX):
+            scheme = url.partition(":")[0]  # not the rest: it may hold a password
+            return [f"must be sqlite:///PATH or postgresql://..., not {scheme!r}:..."]
+        if url == SQLITE_PREFIX or url.endswith("/"):
+            return [f"{url!r} names no file"]
+        return []
 
 
 def _is_base_url(url: str) -> bool:

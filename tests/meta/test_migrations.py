@@ -2,23 +2,31 @@
 
 tests/meta/legacy/<commit>.sql are dumps of databases written by that commit's own SQLite store
 (its code run from `git archive <commit>`, recording uploads in several states): eb30d61 is the
-first schema, 8ed2d95 the last one before versioned migrations.
+first schema, 8ed2d95 the last one before versioned migrations. A PostgreSQL database starts at
+the current schema through the same numbered steps (there are no PostgreSQL databases of earlier
+commits to upgrade).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
+from pyfiledrop.compose import migrate
+from pyfiledrop.config import Settings
 from pyfiledrop.core.interfaces import ChunkStart
 from pyfiledrop.core.model import State
 from pyfiledrop.meta.migrations import migrations
+from pyfiledrop.meta.postgres import migrate_url
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
 
 LEGACY = Path(__file__).parent / "legacy"
@@ -86,3 +94,80 @@ def test_the_migrate_command_upgrades_without_serving(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert again.returncode == 0 and "up to date" in again.stdout
+
+
+# --- both back ends: the same numbered steps ------------------------------------------------------
+
+
+def settings_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    if backend == "postgresql":
+        return Settings(storage=tmp_path, database_url=request.getfixturevalue("pg_url"))
+    return Settings(storage=tmp_path)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_new_database_gets_every_migration_and_a_second_start_none(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    settings = settings_for(backend, tmp_path, request)
+    applied = migrate(settings)
+    assert [(m.version, m.name) for m in applied] == [(m.version, m.name) for m in
+                                                      migrations("sqlite")]  # fmt: skip
+    assert migrate(settings) == []
+
+
+def test_postgresql_has_the_same_migrations_and_columns_as_sqlite(
+    tmp_path: Path, pg_url: str
+) -> None:
+    pg = [(m.version, m.name) for m in migrations("postgresql")]
+    assert pg == [(m.version, m.name) for m in migrations("sqlite")]
+    migrate(Settings(storage=tmp_path))
+    migrate(Settings(storage=tmp_path, database_url=pg_url))
+    tables = ("uploads", "chunks", "claims", "instances", "schema_migrations")
+    with sqlite3.connect(tmp_path / "pyfiledrop.sqlite3") as db:
+        lite = {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in tables}
+    with psycopg.connect(pg_url) as db:
+        rows = db.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' ORDER BY table_name, ordinal_position"
+        ).fetchall()
+    assert {t: [c for name, c in rows if name == t] for t in tables} == lite
+
+
+def test_postgresql_starters_at_once_apply_each_migration_once(pg_url: str) -> None:
+    starters = 6
+    together = threading.Barrier(starters)
+    applied: list[list[int]] = []
+
+    def start() -> None:
+        together.wait()
+        applied.append([m.version for m in migrate_url(pg_url)])
+
+    threads = [threading.Thread(target=start) for _ in range(starters)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(applied) == starters, "a starter failed"
+    assert sorted(v for versions in applied for v in versions) == [1, 2, 3]
+    with psycopg.connect(pg_url) as db:
+        versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations")]
+    assert sorted(versions) == [m.version for m in migrations("postgresql")]
+
+
+def test_the_migrate_command_takes_a_postgresql_database(tmp_path: Path, pg_url: str) -> None:
+    command = [sys.executable, "-m", "pyfiledrop", "migrate", "-s", str(tmp_path)]
+    done = subprocess.run(
+        [*command, "--database", pg_url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "applied migration 1 (uploads)", "applied migration 2 (streams)",
+        "applied migration 3 (claims)",
+    ]  # fmt: skip
+    again = subprocess.run(
+        command, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYFILEDROP_DATABASE": pg_url},
+    )  # fmt: skip
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stderr
+    assert not (tmp_path / "pyfiledrop.sqlite3").exists(), "PostgreSQL, not the default file"

@@ -26,7 +26,7 @@ class Migration:
 
 
 def migrations(dialect: str) -> list[Migration]:
-    """Every migration of `dialect` ("sqlite"), in the order they must be applied."""
+    """Every migration of `dialect` ("sqlite", "postgresql"), in the order to apply them."""
     found = []
     for entry in files(__package__).joinpath(dialect).iterdir():
         if entry.name.endswith(".sql"):

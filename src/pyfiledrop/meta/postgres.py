@@ -1,0 +1,448 @@
+"""PostgreSQL metadata store: SQLite's tables in one PostgreSQL database that server processes on
+any number of hosts share (`--database postgresql://...`).
+
+Tables (see migrations/postgresql/ for the exact schema; the same versions as SQLite's):
+    uploads     one row per upload; `received` counts its rows in chunks, `rewrites` its re-sent
+                chunks
+    chunks      (upload_id, idx): the set of received chunks, so a re-sent chunk counts once
+    claims      named leases, live while unexpired and their instance beats
+    instances   server processes and when each last beat
+
+Connections: a pool of async psycopg connections in autocommit mode, opened on first use by the
+event loop that serves; the constructor connects once, synchronously, to apply migrations and to
+fail at start (as `OpenError`) when the database cannot be reached. Every step is one statement,
+so one round trip and its own transaction. `start_chunk` and `end_chunk` touch three tables
+through data-modifying CTEs that first lock the upload's row (`FOR NO KEY UPDATE`): steps on one
+upload's chunks take their locks in the same order and happen one after another, as SQLite's
+single writer makes them, and a move of the upload waits for them (or they see it). A deadlock
+or serialisation failure (two `forget_instances` at once) is retried.
+
+Clock: lease expiry and heartbeats are on the database's clock (`statement_timestamp()`): the
+core passes lease lengths, not times, so hosts whose clocks differ still agree on which claims
+are live (SQLite, on one host, uses that host's clock). An upload's `created_at` comes from the
+core and `updated_at` is this host's `time.time()`, as in SQLite: they are shown, never compared
+across hosts to decide anything.
+
+Failures: no psycopg error leaves this module. A database that cannot be reached (refused,
+restarting, a dropped connection, no free connection within `POOL_WAIT`) is STORAGE_BUSY, 503
+"unavailable"; its disk full is STORAGE_FULL; anything else STORAGE_FAILED. When a connection
+turns out dead (the server restarted since), the pool checks the others, and a step that may run
+twice is sent again on a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeAlias, TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+from psycopg.rows import TupleRow
+
+from pyfiledrop import errors
+from pyfiledrop.core.interfaces import ChunkStart
+from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.meta import OpenError
+from pyfiledrop.meta.migrations import Migration, migrations
+
+T = TypeVar("T")
+Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
+Pool: TypeAlias = psycopg_pool.AsyncConnectionPool[Connection]
+INSTANCE_GRACE = 15.0  # an instance that has not beaten for this long is dead (as in SQLite)
+POOL_SIZE = 10  # connections per server process at most
+POOL_WAIT = 10.0  # seconds a step waits for a connection before answering 503
+CONNECT_TIMEOUT = 10  # seconds to reach the server
+MIGRATION_LOCK = 0x70_66_64_72_6F_70  # pg_advisory_xact_lock key: "pfdrop"
+TRIES = 3  # attempts at a step that hit a deadlock, a serialisation failure or a dead connection
+# The server said it ended the session (a restart, pg_terminate_backend) before or while it ran
+# the step: nothing of it was committed, so any step can be sent again. A connection lost without
+# a word (as often after a restart) may have committed: only steps that may run twice are sent
+# again; a compare-and-set is the client's to retry (503).
+_ENDED = ("57P01", "57P02")
+
+_COLUMNS = (
+    "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
+    "sha256, download_token, storage_key, error, created_at, updated_at, "
+    "protocol, stream_offset, metadata, concat, rewrites"
+)
+_NOW = "extract(epoch FROM statement_timestamp())::float8"
+_LIVE = (
+    f"claims.expires_at > {_NOW} AND claims.instance IN "
+    f"(SELECT id FROM instances WHERE seen_at > {_NOW} - {INSTANCE_GRACE})"
+)
+_TAKE = (
+    "INSERT INTO claims (name, upload_id, holder, instance, expires_at) "
+    "{source} "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, instance = excluded.instance, "
+    f"expires_at = excluded.expires_at WHERE claims.holder = excluded.holder OR NOT ({_LIVE})"
+)
+_CLAIM_VALUES = f"%(name)s, %(upload)s, %(holder)s, %(instance)s, {_NOW} + %(lease)s"
+
+
+def _busy(exc: BaseException) -> bool:
+    """Whether `exc` says the server cannot be reached or is going away (try again later)."""
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, psycopg.OperationalError) and (not state or state[:2] in ("08", "57"))
+
+
+def _translate(exc: Exception) -> errors.UploadError:
+    """psycopg's errors as the catalogue's: the person sees a 503 or a 507, never a crash."""
+    state = getattr(exc, "sqlstate", None) or ""
+    if _busy(exc):
+        return errors.STORAGE_BUSY("The server's database is unavailable; try again shortly.")
+    if state == "53100":  # disk_full
+        return errors.STORAGE_FULL("The server's storage is full; try again later.")
+    if state[:2] in ("40", "53") or state == "55P03":  # conflicts, resources, lock timeouts
+        return errors.STORAGE_BUSY("The server's database is busy; try again shortly.")
+    return errors.STORAGE_FAILED("The server could not record the upload.")
+
+
+def _reason(exc: psycopg.Error, url: str) -> str:
+    """libpq's message on one line, without the URL (which may hold a password)."""
+    return " ".join(str(exc).replace(url, "<the URL>").split()) or type(exc).__name__
+
+
+def check_url(url: str) -> None:
+    """Raise OpenError unless libpq can parse `url`."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error as exc:
+        raise OpenError(f"not a valid PostgreSQL URL: {_reason(exc, url)}") from None
+
+
+def migrate_url(url: str) -> list[Migration]:
+    """Apply the migrations the database at `url` lacks; the migrations applied.
+
+    Safe when several processes start at once: each step takes a transaction-level advisory lock
+    and re-reads the applied versions under it. Raise OpenError when the database cannot be
+    reached or refuses a step.
+    """
+    check_url(url)
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as db:
+            applied = [m for m in migrations("postgresql") if _apply(db, m)]
+    except psycopg.Error as exc:
+        raise OpenError(_reason(exc, url)) from None
+    return applied
+
+
+def _apply(db: psycopg.Connection[TupleRow], migration: Migration) -> bool:
+    with db.transaction():
+        db.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
+        )
+        done = db.execute(
+            "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
+        ).fetchone()
+        if done:
+            return False
+        for statement in migration.statements():
+            db.execute(statement)
+        db.execute(
+            "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
+            (migration.version, migration.name, time.time()),
+        )
+    return True
+
+
+class PostgresMetaStore:
+    """`MetaStore` on one PostgreSQL database."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = POOL_SIZE, pool_wait: float = POOL_WAIT
+    ) -> None:
+        migrate_url(url)
+        self._pool: Pool = psycopg_pool.AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+            timeout=pool_wait,
+            name="pyfiledrop-meta",
+        )
+        self._opened = False
+        self._opening = asyncio.Lock()
+
+    # --- connections ------------------------------------------------------------------------------
+
+    async def _run(self, step: Callable[[Connection], Awaitable[T]], *, again: bool = True) -> T:
+        """Run `step` on a pooled connection; retry what a retry can cure; translate errors.
+
+        `again`: running the step twice has the effect and the answer of running it once, so it
+        may be sent again after a connection broke under it (a compare-and-set may not: its
+        second run would answer False for a change its first run made).
+        """
+        for attempt in range(1, TRIES + 1):
+            try:
+                if not self._opened:
+                    await self._open()
+                async with self._pool.connection() as db:
+                    try:
+                        return await step(db)
+                    except psycopg.OperationalError as exc:
+                        ended = exc.sqlstate in _ENDED or (again and db.broken)
+                        if not ended or attempt == TRIES:
+                            raise
+                await self._pool.check()  # its other connections may be just as dead
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+                if attempt == TRIES:
+                    raise _translate(exc) from exc
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                raise _translate(exc) from exc
+        raise AssertionError("unreachable")
+
+    async def _open(self) -> None:
+        async with self._opening:  # steps that come at once wait for the one that opens
+            if not self._opened:
+                await self._pool.open(wait=False)
+                self._opened = True
+
+    async def _rows(self, sql: str, values: Sequence[Any] | dict[str, Any]) -> list[TupleRow]:
+        async def step(db: Connection) -> list[TupleRow]:
+            cursor = await db.execute(sql, values)
+            return await cursor.fetchall() if cursor.description else []
+
+        return await self._run(step)
+
+    async def _changed(
+        self, sql: str, values: Sequence[Any] | dict[str, Any], *, again: bool = True
+    ) -> bool:
+        async def step(db: Connection) -> bool:
+            return (await db.execute(sql, values)).rowcount == 1
+
+        return await self._run(step, again=again)
+
+    # --- uploads ----------------------------------------------------------------------------------
+
+    async def create_or_get(self, upload: Upload) -> Upload:
+        layout = upload.layout
+        values = (
+            upload.id, upload.client_id, upload.owner, upload.filename, upload.content_type,
+            layout.size if layout else None, layout.chunk_size if layout else None,
+            layout.chunk_count if layout else None, upload.state.value, upload.sha256,
+            upload.download_token, upload.storage_key, upload.error, upload.created_at,
+            upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
+            upload.rewrites,
+        )  # fmt: skip
+        # A racing creator's row is not in this statement's snapshot: look it up afterwards. On
+        # `id` when there is no client id, so that sending the step again finds its own row.
+        key, value = ("client_id", upload.client_id) if upload.client_id else ("id", upload.id)
+        for _ in range(TRIES):
+            made = await self._rows(
+                f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {_COLUMNS}",
+                values,
+            )
+            found = _to_upload(made[0]) if made else await self._one(key, value)
+            if found is not None:
+                return found
+            # the row in the way was deleted since: insert again
+        raise errors.STORAGE_BUSY("The server's database is busy; try again shortly.")
+
+    async def _one(self, where: str, value: str) -> Upload | None:
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = %s", (value,))
+        return _to_upload(rows[0]) if rows else None
+
+    async def get(self, upload_id: str) -> Upload | None:
+        return await self._one("id", upload_id)
+
+    async def get_by_client_id(self, client_id: str) -> Upload | None:
+        return await self._one("client_id", client_id)
+
+    async def get_by_token(self, token: str) -> Upload | None:
+        return await self._one("download_token", token)
+
+    async def in_state(self, state: State) -> list[Upload]:
+        rows = await self._rows(f"SELECT {_COLUMNS} FROM uploads WHERE state = %s", (state.value,))
+        return [_to_upload(r) for r in rows]
+
+    async def whole(self) -> list[Upload]:
+        rows = await self._rows(
+            f"SELECT {_COLUMNS} FROM uploads WHERE state = 'receiving' AND ("
+            "(protocol = 'dropzone' AND received = chunk_count) OR "
+            "(protocol <> 'dropzone' AND stream_offset = size "
+            "AND coalesce(concat, '') <> 'partial'))",
+            (),
+        )
+        return [_to_upload(r) for r in rows]
+
+    async def move(
+        self,
+        upload_id: str,
+        old: State,
+        new: State,
+        *,
+        layout: Layout | None = None,
+        sha256: str | None = None,
+        storage_key: str | None = None,
+        download_token: str | None = None,
+        error: str | None = None,
+    ) -> bool:
+        sets: dict[str, Any] = {"state": new.value, "updated_at": time.time()}
+        if layout is not None:
+            sets |= {"size": layout.size, "chunk_size": layout.chunk_size}
+            sets["chunk_count"] = layout.chunk_count
+        optional = {
+            "sha256": sha256,
+            "storage_key": storage_key,
+            "download_token": download_token,
+            "error": error,
+        }
+        sets |= {k: v for k, v in optional.items() if v is not None}
+        assignments = ", ".join(f"{column} = %({column})s" for column in sets)
+        return await self._changed(
+            f"UPDATE uploads SET {assignments} WHERE id = %(_id)s AND state = %(_old)s",
+            {**sets, "_id": upload_id, "_old": old.value},
+            again=False,
+        )
+
+    async def note_error(self, upload_id: str, error: str | None) -> None:
+        await self._changed(
+            "UPDATE uploads SET error = %s, updated_at = %s WHERE id = %s",
+            (error, time.time(), upload_id),
+        )
+
+    async def set_offset(self, upload_id: str, old: int, new: int) -> bool:
+        return await self._changed(
+            "UPDATE uploads SET stream_offset = %s, updated_at = %s "
+            "WHERE id = %s AND stream_offset = %s AND state = 'receiving'",
+            (new, time.time(), upload_id, old),
+            again=False,
+        )
+
+    async def set_layout(self, upload_id: str, layout: Layout) -> bool:
+        return await self._changed(
+            "UPDATE uploads SET size = %s, chunk_size = %s, chunk_count = %s, updated_at = %s "
+            "WHERE id = %s AND size IS NULL",
+            (layout.size, layout.chunk_size, layout.chunk_count, time.time(), upload_id),
+            again=False,
+        )
+
+    async def delete(self, upload_id: str) -> None:
+        await self._changed("DELETE FROM uploads WHERE id = %s", (upload_id,))
+
+    # --- chunks -----------------------------------------------------------------------------------
+
+    async def start_chunk(
+        self, upload_id: str, index: int, holder: str, instance: str, lease: float
+    ) -> ChunkStart:
+        values = {
+            "upload": upload_id, "idx": index, "name": f"chunk:{upload_id}:{index}",
+            "holder": holder, "instance": instance, "lease": lease,
+        }  # fmt: skip
+        # One statement: the upload's row is locked first (the main query reads `up` before the
+        # unreferenced `gone` and `bump` run at its end). Taken: a re-send of a received chunk
+        # also counts a rewrite, its bytes may change under a digest.
+        rows = await self._rows(
+            "WITH up AS (SELECT state FROM uploads WHERE id = %(upload)s FOR NO KEY UPDATE), "
+            "took AS ("
+            + _TAKE.format(source=f"SELECT {_CLAIM_VALUES} FROM up WHERE state = 'receiving'")
+            + " RETURNING 1), "
+            "gone AS (DELETE FROM chunks WHERE upload_id = %(upload)s AND idx = %(idx)s "
+            "AND EXISTS (SELECT FROM took) RETURNING 1), "
+            "bump AS (UPDATE uploads SET received = received - 1, rewrites = rewrites + 1 "
+            "WHERE id = %(upload)s AND EXISTS (SELECT FROM gone)) "
+            "SELECT (SELECT state FROM up), EXISTS (SELECT FROM took)",
+            values,
+        )
+        state, took = rows[0]
+        if state != State.RECEIVING.value:
+            return ChunkStart.CLOSED
+        return ChunkStart.CLAIMED if took else ChunkStart.BUSY
+
+    async def end_chunk(self, upload_id: str, index: int, holder: str) -> int:
+        values = {"upload": upload_id, "idx": index, "name": f"chunk:{upload_id}:{index}",
+                  "holder": holder}  # fmt: skip
+        # One statement; the main UPDATE locks the upload's row (through `up`) before `added`
+        # inserts, and the unreferenced `released` runs last.
+        rows = await self._rows(
+            "WITH up AS (SELECT id FROM uploads WHERE id = %(upload)s FOR NO KEY UPDATE), "
+            "released AS (DELETE FROM claims WHERE name = %(name)s AND holder = %(holder)s), "
+            "added AS (INSERT INTO chunks (upload_id, idx) SELECT id, %(idx)s FROM up "
+            "ON CONFLICT DO NOTHING RETURNING 1) "
+            "UPDATE uploads SET received = received + (SELECT count(*) FROM added) "
+            "WHERE id = (SELECT id FROM up) RETURNING received",
+            values,
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def abandon_chunk(self, upload_id: str, index: int, holder: str) -> None:
+        await self.release(f"chunk:{upload_id}:{index}", holder)
+
+    async def received(self, upload_id: str) -> list[int]:
+        rows = await self._rows(
+            "SELECT idx FROM chunks WHERE upload_id = %s ORDER BY idx", (upload_id,)
+        )
+        return [int(r[0]) for r in rows]
+
+    # --- claims and instances ---------------------------------------------------------------------
+
+    async def claim(self, name: str, holder: str, instance: str, lease: float) -> bool:
+        return await self._changed(
+            _TAKE.format(source=f"VALUES ({_CLAIM_VALUES})"),
+            {"name": name, "upload": None, "holder": holder, "instance": instance,
+             "lease": lease},
+        )  # fmt: skip
+
+    async def release(self, name: str, holder: str) -> None:
+        await self._changed("DELETE FROM claims WHERE name = %s AND holder = %s", (name, holder))
+
+    async def is_claimed(self, name: str) -> bool:
+        return bool(await self._rows(f"SELECT 1 FROM claims WHERE name = %s AND {_LIVE}", (name,)))
+
+    async def heartbeat(self, instance: str, host: str, pid: int) -> None:
+        await self._changed(
+            f"INSERT INTO instances (id, host, pid, seen_at) VALUES (%s, %s, %s, {_NOW}) "
+            "ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid, "
+            "seen_at = excluded.seen_at",
+            (instance, host, pid),
+        )
+
+    async def forget_instances(self, instances: list[str]) -> None:
+        await self._changed(
+            "WITH gone AS (DELETE FROM instances WHERE id = ANY(%(ids)s)) "
+            "DELETE FROM claims WHERE instance = ANY(%(ids)s)",
+            {"ids": instances},
+        )
+
+    async def instances_on(self, host: str) -> dict[str, int]:
+        rows = await self._rows("SELECT id, pid FROM instances WHERE host = %s", (host,))
+        return {instance: pid for instance, pid in rows}
+
+    async def close(self) -> None:
+        if self._opened:
+            await self._pool.close()
+
+
+def _to_upload(row: TupleRow) -> Upload:
+    (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
+     error, created, updated, protocol, offset, metadata, concat, rewrites) = row  # fmt: skip
+    layout = Layout(size, chunk_size, count) if size is not None else None
+    return Upload(
+        id=uid,
+        client_id=client_id,
+        owner=owner,
+        filename=filename,
+        content_type=ctype,
+        layout=layout,
+        state=State(state),
+        created_at=created,
+        updated_at=updated,
+        sha256=sha256,
+        download_token=token,
+        storage_key=key,
+        error=error,
+        protocol=protocol,
+        offset=offset,
+        metadata=metadata,
+        concat=concat,
+        rewrites=rewrites,
+    )
