@@ -16,7 +16,8 @@ import socket
 
 from pyfiledrop.core.interfaces import MetaStore
 
-BEAT = 5.0  # seconds between heartbeats; the store holds an instance dead after 15 s
+BEAT = 5.0  # seconds between heartbeats
+INSTANCE_GRACE = 3 * BEAT  # a store holds an instance that has not beaten for this long dead
 
 
 class Instance:

@@ -106,7 +106,8 @@ class MetaStore(Protocol):
         """Set the size of an upload whose size was not known; False if it already had one."""
 
     async def delete(self, upload_id: str) -> None:
-        """Forget the upload, its chunks and its claims entirely (idempotent)."""
+        """Forget the upload, its chunks and the claims on its chunks (idempotent). Claims taken
+        with `claim` are their holders' to release."""
 
     async def claim(self, name: str, holder: str, instance: str, lease: float) -> bool:
         """Take the claim `name` for `lease` seconds unless another live holder has it.

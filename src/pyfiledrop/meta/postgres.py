@@ -43,6 +43,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import TupleRow
 
 from pyfiledrop import errors
+from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta import OpenError
@@ -51,7 +52,6 @@ from pyfiledrop.meta.migrations import Migration, migrations
 T = TypeVar("T")
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
 Pool: TypeAlias = psycopg_pool.AsyncConnectionPool[Connection]
-INSTANCE_GRACE = 15.0  # an instance that has not beaten for this long is dead (as in SQLite)
 POOL_SIZE = 10  # connections per server process at most
 POOL_WAIT = 10.0  # seconds a step waits for a connection before answering 503
 CONNECT_TIMEOUT = 10  # seconds to reach the server

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pyfiledrop import errors
+from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta.migrations import Migration, migrations
@@ -39,7 +40,6 @@ T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the WAL into the database
 READERS = 2
-INSTANCE_GRACE = 15.0  # an instance that has not beaten for this long is dead
 
 _COLUMNS = (
     "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
@@ -218,7 +218,8 @@ class SQLiteMetaStore:
             found = await self.get_by_client_id(upload.client_id)
         else:
             found = await self.get(upload.id)
-        assert found is not None
+        if found is None:  # deleted as soon as it was made
+            raise errors.NOT_FOUND("This upload was removed.")
         return found
 
     async def _one(self, where: str, value: str) -> Upload | None:
