@@ -7,9 +7,11 @@ gives them the same temp root) and spreads one upload's requests over both.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import httpx
 
@@ -143,3 +145,33 @@ def test_a_killed_process_upload_is_finished_through_the_other(make_server) -> N
     status = f.wait_complete(cb)
     assert status["sha256"] == f.sha256
     assert cb.get(str(status["download_url"])).content == f.data
+
+
+def children(server: Server) -> list[int]:
+    assert server.proc is not None
+    found = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text()
+    return [int(pid) for pid in found.split()]
+
+
+def test_workers_share_one_port_and_a_killed_worker_is_replaced(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("-a", "--workers", "2")
+    workers = children(server)
+    assert len(workers) == 2
+    with server.client() as client:
+        client.get("/")
+        files = [DzFile(os.urandom(4 * CHUNK + n), CHUNK) for n in range(6)]
+        send_at_once([(f, client, i) for f in files for i in range(f.count)])
+        for f in files:
+            assert f.wait_complete(client)["sha256"] == f.sha256
+        os.kill(workers[0], signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while len(children(server)) < 2 or workers[0] in children(server):
+            assert time.monotonic() < deadline, "the killed worker was not replaced"
+            time.sleep(0.05)
+        again = DzFile(os.urandom(3 * CHUNK), CHUNK)
+        send_at_once([(again, client, i) for i in range(again.count)])
+        assert again.wait_complete(client)["sha256"] == again.sha256
+    last = children(server)
+    server.stop()  # SIGTERM: the workers stop with their parent
+    assert server.proc is not None and server.proc.returncode == 0
+    assert not [pid for pid in last if Path(f"/proc/{pid}").exists()]

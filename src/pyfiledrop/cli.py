@@ -175,6 +175,14 @@ def main() -> None:
     help="Connections served at once, idle ones included (503 above it).",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=Settings.workers,
+    show_default=True,
+    envvar=_env("WORKERS"),
+    help="Server processes sharing the port, the database and the storage.",
+)
+@click.option(
     "--public-url",
     default=None,
     envvar=_env("PUBLIC_URL"),
@@ -207,6 +215,7 @@ def serve(**options: Any) -> None:
         dz_version=options["dz_version"],
         header_timeout=options["header_timeout"],
         max_connections=options["max_connections"],
+        workers=options["workers"],
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         database_url=options["database"],
@@ -319,12 +328,14 @@ def _database_errors() -> Iterator[None]:
 
 
 def run(settings: Settings) -> None:
-    from pyfiledrop.compose import build_service
+    from pyfiledrop.compose import build_service, migrate
     from pyfiledrop.web.app import asgi, render_error
     from pyfiledrop.web.server import serve
 
     with _database_errors():  # before the banner: a server that cannot start says only why
-        service = build_service(settings)
+        service = build_service(settings) if settings.workers == 1 else None
+        if service is None:
+            migrate(settings)  # once, here; each worker builds its service after the fork
     click.echo(
         f"Timeout: {settings.timeout_ms // 1000} seconds per chunk\n"
         f"Chunk Size: {settings.chunk_size // 1024} Kb\n"
@@ -338,12 +349,12 @@ def run(settings: Settings) -> None:
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     click.echo(f"pyfiledrop is running at http://{shown}:{settings.port}/")
     sys.stdout.flush()
-    app = asgi(settings, service)
     serve(
-        app,
+        lambda: asgi(settings, service or build_service(settings)),
         render_error,
         host=settings.host,
         port=settings.port,
         header_timeout=settings.header_timeout,
         max_connections=settings.max_connections,
+        workers=settings.workers,
     )

@@ -37,6 +37,7 @@ class Settings:
     dz_version: str | None = None
     header_timeout: float = 30.0
     max_connections: int = 100  # peak RSS under 150 MB at any load (bench/connections.py)
+    workers: int = 1
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder

@@ -17,7 +17,7 @@ def run(data: bytearray, chunk: int, events: list[tuple[str, int]]) -> str | Non
         return bytes(data[offset : offset + n])
 
     async def go() -> str | None:
-        prehash = Prehash(layout, 0, [], read, None)
+        prehash = Prehash(layout, 0, [], read, None, asyncio.Semaphore(2))
         for kind, index in events:
             if kind == "recorded":
                 prehash.recorded(index)
@@ -75,7 +75,7 @@ def test_hashed_ranges_are_released_in_order_and_cover_the_file() -> None:
         released.append((offset, n))
 
     async def go() -> None:
-        prehash = Prehash(layout, 0, [], read, release)
+        prehash = Prehash(layout, 0, [], read, release, asyncio.Semaphore(2))
         for index in [3, 1, 0, 2, 9, 4, 5, 6, 7, 8]:
             prehash.recorded(index)
             await asyncio.sleep(0.01)

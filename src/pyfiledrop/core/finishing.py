@@ -22,6 +22,7 @@ from pyfiledrop.core.prehash import Prehash, Reader, Releaser
 from pyfiledrop.core.receiving import is_full, storage_error
 
 MAX_PREHASHES = 256  # uploads hashed while they arrive, at most (least recently used go first)
+HASHING_AT_ONCE = 2  # blocks read and hashed at once by all running digests (4 MiB each)
 ASSEMBLE_LEASE = 3600.0  # seconds; a live instance finishes long before, a dead one loses it
 SWEEP_EVERY = 10.0
 WAITING_FOR_SPACE = "The server's storage is full; the file will be finished when space is free."
@@ -42,6 +43,7 @@ class Finisher:
         self.instance = instance
         self._writeback = writeback
         self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
+        self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
         self._tasks: set[asyncio.Task[None]] = set()
         self.settled = asyncio.Event()  # set and cleared whenever this process settles one
 
@@ -61,9 +63,8 @@ class Finisher:
         received = await self.meta.received(upload.id)
         if len(self._prehashes) >= MAX_PREHASHES:
             self._prehashes.popitem(last=False)
-        prehash = Prehash(
-            layout, current.rewrites, received, self._reader(upload.id), self._release(upload.id)
-        )
+        read, release = self._reader(upload.id), self._release(upload.id)
+        prehash = Prehash(layout, current.rewrites, received, read, release, self._hashing)
         self._prehashes[upload.id] = prehash
         return prehash
 

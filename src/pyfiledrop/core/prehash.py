@@ -35,12 +35,14 @@ class Prehash:
         received: Iterable[int],
         read: Reader,
         release: Releaser | None,
+        gate: asyncio.Semaphore,
     ) -> None:
         self.rewrites = rewrites  # the upload's rewrite count when the chunk set was read
         self._layout = layout
         self._received = set(received)
         self._read = read
         self._release = release
+        self._gate = gate  # shared by all running digests: bounds the blocks held at once
         self._digest = hashlib.sha256()
         self._hashed = 0  # bytes folded into the digest
         self._frontier = 0  # chunks [0, frontier) are hashed or being hashed
@@ -77,10 +79,11 @@ class Prehash:
     async def _hash_until(self, stop: int) -> None:
         start = self._hashed
         while self._hashed < stop:
-            data = await self._read(self._hashed, min(_BLOCK, stop - self._hashed))
-            if not data:
-                raise OSError("the partial file is shorter than its recorded chunks")
-            await asyncio.to_thread(self._digest.update, data)
+            async with self._gate:
+                data = await self._read(self._hashed, min(_BLOCK, stop - self._hashed))
+                if not data:
+                    raise OSError("the partial file is shorter than its recorded chunks")
+                await asyncio.to_thread(self._digest.update, data)
             self._hashed += len(data)
         if self._release:
             await self._release(start, stop - start)

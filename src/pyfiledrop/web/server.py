@@ -23,8 +23,11 @@ needs against idle, slow and hostile clients, which uvicorn alone does not set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import resource
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -296,28 +299,77 @@ def raise_open_file_limit() -> int:
 
 
 def serve(
-    app: ASGIApp,
+    make_app: Callable[[], ASGIApp],
     render: Renderer,
     *,
     host: str,
     port: int,
     header_timeout: float,
     max_connections: int,
+    workers: int = 1,
 ) -> None:
+    """Serve the app made by `make_app`; with `workers` > 1, in that many processes sharing one
+    listening socket (each makes its own app after the fork: they share only the database and
+    the storage, which is all the upload core relies on). `max_connections` is per process."""
     raise_open_file_limit()
     protocol = functools.partial(
         EdgeProtocol, gate=Gate(max_connections), header_timeout=header_timeout, render=render
     )
-    config = Config(
-        close_when_body_unread(app),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http=protocol,  # type: ignore[arg-type]
-        ws="none",
-        proxy_headers=False,  # links use X-Forwarded-* from --forwarded-allow-ips (web/links.py)
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-    )
-    uvicorn.Server(config).run()
+
+    def config(app: ASGIApp) -> Config:
+        return Config(
+            close_when_body_unread(app),
+            host=host,
+            port=port,
+            loop="uvloop",
+            http=protocol,  # type: ignore[arg-type]
+            ws="none",
+            proxy_headers=False,  # links use X-Forwarded-* from --forwarded-allow-ips (links.py)
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
+
+    if workers == 1:
+        uvicorn.Server(config(make_app())).run()
+        return
+    listening = Config(make_app, host=host, port=port).bind_socket()
+    supervise(workers, lambda: uvicorn.Server(config(make_app())).run(sockets=[listening]))
+
+
+def supervise(workers: int, work: Callable[[], None]) -> None:
+    """Run `work` in `workers` forked processes until SIGTERM or SIGINT, which are passed on to
+    them; a process that dies on its own is started again."""
+    children: set[int] = set()
+    stopping = False
+
+    def start() -> None:
+        pid = os.fork()
+        if pid == 0:  # the child: no threads or event loop were started before the fork
+            code = 0
+            try:
+                work()
+            except BaseException:
+                code = 1
+            os._exit(code)
+        children.add(pid)
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(workers):
+        start()
+    while children:
+        try:
+            pid, _ = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        if not stopping:
+            start()
