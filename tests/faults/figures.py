@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from pyfiledrop.core.finishing import HASHING_AT_ONCE
+from pyfiledrop.storage.local import FLUSH_BYTES
 from tests.faults.servers import FaultServer
 
 
@@ -35,9 +37,13 @@ class Figures:
 
 
 def in_flight_budget(in_flight: int) -> float:
-    """MiB a server may grow above its idle RSS with `in_flight` requests: a fixed allowance plus
-    128 KiB per request (its buffers; chunks stream to disk and are never held whole)."""
-    return 32 + in_flight / 8
+    """MiB a server may grow above its idle RSS with `in_flight` requests: a fixed allowance, the
+    blocks the running digests may hold at once, and per request the bytes a part writer gathers
+    before it writes them plus the server's read buffer (chunks stream to disk and are never held
+    whole)."""
+    hashing = HASHING_AT_ONCE * 4
+    per_request = (FLUSH_BYTES + 64 * 1024) / (1 << 20)
+    return 32 + hashing + in_flight * per_request
 
 
 def memory_figures(figures: Figures, server: FaultServer) -> None:
