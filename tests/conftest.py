@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.seaweed import SeaweedFS
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -95,3 +97,13 @@ def server(make_server) -> Server:  # type: ignore[no-untyped-def]
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One SeaweedFS for the session, its credentials in the environment of every process the
+    tests start. Tests that stop a store start their own."""
+    store = SeaweedFS(tmp_path_factory.mktemp("seaweed")).start()
+    os.environ.update(store.env())
+    yield store
+    store.stop()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import time
 
-from tests.conftest import Server
 from tests.dz import DzFile, start_chunk_and_stall
 
 CHUNK = 256 * 1024

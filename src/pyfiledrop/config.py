@@ -6,12 +6,39 @@ given only the values it needs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 MIB = 1024 * 1024
 DROPZONE_VERSION = "6.3.5"  # the version vendored under web/static/vendor/dropzone (package.json)
 DEFAULT_CDN = "https://cdnjs.cloudflare.com/ajax/libs/dropzone"
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """`--storage s3://bucket/prefix` and the flags that go with it (issue 6)."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None  # --s3-endpoint; None: AWS itself
+    region: str | None = None  # --s3-region; None: boto3's AWS_REGION / AWS_DEFAULT_REGION
+    presigned_downloads: bool = False  # --s3-presigned-downloads
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def parse_s3_url(value: str) -> tuple[str, str] | None:
+    """(bucket, prefix) of an `s3://bucket/prefix` value; None when it is not an s3:// URL.
+    Raises ValueError naming what is wrong with the bucket."""
+    if not value.startswith("s3://"):
+        return None
+    bucket, _, prefix = value[len("s3://") :].partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ValueError(f"{bucket!r} is not a bucket name (3 to 63 of a-z 0-9 . -)")
+    return bucket, prefix.strip("/")
 
 
 @dataclass(frozen=True)
@@ -31,6 +58,7 @@ class Settings:
     allow_downloads: bool = False
     dz_cdn: str | None = None
     dz_version: str | None = None
+    s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders
 
     @property
     def max_size(self) -> int:
@@ -39,7 +67,9 @@ class Settings:
 
     @property
     def database(self) -> Path:
-        return self.storage / "pyfiledrop.sqlite3"
+        # With S3 storage the SQLite file lives in the chunks folder, which holds nothing else
+        # then (until `--database` from the postgres branch lands).
+        return (self.chunks if self.s3 else self.storage) / "pyfiledrop.sqlite3"
 
     def problems(self) -> list[tuple[str, str]]:
         """(flag, reason) for each setting that cannot work; empty when all is well."""

@@ -13,13 +13,14 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,8 +31,10 @@ from pyfiledrop.adapters.body import Body
 from pyfiledrop.adapters.tus import Tus
 from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
+from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.web.page import render_page
+from pyfiledrop.web.ranges import streamed
 
 STATIC = Path(__file__).parent / "static"
 OWNER_COOKIE = "pyfiledrop_client"
@@ -142,17 +145,37 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
         if etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers={"ETag": etag})
-        assert service.local_files is not None  # the only storage today keeps local files
+        headers = {
+            "ETag": etag,
+            "Content-Disposition": content_disposition(found.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        }
+        if service.local_files is None:
+            return await from_store(request, found, headers)
         return FileResponse(
             service.local_files.path_of(found.storage_key),
             media_type=media_type(found),
-            headers={
-                "ETag": etag,
-                "Content-Disposition": content_disposition(found.filename),
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "sandbox",
-            },
+            headers=headers,
         )
+
+    async def from_store(request: Request, found: Upload, headers: dict[str, str]) -> Response:
+        """A storage without local files: a presigned redirect, or the bytes streamed."""
+        assert found.storage_key is not None and found.size is not None
+        if service.presigned is not None:
+            url = service.presigned.presigned_url(
+                found.storage_key, headers["Content-Disposition"], media_type(found)
+            )
+            return RedirectResponse(url, status_code=307)
+        assert service.range_reads is not None
+        headers["Content-Type"] = media_type(found)
+        headers["Last-Modified"] = formatdate(found.updated_at, usegmt=True)
+        try:
+            return await streamed(
+                request, service.range_reads, found.storage_key, found.size, headers
+            )
+        except OSError as exc:
+            return error_response(storage_error(exc))
 
     def download_url(request: Request, upload: Upload) -> str:
         return str(request.url_for("download", token=upload.download_token))
