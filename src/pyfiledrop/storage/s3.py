@@ -73,6 +73,7 @@ READ_BLOCK = 1 * MIB
 _HASH_BLOCK = 8 * MIB
 _GATHER = 4  # groups gathered at once by `complete`
 PRESIGNED_SECONDS = 3600
+CREATE_WAIT = 10.0  # seconds a part waits for its upload's `create` before making it itself
 _REFUSED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 _MISSING = {"NoSuchKey", "NoSuchUpload", "404", "NotFound"}
 
@@ -270,17 +271,11 @@ class S3Storage:
                 "UploadIdMarker": page["NextUploadIdMarker"],
             }
 
-    async def _upload_id(self, upload_id: str, create: bool = False) -> str | None:
+    async def _upload_id(self, upload_id: str) -> str | None:
+        """The UploadId of the upload's multipart upload: the oldest, if a race made two."""
         if upload_id in self._ids:
             return self._ids[upload_id]
-        key = self._final(upload_id)
-        found = await self._uploads(key)
-        if not found and create:
-            mine = (await self._call("create_multipart_upload", Key=key))["UploadId"]
-            others = [u for u in await self._uploads(key) if u["UploadId"] != mine]
-            if others:  # another process made one at the same moment: use the oldest of theirs
-                await self._call("abort_multipart_upload", Key=key, UploadId=mine)
-            found = others or [{"UploadId": mine, "Initiated": 0}]
+        found = await self._uploads(self._final(upload_id))
         if not found:
             return None
         chosen = str(min(found, key=lambda u: (str(u["Initiated"]), u["UploadId"]))["UploadId"])
@@ -289,20 +284,36 @@ class S3Storage:
             self._ids.popitem(last=False)
         return chosen
 
-    async def _need_upload_id(self, upload_id: str) -> str:
-        found = await self._upload_id(upload_id, create=True)
-        assert found is not None
+    async def _made_upload_id(self, upload_id: str) -> str:
+        """The UploadId, waiting for `create` (another request may be making it right now); made
+        here only if it never appears (its creator crashed)."""
+        for _ in range(int(CREATE_WAIT / 0.1)):
+            found = await self._upload_id(upload_id)
+            if found is not None:
+                return found
+            await asyncio.sleep(0.1)
+        await self.create(upload_id)
+        found = await self._upload_id(upload_id)
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, f"no multipart upload for {upload_id}")
         return found
 
     async def _store_part(self, upload_id: str, number: int, start: int, data: bytes) -> str:
-        mpu = await self._need_upload_id(upload_id)
-        reply = await self._call(
-            "upload_part",
-            Key=self._final(upload_id),
-            UploadId=mpu,
-            PartNumber=number,
-            Body=data,
-        )
+        for attempt in range(2):
+            mpu = await self._made_upload_id(upload_id)
+            try:
+                reply = await self._call(
+                    "upload_part",
+                    Key=self._final(upload_id),
+                    UploadId=mpu,
+                    PartNumber=number,
+                    Body=data,
+                )
+                break
+            except FileNotFoundError:  # an UploadId remembered here was aborted meanwhile
+                self._ids.pop(upload_id, None)
+                if attempt:
+                    raise
         etag = str(reply["ETag"])
         record = self._staging(upload_id, f"p/{number:05d}")
         await self._call("put_object", Key=record, Body=f"{etag} {len(data)}".encode())
@@ -430,7 +441,13 @@ class S3Storage:
     # --- the Storage contract -----------------------------------------------------------------
 
     async def create(self, upload_id: str) -> None:
-        await self._need_upload_id(upload_id)
+        if await self._upload_id(upload_id) is not None:
+            return
+        key = self._final(upload_id)
+        mine = (await self._call("create_multipart_upload", Key=key))["UploadId"]
+        self._ids.pop(upload_id, None)
+        if await self._upload_id(upload_id) != mine:  # two were made at once: the oldest wins
+            await self._call("abort_multipart_upload", Key=key, UploadId=mine)
 
     async def part_writer(
         self, upload_id: str, index: int, offset: int, chunking: Layout | None = None
@@ -443,7 +460,7 @@ class S3Storage:
         self, upload_id: str, index: int, offset: int, layout: Layout, data: bytes
     ) -> None:
         group = chunk_group(layout)
-        if group == 1:
+        if group == 1 and data:  # (an empty part can wedge SeaweedFS's connection: staged)
             await self._store_part(upload_id, index + 1, offset, data)
         else:
             part = index // group + 1
@@ -460,9 +477,9 @@ class S3Storage:
             if key != upload_id:
                 raise OSError(errno.EINVAL, "an upload can only be completed under its own id")
             size = await self._assemble(upload_id, final)
-            digest = sha256 or await self._hash(final)
+            digest = sha256 or await self._hash(final, size)
         else:  # completed by an attempt cut short: check what is in place
-            digest = await self._hash(final)
+            digest = await self._hash(final, size)
         await self._clear(upload_id)
         return StoredFile(key=key, size=size, sha256=digest)
 
@@ -489,6 +506,8 @@ class S3Storage:
                 pieces.sort()
                 start = pieces[0][0]
                 data = await self._read(upload_id, listing, start, pieces[-1][1] - start)
+                if not data:
+                    return
                 parts[number] = await self._store_part(upload_id, number, start, data)
                 sizes[number] = len(data)
 
@@ -509,7 +528,9 @@ class S3Storage:
             raise OSError(errno.EIO, "the completed object is not in the store")
         return found
 
-    async def _hash(self, key: str) -> str:
+    async def _hash(self, key: str, size: int) -> str:
+        if size == 0:
+            return hashlib.sha256().hexdigest()
         reply = await self._call("get_object", Key=key)
         body = reply["Body"]
 
