@@ -36,20 +36,22 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory, seaweed: SeaweedFS) -> I
 
 
 @pytest.fixture
-def own_store(tmp_path: Path) -> Iterator[SeaweedFS]:
+def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SeaweedFS]:
     """A SeaweedFS of this test's own, to stop and start again."""
     store = SeaweedFS(tmp_path / "weed").start()
+    for name, value in store.env().items():
+        monkeypatch.setenv(name, value)
     yield store
     store.stop()
 
 
 @pytest.fixture
 def server_on(tmp_path: Path) -> Iterator[Callable[[SeaweedFS], Server]]:
-    """Start a server on a given store (bucket `up`)."""
+    """Start a server on a given store (bucket `uploads`)."""
     started: list[Server] = []
 
     def make(store: SeaweedFS, *extra: str) -> Server:
-        bucket = ensure_bucket(store, "up")
+        bucket = ensure_bucket(store, "uploads")
         server = Server(tmp_path / "server", *FLAGS, *s3_flags(store, bucket, "p"), *extra)
         server.root.mkdir(exist_ok=True)
         started.append(server.start())

@@ -701,10 +701,11 @@ def connect(
 
     config = Config(
         max_pool_connections=threads,
-        retries={"max_attempts": 3, "mode": "standard"},
+        retries={"max_attempts": 2, "mode": "standard"},  # then 503: clients retry
         connect_timeout=5,
         read_timeout=60,
         s3={"addressing_style": "path" if endpoint else "auto"},
+        signature_version="s3v4",  # presigned URLs too (else SigV2, which stores refuse)
     )
     client = boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
     shown = endpoint or f"https://s3.{region or 'us-east-1'}.amazonaws.com"
