@@ -1,8 +1,9 @@
 """Upload throughput to S3 storage (a local SeaweedFS) against the store's own ceiling, in one run.
 
 Measured (1 MB = 10^6 bytes):
-  boto3 ceiling     boto3's own multipart upload of the file (upload_file, 8 MiB parts, 4 threads)
-                    to the same SeaweedFS: what the store takes here
+  boto3 ceiling     boto3's own multipart upload of the file (upload_file, 8 MiB parts, 4 threads,
+                    unsigned payload as pyfiledrop sends it) to the same SeaweedFS: what the store
+                    takes here
   pyfiledrop s3 @C  chunks of C bytes, 4 in flight (raw-body Dropzone protocol, as the command-line
                     client sends them) to `pyfiledrop serve --storage s3://...`, timed from the
                     first byte until GET /upload/<id> reports "complete" with the SHA-256 (checked)
@@ -153,7 +154,9 @@ def send_chunks(port: int, path: Path, size: int, chunk: int, sha: str) -> tuple
 
 
 def measure_boto3(store: SeaweedFS, path: Path, size: int) -> Result:
-    client = store.client(max_pool_connections=PARALLEL * 2)
+    client = store.client(
+        max_pool_connections=PARALLEL * 2, s3={"payload_signing_enabled": False}
+    )  # the client settings pyfiledrop uses
     config = TransferConfig(
         multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=PARALLEL
     )
