@@ -11,6 +11,11 @@ Layout in the bucket, every key under the prefix P of `--storage s3://bucket/P`:
                                       object until `complete` gathers its group into part <part>
     P/partial/<id>/s/<offset>         stream bytes (tus) stored at a flush that do not fill a
                                       whole part yet
+    P/partial/<id>/p/<part>           "<ETag> <size>" of the upload of part <part> that counts.
+                                      SeaweedFS lists every upload of a re-sent part number and
+                                      completes with whichever ETag it is given, so the list
+                                      cannot say which is current; the last writer's record can
+                                      (writers of one chunk take turns: the core's chunk claims)
 
 How parts are made:
 - Chunks (Dropzone, the command-line client) of at least 5 MiB, at most 10,000 of them: chunk i
@@ -27,11 +32,13 @@ How parts are made:
   is gathered by `complete`. `part_size` is chosen so the largest file allowed fits in 10,000.
 
 Hashing: an unfinished multipart upload's parts cannot be read back. The bytes this process
-uploaded are kept in memory (at most `cache_bytes`) until the core's running SHA-256 has read
-them (`release`), each entry checked against the ETag the store lists now, so `read` returns the
-bytes stored now or raises OSError; it never answers from a stale copy. When the digest could
-not follow (chunks hashed out of order beyond the cache, another process wrote them), `complete`
-computes it by downloading the finished object once.
+uploaded are kept in memory (at most `cache_bytes`, oldest dropped first) until the core's
+running SHA-256 has read them (`release`); before a kept copy is used it is checked once against
+the part's record (or the staging object's ETag), so `read` returns the bytes stored now or
+raises OSError, never a stale copy. Staging objects are read back from the store. When the
+digest could not follow (it fell more than `cache_bytes` behind, or another process received
+the chunks), `complete` downloads the finished object once and hashes it (bench/s3_bench.py
+measures both).
 
 Failure modes:
 - The store unreachable, refusing the credentials, the bucket gone, or answering 5xx: every call
@@ -41,6 +48,10 @@ Failure modes:
   chunk only after its part is stored, so the chunk is simply sent again and replaces it.
 - Killed between CompleteMultipartUpload and the database saying complete: `complete` finds the
   object in place and returns it (hashing it again).
+- Two processes creating the multipart upload at the same moment both keep the oldest one; only
+  the upload's creator makes it, and a part waits `CREATE_WAIT` for it first, so this needs a
+  crash between the record and the multipart upload. A writer whose chunk claim ran out while it
+  hung may leave its (identical, re-sent) bytes as the part that counts.
 - A completed upload is never aborted (SeaweedFS then destroys the object, issues 10663 and
   11382): `discard` aborts only when no object is in place under the upload's key.
 - Staging objects left by a crash are removed with their upload (`discard`, `partials`).
@@ -388,13 +399,20 @@ class S3Storage:
         return found
 
     async def read(self, upload_id: str, offset: int, length: int) -> bytes:
-        held = self._recent.covering(upload_id, offset)
-        if held is not None and offset + length <= held.start + len(held.data):
-            # Checked once: the core reads only recorded chunks, and counts any rewrite of a
-            # recorded chunk, so a copy found current once stays good for its digest.
-            if held.checked or await self._still_stored(upload_id, held):
-                held.checked = True
-                return held.data[offset - held.start : offset - held.start + length]
+        # Copies kept here are checked once: the core reads only recorded chunks, and counts
+        # any rewrite of a recorded chunk, so a copy found current once stays good for its digest.
+        pieces: list[bytes] = []
+        position = offset
+        while position < offset + length:
+            held = self._recent.covering(upload_id, position)
+            if held is None or not (held.checked or await self._still_stored(upload_id, held)):
+                break
+            held.checked = True
+            begin = position - held.start
+            pieces.append(held.data[begin : begin + offset + length - position])
+            position += len(pieces[-1])
+        else:
+            return b"".join(pieces)
         listing = await self._listing(upload_id)
         return await self._read(upload_id, listing, offset, length)
 
