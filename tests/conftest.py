@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.postgres import pg_cluster, pg_url  # noqa: F401  (fixtures for every test)
+from tests.seaweed import SeaweedFS
 
 
 def free_port() -> int:
@@ -100,3 +101,13 @@ def server(make_server) -> Server:  # type: ignore[no-untyped-def]
 
 
 os.environ.setdefault("PYTHONUNBUFFERED", "1")
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One SeaweedFS for the session, its credentials in the environment of every process the
+    tests start. Tests that stop a store start their own."""
+    store = SeaweedFS(tmp_path_factory.mktemp("seaweed")).start()
+    os.environ.update(store.env())
+    yield store
+    store.stop()

@@ -49,3 +49,11 @@ def test_adapters_do_not_import_each_other_or_the_web_layer() -> None:
             if name.startswith("pyfiledrop.adapters."):
                 shared = ("pyfiledrop.adapters.multipart", "pyfiledrop.adapters.body")
                 assert name in shared, f"{path.name} imports {name}"
+
+
+def test_only_the_s3_back_end_imports_the_sdk() -> None:
+    for path in modules():
+        if path.relative_to(PACKAGE).as_posix() == "storage/s3.py":
+            continue
+        for name in imports(path):
+            assert name.split(".")[0] not in ("boto3", "botocore"), path.name

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import click
 from click_default_group import DefaultGroup
 
-from pyfiledrop.config import MIB, Settings
+from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
 
 POSITIVE = click.IntRange(min=1)
 
@@ -27,6 +27,16 @@ def _writable_folder(ctx: click.Context, param: click.Parameter, value: str) -> 
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
         raise click.BadParameter(f"{path} is not a writable folder")
     return path
+
+
+def _storage(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
+    """A folder, or an s3://bucket/prefix URL (kept as it is)."""
+    try:
+        if parse_s3_url(value) is not None:
+            return value
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return _writable_folder(ctx, param, value)
 
 
 def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -76,8 +86,8 @@ def main() -> None:
     default="./storage",
     show_default=True,
     envvar=_env("STORAGE"),
-    callback=_writable_folder,
-    help="Folder for finished files and the metadata database.",
+    callback=_storage,
+    help="Folder for finished files and the metadata database, or s3://bucket/prefix.",
 )
 @click.option(
     "-c",
@@ -197,12 +207,43 @@ def main() -> None:
     help="Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and "
     "X-Forwarded-Host are believed.",
 )
+@click.option(
+    "--s3-endpoint",
+    default=None,
+    envvar=_env("S3_ENDPOINT"),
+    help="S3 endpoint URL for --storage s3://... (default: AWS).",
+)
+@click.option(
+    "--s3-region",
+    default=None,
+    envvar=_env("S3_REGION"),
+    help="S3 region (default: AWS_REGION or AWS_DEFAULT_REGION).",
+)
+@click.option(
+    "--s3-presigned-downloads",
+    is_flag=True,
+    envvar=_env("S3_PRESIGNED_DOWNLOADS"),
+    help="Send downloads to a presigned URL of the store instead of through the server.",
+)
 def serve(**options: Any) -> None:
     """Run the upload server."""
+    storage = options["storage"]
+    s3 = None
+    if isinstance(storage, str):
+        bucket, prefix = parse_s3_url(storage) or ("", "")
+        s3 = S3Location(
+            bucket,
+            prefix,
+            options["s3_endpoint"],
+            options["s3_region"],
+            options["s3_presigned_downloads"],
+        )
+        storage = Path("storage")  # unused: files go to the bucket, the database to --chunks
     settings = Settings(
+        s3=s3,
         host=options["host"],
         port=options["port"],
-        storage=options["storage"],
+        storage=storage,
         chunks=options["chunks"],
         max_size_mib=options["max_size"],
         timeout_ms=options["timeout"],
@@ -222,6 +263,11 @@ def serve(**options: Any) -> None:
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
+    if settings.s3:
+        from pyfiledrop.compose import storage_problems
+
+        for flag, reason in storage_problems(settings):
+            raise click.BadParameter(reason, param_hint=f"'{flag}'")
     run(settings)
 
 
@@ -343,7 +389,7 @@ def run(settings: Settings) -> None:
         f"Force Chunking: {str(settings.force_chunking).lower()}\n"
         f"Parallel Chunks: {str(settings.parallel_chunks).lower()}\n"
         f"Downloads: {'allowed' if settings.allow_downloads else 'off'}\n"
-        f"Storage Path: {settings.storage.absolute()}\n"
+        f"Storage Path: {settings.s3.url if settings.s3 else settings.storage.absolute()}\n"
         f"Chunk Path: {settings.chunks.absolute()}\n"
     )
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host

@@ -3,6 +3,9 @@ service from settings."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import TYPE_CHECKING
+
 from pyfiledrop.config import Settings
 from pyfiledrop.core.interfaces import MetaStore
 from pyfiledrop.core.receiving import Limits
@@ -12,17 +15,31 @@ from pyfiledrop.meta.migrations import Migration
 from pyfiledrop.meta.sqlite import SQLiteMetaStore, migrate_file
 from pyfiledrop.storage.local import LocalStorage
 
-__all__ = ["OpenError", "build_service", "migrate", "open_meta"]
+if TYPE_CHECKING:
+    from pyfiledrop.storage.s3 import S3Storage
+
+__all__ = ["OpenError", "build_service", "migrate", "open_meta", "storage_problems"]
+
+# What each S3 start-up problem is the fault of, as the flag or variable a person would change.
+S3_SETTINGS = {
+    "bucket": "--storage",
+    "endpoint": "--s3-endpoint",
+    "credentials": "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
+}
 
 
 def build_service(settings: Settings) -> UploadService:
-    storage = LocalStorage(settings.chunks, settings.storage)
     meta = open_meta(settings)
     limits = Limits(
         max_size=settings.max_size,
         max_chunk_size=settings.max_chunk_size,
         chunk_timeout=settings.timeout_ms / 1000,
     )
+    if settings.s3:
+        s3 = _s3_storage(settings)
+        presigned = s3 if settings.s3.presigned_downloads else None
+        return UploadService(meta, s3, limits, writeback=s3, range_reads=s3, presigned=presigned)
+    storage = LocalStorage(settings.chunks, settings.storage)
     return UploadService(
         meta, storage, limits, writeback=storage, concatenation=storage, local_files=storage
     )
@@ -47,3 +64,29 @@ def migrate(settings: Settings) -> list[Migration]:
 
         return migrate_url(settings.postgres_url)
     return migrate_file(settings.database)
+
+
+def _s3_storage(settings: Settings) -> S3Storage:
+    from pyfiledrop.storage import s3  # boto3 is needed only here (the `s3` extra)
+
+    assert settings.s3 is not None
+    return s3.connect(
+        settings.s3.bucket,
+        settings.s3.prefix,
+        endpoint=settings.s3.endpoint,
+        region=settings.s3.region,
+        part_size=s3.stream_part_size(settings.max_size),
+    )
+
+
+def storage_problems(settings: Settings) -> list[tuple[str, str]]:
+    """(setting, reason) when the S3 store cannot be used as configured; checked at start."""
+    try:
+        storage = _s3_storage(settings)
+    except ImportError:
+        return [("--storage", "S3 storage needs boto3: pip install 'pyfiledrop[s3]'")]
+    try:
+        found = asyncio.run(storage.check())
+    finally:
+        storage.close()
+    return [] if found is None else [(S3_SETTINGS[found[0]], found[1])]

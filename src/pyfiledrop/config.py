@@ -7,6 +7,7 @@ given only the values it needs.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,6 +17,32 @@ DROPZONE_VERSION = "6.3.5"  # the version vendored under web/static/vendor/dropz
 DEFAULT_CDN = "https://cdnjs.cloudflare.com/ajax/libs/dropzone"
 SQLITE_PREFIX = "sqlite:///"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """`--storage s3://bucket/prefix` and the flags that go with it (issue 6)."""
+
+    bucket: str
+    prefix: str = ""
+    endpoint: str | None = None  # --s3-endpoint; None: AWS itself
+    region: str | None = None  # --s3-region; None: boto3's AWS_REGION / AWS_DEFAULT_REGION
+    presigned_downloads: bool = False  # --s3-presigned-downloads
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def parse_s3_url(value: str) -> tuple[str, str] | None:
+    """(bucket, prefix) of an `s3://bucket/prefix` value; None when it is not an s3:// URL.
+    Raises ValueError naming what is wrong with the bucket."""
+    if not value.startswith("s3://"):
+        return None
+    bucket, _, prefix = value[len("s3://") :].partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ValueError(f"{bucket!r} is not a bucket name (3 to 63 of a-z 0-9 . -)")
+    return bucket, prefix.strip("/")
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,7 @@ class Settings:
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder
+    s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders
 
     @property
     def max_size(self) -> int:
@@ -52,7 +80,9 @@ class Settings:
         """The SQLite file (`sqlite:///relative` or `sqlite:////absolute`, else the default)."""
         if self.database_url and self.database_url.startswith(SQLITE_PREFIX):
             return Path(self.database_url.removeprefix(SQLITE_PREFIX))
-        return self.storage / "pyfiledrop.sqlite3"
+        # With S3 storage and no --database, the SQLite file lives in the chunks folder, which
+        # holds nothing else then.
+        return (self.chunks if self.s3 else self.storage) / "pyfiledrop.sqlite3"
 
     @property
     def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -3,8 +3,9 @@
 An upload is finished by whoever holds the claim `assemble:<id>`: the process that received its
 last byte, or, after a crash, any process's sweep. The sweep runs at start and then every
 `SWEEP_EVERY` seconds in every process; the claims make each piece of its work run once. A disk
-that is full when a file is finished leaves the upload `assembling` with the reason recorded, and
-the next sweep tries again, so it completes once space is back.
+that is full (or a store that is unavailable) when a file is finished leaves the upload
+`assembling` with the reason recorded, and the next sweep tries again, so it completes once space
+(or the store) is back.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from pyfiledrop.core.coordination import Instance
-from pyfiledrop.core.interfaces import MetaStore, Storage, WritebackHints
+from pyfiledrop.core.interfaces import MetaStore, Storage, StorageUnavailable, WritebackHints
 from pyfiledrop.core.model import ALLOWED_MOVES, Layout, State, Upload
 from pyfiledrop.core.prehash import Prehash, Reader, Releaser
 from pyfiledrop.core.receiving import is_full, storage_error
@@ -135,6 +136,8 @@ class Finisher:
         except OSError as exc:
             if is_full(exc):  # stays assembling; a later sweep finishes it
                 await self.meta.note_error(upload_id, WAITING_FOR_SPACE)
+            elif isinstance(exc, StorageUnavailable):  # the same, once the store is back
+                await self.meta.note_error(upload_id, storage_error(exc).message)
             else:
                 error = storage_error(exc).message
                 await self.move(upload_id, State.ASSEMBLING, State.FAILED, error=error)

@@ -15,6 +15,7 @@ event loop, so a slow disk or database never freezes the server's other requests
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -135,6 +136,12 @@ class MetaStore(Protocol):
         """Release connections and threads."""
 
 
+class StorageUnavailable(OSError):
+    """The store cannot be used right now (unreachable, refusing the credentials, bucket gone,
+    overloaded). Its message says why, for a person; the core answers 503 with it and keeps the
+    upload as it was, so the same request succeeds once the store is back."""
+
+
 @dataclass(frozen=True)
 class StoredFile:
     """A finished file in its final place."""
@@ -165,14 +172,22 @@ class Storage(Protocol):
     async def create(self, upload_id: str) -> None:
         """Prepare the partial object for `upload_id` (idempotent). Raise OSError on failure."""
 
-    async def part_writer(self, upload_id: str, index: int, offset: int) -> PartWriter:
+    async def part_writer(
+        self, upload_id: str, index: int, offset: int, chunking: Layout | None = None
+    ) -> PartWriter:
         """A writer for part `index`, which starts at byte `offset` of the file.
 
         A later writer for the same part replaces its bytes: each byte is written once per send.
+        `chunking` is the upload's layout when the parts are its numbered chunks (any order, any
+        process, `index` from 0 to `chunk_count - 1`); None for a stream: one writer at a time,
+        `index` 0, bytes in order from `offset`, which is where the stored bytes end.
         """
 
     async def read(self, upload_id: str, offset: int, length: int) -> bytes:
-        """Up to `length` bytes of the partial object from `offset` (fewer only at its end)."""
+        """Up to `length` bytes of the partial object from `offset` (fewer only at its end): the
+        bytes stored there now. Raise OSError when they cannot be read back before `complete`
+        (an object store cannot read an unfinished multipart upload's parts); a running digest
+        then gives up and `complete` computes it."""
 
     async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
         """Make the partial object durable and move it, atomically, to its final place `key`.
@@ -213,6 +228,25 @@ class WritebackHints(Protocol):
 
     async def release(self, upload_id: str, offset: int, length: int) -> None:
         """The caller is done reading this range: it need not stay cached. Advisory."""
+
+
+class RangeReads(Protocol):
+    """Optional capability: finished files are streamed from the storage (no local path)."""
+
+    def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes `start` to `end` (exclusive) of the finished file under `key`, in blocks.
+
+        Raise OSError (StorageUnavailable when the store is down) before the first block when
+        the file cannot be read; a failure later ends the iteration with OSError.
+        """
+
+
+class PresignedDownloads(Protocol):
+    """Optional capability: the store itself can serve a finished file at a signed URL."""
+
+    def presigned_url(self, key: str, disposition: str, media_type: str) -> str:
+        """A time-limited URL that downloads `key` with these Content-Disposition and
+        Content-Type headers."""
 
 
 class LocalFiles(Protocol):

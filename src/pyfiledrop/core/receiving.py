@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pyfiledrop import errors
-from pyfiledrop.core.interfaces import PartWriter
+from pyfiledrop.core.interfaces import PartWriter, StorageUnavailable
 from pyfiledrop.core.model import Layout, State, Upload
 
 _CLIENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -90,6 +90,10 @@ def is_full(exc: OSError) -> bool:
 
 
 def storage_error(exc: OSError) -> errors.UploadError:
+    if isinstance(exc, StorageUnavailable):
+        return errors.STORAGE_UNAVAILABLE(
+            f"The server's file store is unavailable ({exc}); try again shortly."
+        )
     if is_full(exc):
         return errors.STORAGE_FULL("The server's storage is full; try again later.")
     return errors.STORAGE_FAILED("The server could not store the data.")

@@ -30,6 +30,8 @@ from pyfiledrop.core.interfaces import (
     Concatenation,
     LocalFiles,
     MetaStore,
+    PresignedDownloads,
+    RangeReads,
     Storage,
     WritebackHints,
 )
@@ -67,9 +69,12 @@ class UploadService:
         writeback: WritebackHints | None = None,
         concatenation: Concatenation | None = None,
         local_files: LocalFiles | None = None,
+        range_reads: RangeReads | None = None,
+        presigned: PresignedDownloads | None = None,
     ) -> None:
-        """`writeback`, `concatenation` and `local_files` are the storage's optional
-        capabilities, found once by `compose.py`."""
+        """`writeback`, `concatenation`, `local_files`, `range_reads` and `presigned` are the
+        storage's optional capabilities, found once by `compose.py` (`presigned` only when the
+        operator turned it on)."""
         self.meta = meta
         self.storage = storage
         self.limits = limits
@@ -77,6 +82,8 @@ class UploadService:
         self.finisher = Finisher(meta, storage, self.instance, writeback)
         self.concatenation = concatenation
         self.local_files = local_files
+        self.range_reads = range_reads
+        self.presigned = presigned
         self._loops: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -226,7 +233,7 @@ class UploadService:
         layout = upload.layout
         assert layout is not None
         try:
-            writer = await self.storage.part_writer(upload.id, index, offset)
+            writer = await self.storage.part_writer(upload.id, index, offset, layout)
             try:
                 sink = ChunkSink(writer, layout.chunk_size, layout.length(index))
                 async for piece in data:
@@ -324,7 +331,10 @@ class UploadService:
         else:
             limit = self.limits.max_size
             too_large = f"The file is larger than the {limit} bytes this server accepts."
-        writer = await self.storage.part_writer(upload.id, 0, start)
+        try:
+            writer = await self.storage.part_writer(upload.id, 0, start)
+        except OSError as exc:
+            raise storage_error(exc) from exc
         sink = StreamSink(writer, limit - start, too_large, save if keep_partial else None)
         try:
             async for piece in data:
@@ -434,9 +444,12 @@ class UploadService:
         """
         await self.meta.delete(upload.id)
         self.finisher.forget(upload.id)
-        await self.storage.discard(upload.id)
-        if upload.storage_key:
-            await self.storage.remove(upload.storage_key)
+        try:  # if this fails, the next start removes what no record names
+            await self.storage.discard(upload.id)
+            if upload.storage_key:
+                await self.storage.remove(upload.storage_key)
+        except OSError as exc:
+            raise storage_error(exc) from exc
 
     async def terminate(self, upload: Upload) -> None:
         """Delete a stream upload unless a request is writing to it."""

@@ -29,6 +29,7 @@ import shutil
 from pathlib import Path
 
 from pyfiledrop.core.interfaces import StoredFile
+from pyfiledrop.core.model import Layout
 
 FLUSH_BYTES = 256 * 1024  # bytes gathered before a write; bounds memory per request
 _COPY_BLOCK = 4 << 20
@@ -98,7 +99,9 @@ class LocalStorage:
     def _open(self, upload_id: str, flags: int) -> int:
         return os.open(self._partial(upload_id), flags, 0o600)
 
-    async def part_writer(self, upload_id: str, index: int, offset: int) -> _Writer:
+    async def part_writer(
+        self, upload_id: str, index: int, offset: int, chunking: Layout | None = None
+    ) -> _Writer:
         fd = await asyncio.to_thread(self._open, upload_id, os.O_WRONLY | os.O_CREAT)
         return _Writer(fd, offset)
 

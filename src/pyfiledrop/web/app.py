@@ -14,13 +14,14 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,10 +32,12 @@ from pyfiledrop.adapters.body import Body
 from pyfiledrop.adapters.tus import Tus, plain_error
 from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
+from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.web.conditional import not_modified
 from pyfiledrop.web.links import ClientFacing, base_url
 from pyfiledrop.web.page import page_headers, render_page
+from pyfiledrop.web.ranges import streamed
 
 STATIC = Path(__file__).parent / "static"
 OWNER_COOKIE = "pyfiledrop_client"
@@ -159,27 +162,43 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
     async def serve_file(request: Request, found: Upload) -> Response:
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
-        assert service.local_files is not None  # the only storage today keeps local files
-        path = service.local_files.path_of(found.storage_key)
-        response = FileResponse(
-            path,
-            stat_result=await asyncio.to_thread(os.stat, path),
-            media_type=media_type(found),
-            headers={
-                "ETag": etag,
-                "Content-Disposition": content_disposition(found.filename),
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "sandbox",
-            },
-        )
-        last_modified = response.headers["last-modified"]
+        headers = {
+            "ETag": etag,
+            "Content-Disposition": content_disposition(found.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        }
+        local = service.local_files
+        path = local.path_of(found.storage_key) if local else None
+        stat = await asyncio.to_thread(os.stat, path) if path else None
+        last_modified = formatdate(stat.st_mtime if stat else found.updated_at, usegmt=True)
         if not_modified(request.headers, etag, last_modified):
             return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
-        return response
+        if path is None:
+            return await from_store(request, found, headers)
+        return FileResponse(path, stat_result=stat, media_type=media_type(found), headers=headers)
 
     def link(request: Request, name: str, **params: str) -> str:
         path: str = request.app.url_path_for(name, **params)
         return base_url(request, settings.public_url) + path
+
+    async def from_store(request: Request, found: Upload, headers: dict[str, str]) -> Response:
+        """A storage without local files: a presigned redirect, or the bytes streamed."""
+        assert found.storage_key is not None and found.size is not None
+        if service.presigned is not None:
+            url = service.presigned.presigned_url(
+                found.storage_key, headers["Content-Disposition"], media_type(found)
+            )
+            return RedirectResponse(url, status_code=307)
+        assert service.range_reads is not None
+        headers["Content-Type"] = media_type(found)
+        headers["Last-Modified"] = formatdate(found.updated_at, usegmt=True)
+        try:
+            return await streamed(
+                request, service.range_reads, found.storage_key, found.size, headers
+            )
+        except OSError as exc:
+            return error_response(storage_error(exc))
 
     def download_url(request: Request, upload: Upload) -> str:
         assert upload.download_token is not None

@@ -1,0 +1,754 @@
+"""S3-compatible object storage (AWS S3, SeaweedFS, MinIO, ...), through boto3.
+
+Layout in the bucket, every key under the prefix P of `--storage s3://bucket/P`:
+    P/files/<key>                     finished files. An upload in progress is an S3 multipart
+                                      upload *for this key*, so CompleteMultipartUpload is the
+                                      atomic move into place. Its UploadId is found again by
+                                      listing the multipart uploads with the key as prefix (the
+                                      oldest one, if a race made two), so nothing is kept in a
+                                      process's memory or in the metadata store.
+    P/partial/<id>/c/<part>/<offset>  a chunk smaller than S3's 5 MiB minimum part, staged as an
+                                      object until `complete` gathers its group into part <part>
+    P/partial/<id>/s/<offset>         stream bytes (tus) stored at a flush that do not fill a
+                                      whole part yet
+    P/partial/<id>/p/<part>           "<ETag> <size>" of the upload of part <part> that counts.
+                                      SeaweedFS lists every upload of a re-sent part number and
+                                      completes with whichever ETag it is given, so the list
+                                      cannot say which is current; the last writer's record can
+                                      (writers of one chunk take turns: the core's chunk claims)
+
+How parts are made:
+- Chunks (Dropzone, the command-line client) of at least 5 MiB, at most 10,000 of them: chunk i
+  is part i + 1, uploaded straight from the request (the last, shorter chunk is the last part).
+  A re-sent chunk replaces its part. No byte is written twice.
+- Smaller chunks (the page's 1 MB, a file's last chunk): groups of `ceil(5 MiB / chunk size)`
+  consecutive chunks (more if the file would need more than 10,000 parts) make one part; each
+  chunk is a staging object until `complete` downloads each group and uploads it as its part.
+  Each byte then crosses the network three times: give the page `--chunk-size 8388608`.
+- Streams (tus PATCHes of any size, plain uploads): the file is cut into cells of `part_size`
+  bytes; a cell is part `cell + 1`. Bytes are held in memory until their cell is full, then
+  uploaded as its part; a `flush` before that stores the held bytes as a staging object. When a
+  cell fills, the staged bytes of its start are downloaded and sent with the rest. The last cell
+  is gathered by `complete`. `part_size` is chosen so the largest file allowed fits in 10,000.
+
+Hashing: an unfinished multipart upload's parts cannot be read back. The bytes this process
+uploaded are kept in memory (at most `cache_bytes`, oldest dropped first) until the core's
+running SHA-256 has read them (`release`); before a kept copy is used it is checked once against
+the part's record (or the staging object's ETag), so `read` returns the bytes stored now or
+raises OSError, never a stale copy. Staging objects are read back from the store. When the
+digest could not follow (it fell more than `cache_bytes` behind, or another process received
+the chunks), `complete` downloads the finished object once and hashes it (bench/s3_bench.py
+measures both).
+
+Failure modes:
+- The store unreachable, refusing the credentials, the bucket gone, or answering 5xx: every call
+  raises `StorageUnavailable` naming the reason; the core answers 503 and keeps the upload as it
+  was. Stored parts stay in the store, so the upload resumes when it is back.
+- A process killed mid-part: S3 keeps only whole parts and whole objects; the core records a
+  chunk only after its part is stored, so the chunk is simply sent again and replaces it.
+- Killed between CompleteMultipartUpload and the database saying complete: `complete` finds the
+  object in place and returns it (hashing it again).
+- Two processes creating the multipart upload at the same moment both keep the oldest one; only
+  the upload's creator makes it, and a part waits `CREATE_WAIT` for it first, so this needs a
+  crash between the record and the multipart upload. A writer whose chunk claim ran out while it
+  hung may leave its (identical, re-sent) bytes as the part that counts.
+- A completed upload is never aborted (SeaweedFS then destroys the object, issues 10663 and
+  11382): `discard` aborts only when no object is in place under the upload's key.
+- Staging objects left by a crash are removed with their upload (`discard`, `partials`).
+  Unfinished uploads that no record names are aborted at start; a bucket lifecycle rule
+  (AbortIncompleteMultipartUpload) is still advisable for what an operator deletes by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import functools
+import hashlib
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from pyfiledrop.core.interfaces import StorageUnavailable, StoredFile
+from pyfiledrop.core.model import Layout
+
+T = TypeVar("T")
+MIB = 1 << 20
+MIN_PART = 5 * MIB
+MAX_PARTS = 10_000
+READ_BLOCK = 1 * MIB
+_HASH_BLOCK = 8 * MIB
+_GATHER = 4  # groups gathered at once by `complete`
+PRESIGNED_SECONDS = 3600
+CREATE_WAIT = 10.0  # seconds a part waits for its upload's `create` before making it itself
+_REFUSED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
+_MISSING = {"NoSuchKey", "NoSuchUpload", "404", "NotFound"}
+
+
+class S3API(Protocol):
+    """The S3 calls this back end makes (boto3's client has them; keyword arguments as in S3)."""
+
+    def head_bucket(self, **kw: Any) -> Any: ...
+    def head_object(self, **kw: Any) -> Any: ...
+    def get_object(self, **kw: Any) -> Any: ...
+    def put_object(self, **kw: Any) -> Any: ...
+    def delete_objects(self, **kw: Any) -> Any: ...
+    def list_objects_v2(self, **kw: Any) -> Any: ...
+    def create_multipart_upload(self, **kw: Any) -> Any: ...
+    def list_multipart_uploads(self, **kw: Any) -> Any: ...
+    def upload_part(self, **kw: Any) -> Any: ...
+    def list_parts(self, **kw: Any) -> Any: ...
+    def complete_multipart_upload(self, **kw: Any) -> Any: ...
+    def abort_multipart_upload(self, **kw: Any) -> Any: ...
+    def generate_presigned_url(self, *args: Any, **kw: Any) -> str: ...
+
+
+def stream_part_size(max_size: int) -> int:
+    """Cell size for streams: 8 MiB, or more so that `max_size` bytes fit in 10,000 parts."""
+    return max(8 * MIB, -(-max_size // MAX_PARTS // MIB) * MIB)
+
+
+def chunk_group(layout: Layout) -> int:
+    """How many chunks make one part: 1 when chunks can be parts by themselves."""
+    by_size = -(-MIN_PART // max(layout.chunk_size, 1))
+    by_count = -(-layout.chunk_count // MAX_PARTS)
+    return max(by_size, by_count)
+
+
+@dataclass
+class _Held:
+    """Bytes this process stored, and the store's ETag for them."""
+
+    start: int
+    data: bytes
+    source: str  # "part:<n>" or a staging object's key
+    etag: str
+    checked: bool = False  # found in the store after its chunk was recorded: see `read`
+
+
+class _Recent:
+    """What this process uploaded and the running digest has not read yet, within a budget."""
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._bytes = 0
+        self._items: OrderedDict[tuple[str, int], _Held] = OrderedDict()
+
+    def put(self, upload_id: str, held: _Held) -> None:
+        end = held.start + len(held.data)
+        for (uid, start), old in list(self._items.items()):
+            if uid == upload_id and start < end and held.start < old.start + len(old.data):
+                self._drop(uid, start)
+        if len(held.data) > self._budget:
+            return
+        self._items[(upload_id, held.start)] = held
+        self._bytes += len(held.data)
+        while self._bytes > self._budget:
+            self._drop(*next(iter(self._items)))
+
+    def covering(self, upload_id: str, position: int) -> _Held | None:
+        for (uid, start), held in self._items.items():
+            if uid == upload_id and start <= position < start + len(held.data):
+                return held
+        return None
+
+    def release(self, upload_id: str, offset: int, length: int) -> None:
+        for uid, start in list(self._items):
+            held = self._items[(uid, start)]
+            if uid == upload_id and offset <= start and start + len(held.data) <= offset + length:
+                self._drop(uid, start)
+
+    def forget(self, upload_id: str) -> None:
+        for uid, start in list(self._items):
+            if uid == upload_id:
+                self._drop(uid, start)
+
+    def _drop(self, upload_id: str, start: int) -> None:
+        held = self._items.pop((upload_id, start), None)
+        if held is not None:
+            self._bytes -= len(held.data)
+
+
+@dataclass
+class _Listing:
+    """An unfinished upload's staging objects and part records as the store lists them now."""
+
+    objects: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (etag, size)
+    parts: dict[int, str] = field(default_factory=dict)  # part number -> its record's key
+
+
+class S3Storage:
+    """Unfinished uploads as multipart uploads plus staging objects; finished files as objects."""
+
+    def __init__(
+        self,
+        api: S3API,
+        bucket: str,
+        prefix: str,
+        *,
+        endpoint: str,
+        part_size: int = 8 * MIB,
+        threads: int = 32,
+        cache_bytes: int = 64 * MIB,
+    ) -> None:
+        self._api = api
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint = endpoint
+        self.part_size = max(part_size, MIN_PART)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3")
+        self._recent = _Recent(cache_bytes)
+        self._ids: OrderedDict[str, str] = OrderedDict()  # upload id -> UploadId, a cache
+        self._records: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
+
+    # --- keys and calls -----------------------------------------------------------------------
+
+    def _final(self, key: str) -> str:
+        return f"{self.prefix}files/{key}"
+
+    def _staging(self, upload_id: str, rest: str = "") -> str:
+        return f"{self.prefix}partial/{upload_id}/{rest}"
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+        except (ClientError, BotoCoreError, ConnectionError) as exc:
+            raise self._translate(exc) from exc
+
+    async def _call(self, name: str, **kw: Any) -> Any:
+        return await self._run(
+            functools.partial(getattr(self._api, name), Bucket=self.bucket, **kw)
+        )
+
+    def _translate(self, exc: Exception) -> OSError:
+        if isinstance(exc, ClientError):
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+            if code == "NoSuchBucket":
+                return StorageUnavailable(f"the bucket {self.bucket!r} does not exist")
+            if code in _MISSING:
+                return FileNotFoundError(errno.ENOENT, f"not in the store ({code})")
+            if code in _REFUSED or status == 403:
+                return StorageUnavailable(f"the store refused the credentials ({code})")
+            if status >= 500 or code in ("SlowDown", "RequestTimeout"):
+                return StorageUnavailable(f"the store answered {status} {code}")
+            return OSError(errno.EIO, f"the store refused the request: {code} {error}")
+        if isinstance(exc, NoCredentialsError):
+            return StorageUnavailable("no credentials for the store (AWS_ACCESS_KEY_ID)")
+        return StorageUnavailable(f"cannot reach the store at {self.endpoint} ({exc})")
+
+    async def _exists(self, key: str) -> int | None:
+        """The size of the object `key`, or None when there is none."""
+        try:
+            found = await self._call("head_object", Key=key)
+        except FileNotFoundError:
+            return None
+        return int(found["ContentLength"])
+
+    async def check(self) -> tuple[str, str] | None:
+        """Reach the bucket and list its unfinished uploads; None when that works, else what
+        is wrong: ("bucket" | "endpoint" | "credentials", the reason)."""
+        try:
+            await self._call("head_bucket")
+            await self._call("list_multipart_uploads", Prefix=self._final(""), MaxUploads=1)
+        except FileNotFoundError:  # HEAD answers a bare 404 for a missing bucket
+            return "bucket", f"the bucket {self.bucket!r} does not exist at {self.endpoint}"
+        except StorageUnavailable as exc:
+            reason = str(exc)
+            if "does not exist" in reason:
+                return "bucket", f"{reason} at {self.endpoint}"
+            if "credentials" in reason:
+                return "credentials", f"{reason} for the bucket {self.bucket!r}"
+            return "endpoint", reason
+        return None
+
+    # --- multipart uploads --------------------------------------------------------------------
+
+    async def _uploads(self, key: str) -> list[dict[str, Any]]:
+        """The unfinished multipart uploads for exactly `key`."""
+        found: list[dict[str, Any]] = []
+        markers: dict[str, str] = {}
+        while True:
+            page = await self._call("list_multipart_uploads", Prefix=key, **markers)
+            found += [u for u in page.get("Uploads", []) if u["Key"] == key]
+            if not page.get("IsTruncated"):
+                return found
+            markers = {
+                "KeyMarker": page["NextKeyMarker"],
+                "UploadIdMarker": page["NextUploadIdMarker"],
+            }
+
+    async def _upload_id(self, upload_id: str) -> str | None:
+        """The UploadId of the upload's multipart upload: the oldest, if a race made two."""
+        if upload_id in self._ids:
+            return self._ids[upload_id]
+        found = await self._uploads(self._final(upload_id))
+        if not found:
+            return None
+        chosen = str(min(found, key=lambda u: (str(u["Initiated"]), u["UploadId"]))["UploadId"])
+        self._ids[upload_id] = chosen
+        if len(self._ids) > 4096:
+            self._ids.popitem(last=False)
+        return chosen
+
+    async def _made_upload_id(self, upload_id: str) -> str:
+        """The UploadId, waiting for `create` (another request may be making it right now); made
+        here only if it never appears (its creator crashed)."""
+        for _ in range(int(CREATE_WAIT / 0.1)):
+            found = await self._upload_id(upload_id)
+            if found is not None:
+                return found
+            await asyncio.sleep(0.1)
+        await self.create(upload_id)
+        found = await self._upload_id(upload_id)
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, f"no multipart upload for {upload_id}")
+        return found
+
+    async def _store_part(self, upload_id: str, number: int, start: int, data: bytes) -> str:
+        for attempt in range(2):
+            mpu = await self._made_upload_id(upload_id)
+            try:
+                reply = await self._call(
+                    "upload_part",
+                    Key=self._final(upload_id),
+                    UploadId=mpu,
+                    PartNumber=number,
+                    Body=data,
+                )
+                break
+            except FileNotFoundError:  # an UploadId remembered here was aborted meanwhile
+                self._ids.pop(upload_id, None)
+                if attempt:
+                    raise
+        etag = str(reply["ETag"])
+        record = self._staging(upload_id, f"p/{number:05d}")
+        await self._call("put_object", Key=record, Body=f"{etag} {len(data)}".encode())
+        self._recent.put(upload_id, _Held(start, data, f"part:{number}", etag))
+        return etag
+
+    async def _store_object(self, upload_id: str, key: str, start: int, data: bytes) -> None:
+        reply = await self._call("put_object", Key=key, Body=data)
+        self._recent.put(upload_id, _Held(start, data, key, str(reply["ETag"])))
+
+    async def _listing(self, upload_id: str) -> _Listing:
+        listing = _Listing()
+        records = self._staging(upload_id, "p/")
+        for obj in await self._objects(self._staging(upload_id)):
+            key = str(obj["Key"])
+            listing.objects[key] = (str(obj["ETag"]), int(obj["Size"]))
+            if key.startswith(records):
+                listing.parts[int(key[len(records) :])] = key
+        return listing
+
+    async def _part(self, listing: _Listing, number: int) -> tuple[str, int] | None:
+        """(ETag, size) of the upload of part `number` that counts: its record says which.
+        (SeaweedFS lists every upload of a part number, so the list cannot tell.)"""
+        key = listing.parts.get(number)
+        if key is None:
+            return None
+        seen = (key, listing.objects[key][0])
+        if seen not in self._records:
+            body = (await self._get(key, 0, 1 << 10)).decode().split()
+            self._records[seen] = (body[0], int(body[1]))
+            if len(self._records) > 65536:
+                self._records.popitem(last=False)
+        return self._records[seen]
+
+    async def _objects(self, prefix: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        marker: dict[str, str] = {}
+        while True:
+            page = await self._call("list_objects_v2", Prefix=prefix, **marker)
+            found += page.get("Contents", [])
+            if not page.get("IsTruncated"):
+                return found
+            marker = {**marker, "ContinuationToken": page["NextContinuationToken"]}
+
+    # --- what is stored where -----------------------------------------------------------------
+
+    def _segments(self, upload_id: str, listing: _Listing) -> list[tuple[int, int, str, str]]:
+        """(start, end, source, etag) of the stored bytes whose place is known without reading:
+        staging objects (a stream's only along the chain from its cell's start, and only in
+        cells that have no part yet), and the parts this process remembers."""
+        found = []
+        streams: dict[int, tuple[str, int, str]] = {}
+        for key, (etag, size) in listing.objects.items():
+            rest = key[len(self._staging(upload_id)) :].split("/")
+            if rest[0] == "c" and len(rest) == 3:
+                start = int(rest[2])
+                found.append((start, start + size, key, etag))
+            elif rest[0] == "s" and len(rest) == 2:
+                streams[int(rest[1])] = (key, size, etag)
+        cells = {start // self.part_size for start in streams}
+        for cell in cells:
+            if cell + 1 in listing.parts:
+                continue
+            position = cell * self.part_size
+            while position in streams:
+                key, size, etag = streams[position]
+                if size == 0:
+                    break
+                found.append((position, position + size, key, etag))
+                position += size
+        return found
+
+    async def read(self, upload_id: str, offset: int, length: int) -> bytes:
+        # Copies kept here are checked once: the core reads only recorded chunks, and counts
+        # any rewrite of a recorded chunk, so a copy found current once stays good for its digest.
+        pieces: list[bytes] = []
+        position = offset
+        while position < offset + length:
+            held = self._recent.covering(upload_id, position)
+            if held is None or not (held.checked or await self._still_stored(upload_id, held)):
+                break
+            held.checked = True
+            begin = position - held.start
+            pieces.append(held.data[begin : begin + offset + length - position])
+            position += len(pieces[-1])
+        else:
+            return b"".join(pieces)
+        listing = await self._listing(upload_id)
+        return await self._read(upload_id, listing, offset, length)
+
+    async def _still_stored(self, upload_id: str, held: _Held) -> bool:
+        """Whether a remembered part or chunk is what the store holds there now."""
+        try:
+            if held.source.startswith("part:"):
+                record = self._staging(upload_id, f"p/{int(held.source[5:]):05d}")
+                return (await self._get(record, 0, 1 << 10)).split()[0].decode() == held.etag
+            if "/c/" in held.source:
+                found = await self._call("head_object", Key=held.source)
+                return str(found["ETag"]) == held.etag
+        except FileNotFoundError:
+            pass
+        return False  # a stream's piece counts only along its chain: see `_read`
+
+    async def _read(self, upload_id: str, listing: _Listing, offset: int, length: int) -> bytes:
+        segments = self._segments(upload_id, listing)
+        out = bytearray()
+        position = offset
+        while len(out) < length:
+            want = offset + length - position
+            held = self._recent.covering(upload_id, position)
+            if held is not None and await self._current(held, listing):
+                begin = position - held.start
+                piece = held.data[begin : begin + want]
+            else:
+                segment = next((s for s in segments if s[0] <= position < s[1]), None)
+                if segment is None:
+                    if listing.parts:
+                        raise OSError(
+                            errno.EIO, "an unfinished multipart upload's parts cannot be read"
+                        )
+                    break  # the end of what is stored
+                start, end, key, _ = segment
+                stop = min(end, position + want)
+                piece = await self._get(key, position - start, stop - start)
+            if not piece:
+                break
+            out += piece
+            position += len(piece)
+        return bytes(out)
+
+    async def _current(self, held: _Held, listing: _Listing) -> bool:
+        """Whether the store holds exactly these bytes at their place now."""
+        if held.source.startswith("part:"):
+            found = await self._part(listing, int(held.source[5:]))
+            return found is not None and found[0] == held.etag
+        stored = listing.objects.get(held.source)
+        if stored is None or stored[0] != held.etag:
+            return False
+        if "/s/" in held.source:  # a stream's piece counts only on its cell's chain
+            cell = held.start // self.part_size
+            return cell + 1 not in listing.parts
+        return True
+
+    async def _get(self, key: str, start: int, end: int) -> bytes:
+        reply = await self._call("get_object", Key=key, Range=f"bytes={start}-{end - 1}")
+        body = reply["Body"]
+        try:
+            return bytes(await self._run(body.read))
+        finally:
+            body.close()
+
+    # --- the Storage contract -----------------------------------------------------------------
+
+    async def create(self, upload_id: str) -> None:
+        if await self._upload_id(upload_id) is not None:
+            return
+        key = self._final(upload_id)
+        mine = (await self._call("create_multipart_upload", Key=key))["UploadId"]
+        self._ids.pop(upload_id, None)
+        if await self._upload_id(upload_id) != mine:  # two were made at once: the oldest wins
+            await self._call("abort_multipart_upload", Key=key, UploadId=mine)
+
+    async def part_writer(
+        self, upload_id: str, index: int, offset: int, chunking: Layout | None = None
+    ) -> _ChunkWriter | _StreamWriter:
+        if chunking is not None:
+            return _ChunkWriter(self, upload_id, index, offset, chunking)
+        return _StreamWriter(self, upload_id, offset)
+
+    async def store_chunk(
+        self, upload_id: str, index: int, offset: int, layout: Layout, data: bytes
+    ) -> None:
+        group = chunk_group(layout)
+        if group == 1 and data:  # (an empty part can wedge SeaweedFS's connection: staged)
+            await self._store_part(upload_id, index + 1, offset, data)
+        else:
+            part = index // group + 1
+            key = self._staging(upload_id, f"c/{part:05d}/{offset:016d}")
+            await self._store_object(upload_id, key, offset, data)
+
+    async def release(self, upload_id: str, offset: int, length: int) -> None:
+        self._recent.release(upload_id, offset, length)
+
+    async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
+        final = self._final(key)
+        size = await self._exists(final)
+        if size is None:
+            if key != upload_id:
+                raise OSError(errno.EINVAL, "an upload can only be completed under its own id")
+            size = await self._assemble(upload_id, final)
+            digest = sha256 or await self._hash(final, size)
+        else:  # completed by an attempt cut short: check what is in place
+            digest = await self._hash(final, size)
+        await self._clear(upload_id)
+        return StoredFile(key=key, size=size, sha256=digest)
+
+    async def _assemble(self, upload_id: str, final: str) -> int:
+        mpu = await self._upload_id(upload_id)
+        if mpu is None:
+            raise FileNotFoundError(errno.ENOENT, f"no unfinished upload {upload_id}")
+        listing = await self._listing(upload_id)
+        parts: dict[int, str] = {}
+        sizes: dict[int, int] = {}
+        for number in listing.parts:
+            record = await self._part(listing, number)
+            assert record is not None
+            parts[number], sizes[number] = record
+        pending: dict[int, list[tuple[int, int, str, str]]] = {}
+        for segment in self._segments(upload_id, listing):
+            rest = segment[2][len(self._staging(upload_id)) :].split("/")
+            number = int(rest[1]) if rest[0] == "c" else segment[0] // self.part_size + 1
+            pending.setdefault(number, []).append(segment)
+        limit = asyncio.Semaphore(_GATHER)
+
+        async def gather(number: int, pieces: list[tuple[int, int, str, str]]) -> None:
+            async with limit:
+                pieces.sort()
+                start = pieces[0][0]
+                data = await self._read(upload_id, listing, start, pieces[-1][1] - start)
+                if not data:
+                    return
+                parts[number] = await self._store_part(upload_id, number, start, data)
+                sizes[number] = len(data)
+
+        await asyncio.gather(*(gather(n, p) for n, p in pending.items()))
+        if sum(sizes.values()) == 0:  # an empty file: S3 wants no empty multipart object
+            await self._call("put_object", Key=final, Body=b"")
+            await self._call("abort_multipart_upload", Key=final, UploadId=mpu)
+            return 0
+        await self._call(
+            "complete_multipart_upload",
+            Key=final,
+            UploadId=mpu,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]},
+        )
+        self._ids.pop(upload_id, None)
+        found = await self._exists(final)
+        if found is None:
+            raise OSError(errno.EIO, "the completed object is not in the store")
+        return found
+
+    async def _hash(self, key: str, size: int) -> str:
+        if size == 0:
+            return hashlib.sha256().hexdigest()
+        reply = await self._call("get_object", Key=key)
+        body = reply["Body"]
+
+        def digest() -> str:
+            sha = hashlib.sha256()
+            while block := body.read(_HASH_BLOCK):
+                sha.update(block)
+            return sha.hexdigest()
+
+        try:
+            return await self._run(digest)
+        finally:
+            body.close()
+
+    async def _clear(self, upload_id: str) -> None:
+        """Remove the staging objects of `upload_id` and forget what this process held."""
+        self._recent.forget(upload_id)
+        self._ids.pop(upload_id, None)
+        keys = [obj["Key"] for obj in await self._objects(self._staging(upload_id))]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            await self._call("delete_objects", Delete={"Objects": batch, "Quiet": True})
+
+    async def discard(self, upload_id: str) -> None:
+        final = self._final(upload_id)
+        if await self._exists(final) is None:  # never abort an upload that was completed
+            for upload in await self._uploads(final):
+                try:
+                    await self._call(
+                        "abort_multipart_upload", Key=final, UploadId=upload["UploadId"]
+                    )
+                except FileNotFoundError:
+                    pass
+        await self._clear(upload_id)
+
+    async def remove(self, key: str) -> None:
+        await self._call("delete_objects", Delete={"Objects": [{"Key": self._final(key)}]})
+
+    async def partials(self) -> set[str]:
+        found = {u["Key"][len(self._final("")) :] for u in await self._uploads_under()}
+        staging = self._staging("")[:-1]  # no delimiter: some stores list emptied "folders"
+        for entry in await self._objects(staging):
+            found.add(entry["Key"][len(staging) :].split("/")[0])
+        return {f for f in found if f}
+
+    async def _uploads_under(self) -> list[dict[str, Any]]:
+        prefix = self._final("")
+        found: list[dict[str, Any]] = []
+        markers: dict[str, str] = {}
+        while True:
+            page = await self._call("list_multipart_uploads", Prefix=prefix, **markers)
+            found += page.get("Uploads", [])
+            if not page.get("IsTruncated"):
+                return found
+            markers = {
+                "KeyMarker": page["NextKeyMarker"],
+                "UploadIdMarker": page["NextUploadIdMarker"],
+            }
+
+    # --- downloads ----------------------------------------------------------------------------
+
+    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        if end <= start:
+            return
+        reply = await self._call(
+            "get_object", Key=self._final(key), Range=f"bytes={start}-{end - 1}"
+        )
+        body = reply["Body"]
+        try:
+            while block := await self._run(functools.partial(body.read, READ_BLOCK)):
+                yield block
+        finally:
+            body.close()
+
+    def presigned_url(self, key: str, disposition: str, media_type: str) -> str:
+        return self._api.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": self._final(key),
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": media_type,
+            },
+            ExpiresIn=PRESIGNED_SECONDS,
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _ChunkWriter:
+    """One chunk, held in memory and stored whole (as its part, or staged) at `flush`."""
+
+    def __init__(
+        self, store: S3Storage, upload_id: str, index: int, offset: int, layout: Layout
+    ) -> None:
+        self._store = store
+        self._args = (upload_id, index, offset, layout)
+        self._data = bytearray()
+        self._stored = -1
+
+    async def write(self, data: bytes | memoryview) -> None:
+        self._data += data
+
+    async def flush(self) -> None:
+        if self._stored != len(self._data):
+            await self._store.store_chunk(*self._args, bytes(self._data))
+            self._stored = len(self._data)
+
+    async def close(self) -> None:
+        self._data = bytearray()
+
+
+class _StreamWriter:
+    """A stream's bytes in order: whole cells go up as parts, a flush stages the rest."""
+
+    def __init__(self, store: S3Storage, upload_id: str, offset: int) -> None:
+        self._store = store
+        self._upload_id = upload_id
+        self._start = offset  # where the held bytes start in the file
+        self._held = bytearray()
+
+    async def write(self, data: bytes | memoryview) -> None:
+        self._held += data
+        size = self._store.part_size
+        while self._start + len(self._held) >= (self._start // size + 1) * size:
+            await self._fill_cell()
+
+    async def _fill_cell(self) -> None:
+        size = self._store.part_size
+        cell = self._start // size
+        take = (cell + 1) * size - self._start
+        data = bytes(self._held[:take])
+        if self._start > cell * size:  # the cell's start was stored by an earlier flush
+            before = await self._store.read(self._upload_id, cell * size, self._start - cell * size)
+            if len(before) != self._start - cell * size:
+                raise OSError(errno.EIO, "the stored start of this part is missing")
+            data = before + data
+        await self._store._store_part(self._upload_id, cell + 1, cell * size, data)
+        del self._held[:take]
+        self._start += take
+
+    async def flush(self) -> None:
+        if self._held:
+            key = self._store._staging(self._upload_id, f"s/{self._start:016d}")
+            data = bytes(self._held)
+            await self._store._store_object(self._upload_id, key, self._start, data)
+            self._start += len(data)
+            self._held = bytearray()
+
+    async def close(self) -> None:
+        self._held = bytearray()
+
+
+def connect(
+    bucket: str,
+    prefix: str,
+    *,
+    endpoint: str | None,
+    region: str | None,
+    part_size: int,
+    threads: int = 32,
+) -> S3Storage:
+    """An `S3Storage` on a boto3 client; credentials come the usual AWS ways (environment
+    variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        max_pool_connections=threads,
+        retries={"max_attempts": 2, "mode": "standard"},  # then 503: clients retry
+        connect_timeout=5,
+        read_timeout=60,
+        # Bodies are not hashed for the signature (UNSIGNED-PAYLOAD, as SDKs do over https):
+        # that is a second SHA-256 pass over every byte; botocore's CRC32 checksum still
+        # guards each body. Use an https endpoint where the network is not trusted.
+        s3={"addressing_style": "path" if endpoint else "auto", "payload_signing_enabled": False},
+        signature_version="s3v4",  # presigned URLs too (else SigV2, which stores refuse)
+    )
+    client = boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
+    shown = endpoint or f"https://s3.{region or 'us-east-1'}.amazonaws.com"
+    return S3Storage(client, bucket, prefix, endpoint=shown, part_size=part_size, threads=threads)

@@ -1,0 +1,289 @@
+"""The `Storage` contract (core/interfaces.py), run against every back end: the local disk and S3
+(a real SeaweedFS). Each test is one obligation of the contract."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from pyfiledrop.core.model import Layout
+from pyfiledrop.storage.local import LocalStorage
+from pyfiledrop.storage.s3 import MIB, S3Storage, connect
+from tests.seaweed import SeaweedFS
+
+T = TypeVar("T")
+PART = 5 * MIB  # the S3 back end's stream part size here: S3's minimum, to keep files small
+Make = Callable[[], Any]
+
+
+def run(work: Awaitable[T]) -> T:
+    return asyncio.run(work)  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["local", "s3"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Make]:
+    """Makes storages on one place: two made are two server processes sharing it."""
+    made: list[Any] = []
+    if request.param == "local":
+
+        def make_one() -> Any:
+            return LocalStorage(tmp_path / "chunks", tmp_path / "storage")
+
+    else:
+        store: SeaweedFS = request.getfixturevalue("seaweed")
+        bucket = "contract"
+        if bucket not in [b["Name"] for b in store.client().list_buckets()["Buckets"]]:
+            store.bucket(bucket)
+        prefix = f"t-{uuid.uuid4().hex[:8]}"
+
+        def make_one() -> Any:
+            found = connect(
+                bucket, prefix, endpoint=store.endpoint, region="us-east-1", part_size=PART
+            )
+            made.append(found)
+            return found
+
+    yield make_one
+    for storage in made:
+        storage.close()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def write_chunk(
+    storage: Any, upload_id: str, layout: Layout, index: int, data: bytes
+) -> None:
+    writer = await storage.part_writer(upload_id, index, layout.offset(index), layout)
+    try:
+        for start in range(0, len(data), 256 * 1024):
+            await writer.write(data[start : start + 256 * 1024])
+        await writer.flush()
+    finally:
+        await writer.close()
+
+
+async def write_chunks(
+    storage: Any, upload_id: str, layout: Layout, data: bytes, order: list[int]
+) -> None:
+    for i in order:
+        piece = data[layout.offset(i) :][: layout.length(i)]
+        await write_chunk(storage, upload_id, layout, i, piece)
+
+
+async def write_stream(storage: Any, upload_id: str, offset: int, data: bytes, step: int) -> None:
+    writer = await storage.part_writer(upload_id, 0, offset)
+    try:
+        for start in range(0, len(data), step):
+            await writer.write(data[start : start + step])
+            await writer.flush()
+    finally:
+        await writer.close()
+
+
+async def finished_bytes(storage: Any, key: str, size: int) -> bytes:
+    if isinstance(storage, S3Storage):
+        return b"".join([b async for b in storage.read_range(key, 0, size)])
+    return Path(storage.path_of(key)).read_bytes()
+
+
+def layout_of(size: int, chunk: int) -> Layout:
+    return Layout(size, chunk, Layout.expected_count(size, chunk))
+
+
+@pytest.mark.parametrize(
+    ("size", "chunk"),
+    [(2 * PART + 17, PART), (7 * 1000 * 1000 + 5, 1000 * 1000), (300 * 1024, 64 * 1024), (0, MIB)],
+    ids=["parts of 5 MiB", "1 MB chunks gathered", "one small part", "empty"],
+)
+def test_chunks_in_any_order_with_resends_complete_to_the_same_bytes(
+    make: Make, size: int, chunk: int
+) -> None:
+    storage = make()
+    data = os.urandom(size)
+    layout = layout_of(size, chunk)
+    upload_id = new_id()
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        order = list(range(layout.chunk_count))[::-1] + [0, layout.chunk_count - 1]
+        await write_chunks(storage, upload_id, layout, data, order)
+        stored = await storage.complete(upload_id, upload_id, None)
+        assert stored.size == size
+        assert stored.sha256 == hashlib.sha256(data).hexdigest()
+        assert await finished_bytes(storage, upload_id, size) == data
+        assert upload_id not in await storage.partials()
+
+    run(go())
+
+
+def test_a_later_writer_replaces_the_part_even_from_another_process(make: Make) -> None:
+    first, second = make(), make()
+    layout = layout_of(2 * PART, PART)
+    upload_id = new_id()
+    old, new = os.urandom(PART), os.urandom(PART)
+    rest = os.urandom(PART)
+
+    async def go() -> None:
+        await first.create(upload_id)
+        await write_chunk(first, upload_id, layout, 0, old)
+        await write_chunk(first, upload_id, layout, 1, rest)
+        await write_chunk(second, upload_id, layout, 0, new)
+        try:  # the bytes stored now, or an honest failure: never the old copy
+            assert await first.read(upload_id, 0, PART) == new
+        except OSError:
+            pass
+        stored = await first.complete(upload_id, upload_id, None)
+        assert stored.sha256 == hashlib.sha256(new + rest).hexdigest()
+
+    run(go())
+
+
+def test_read_returns_what_this_process_stored(make: Make) -> None:
+    storage = make()
+    layout = layout_of(2 * PART + 3, PART)
+    data = os.urandom(layout.size)
+    upload_id = new_id()
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        for i in range(layout.chunk_count):
+            await write_chunk(storage, upload_id, layout, i, data[layout.offset(i) :][:PART])
+        assert await storage.read(upload_id, 0, PART + 10) == data[: PART + 10]
+        assert await storage.read(upload_id, PART - 5, 10) == data[PART - 5 : PART + 5]
+
+    run(go())
+
+
+def test_small_chunks_are_read_back_by_another_process(make: Make) -> None:
+    writer, reader = make(), make()
+    layout = layout_of(3 * 1000 * 1000, 1000 * 1000)
+    data = os.urandom(layout.size)
+    upload_id = new_id()
+
+    async def go() -> None:
+        await writer.create(upload_id)
+        await write_chunks(writer, upload_id, layout, data, list(range(3)))
+        assert await reader.read(upload_id, 999_990, 20) == data[999_990:1_000_010]
+
+    run(go())
+
+
+def test_complete_is_idempotent(make: Make) -> None:
+    storage, other = make(), make()
+    layout = layout_of(PART + 1, PART)
+    data = os.urandom(layout.size)
+    upload_id = new_id()
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        await write_chunks(storage, upload_id, layout, data, list(range(2)))
+        first = await storage.complete(upload_id, upload_id, hashlib.sha256(data).hexdigest())
+        again = await other.complete(upload_id, upload_id, "0" * 64)  # an attempt cut short
+        assert first == again
+        assert again.sha256 == hashlib.sha256(data).hexdigest()
+
+    run(go())
+
+
+def test_discard_removes_an_unfinished_upload(make: Make) -> None:
+    storage = make()
+    layout = layout_of(3 * 1000 * 1000, 1000 * 1000)
+    upload_id = new_id()
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        await write_chunk(storage, upload_id, layout, 1, os.urandom(1000 * 1000))
+        assert upload_id in await storage.partials()
+        await storage.discard(upload_id)
+        assert upload_id not in await storage.partials()
+        with pytest.raises(OSError):
+            await storage.complete(upload_id, upload_id, None)
+        if isinstance(storage, S3Storage):
+            uploads = await storage._uploads(storage._final(upload_id))
+            assert uploads == []
+
+    run(go())
+
+
+def test_discard_after_complete_keeps_the_finished_file(make: Make) -> None:
+    storage = make()
+    layout = layout_of(PART + 9, PART)
+    data = os.urandom(layout.size)
+    upload_id = new_id()
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        await write_chunks(storage, upload_id, layout, data, list(range(2)))
+        await storage.complete(upload_id, upload_id, None)
+        await storage.discard(upload_id)
+        assert await finished_bytes(storage, upload_id, len(data)) == data
+        await storage.remove(upload_id)
+        with pytest.raises(OSError):
+            await finished_bytes(storage, upload_id, len(data))
+
+    run(go())
+
+
+def test_streams_in_pieces_of_any_size_resume_at_the_stored_offset(make: Make) -> None:
+    storage, other = make(), make()
+    data = os.urandom(2 * PART + 333_333)
+    upload_id = new_id()
+    cut1, cut2 = 1_234_567, PART + 77
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        await write_stream(storage, upload_id, 0, data[:cut1], 100_000)
+        # an attempt whose bytes were refused (a checksum mismatch): stored, never counted
+        await write_stream(storage, upload_id, cut1, os.urandom(3 * MIB), MIB)
+        await write_stream(other, upload_id, cut1, data[cut1:cut2], 999_999)  # another process
+        await write_stream(storage, upload_id, cut2, data[cut2:], 4 * MIB)
+        assert await other.read(upload_id, cut1 - 10, 20) == data[cut1 - 10 : cut1 + 10]
+        stored = await storage.complete(upload_id, upload_id, None)
+        assert stored.size == len(data)
+        assert stored.sha256 == hashlib.sha256(data).hexdigest()
+        assert await finished_bytes(storage, upload_id, len(data)) == data
+
+    run(go())
+
+
+def test_partials_lists_unfinished_uploads(make: Make) -> None:
+    storage = make()
+    ids = [new_id(), new_id()]
+
+    async def go() -> None:
+        for upload_id in ids:
+            await storage.create(upload_id)
+        assert set(ids) <= await storage.partials()
+        for upload_id in ids:
+            await storage.discard(upload_id)
+        assert not set(ids) & await storage.partials()
+
+    run(go())
+
+
+def test_concatenation_when_offered(make: Make) -> None:
+    storage = make()
+    if not hasattr(storage, "concat"):
+        pytest.skip("this storage does not offer concatenation")
+    parts = [os.urandom(1000), os.urandom(2000)]
+    ids = [new_id(), new_id(), new_id()]
+
+    async def go() -> None:
+        for upload_id, data in zip(ids, parts, strict=False):
+            await storage.create(upload_id)
+            await write_stream(storage, upload_id, 0, data, 512)
+        await storage.create(ids[2])
+        digest = await storage.concat(ids[2], ids[:2])
+        assert digest in (None, hashlib.sha256(b"".join(parts)).hexdigest())
+        assert await storage.read(ids[2], 0, 3000) == b"".join(parts)
+
+    run(go())
