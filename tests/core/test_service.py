@@ -281,3 +281,18 @@ def test_uploads_beyond_the_running_digest_limit_still_get_the_right_hash(
         await svc.stop()
 
     asyncio.run(run())
+
+
+def test_concurrent_first_chunks_share_one_running_digest(tmp_path: Path) -> None:
+    """Chunks of a new upload arriving at once must feed one digest, or none gets every chunk
+    and the file is hashed again from scratch when it is finished."""
+
+    async def run() -> None:
+        svc = service(tmp_path)
+        await svc.start()
+        upload = await begin(svc, bytes(4096 * 4), 4096)
+        made = await asyncio.gather(*(svc.finisher.prehash_of(upload) for _ in range(4)))
+        assert all(prehash is made[0] for prehash in made)
+        await svc.stop()
+
+    asyncio.run(run())

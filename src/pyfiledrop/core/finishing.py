@@ -62,6 +62,8 @@ class Finisher:
         if current is None:
             return None
         received = await self.meta.received(upload.id)
+        if upload.id in self._prehashes:  # another chunk of it made one while this one waited
+            return self._prehashes[upload.id]
         if len(self._prehashes) >= MAX_PREHASHES:
             self._prehashes.popitem(last=False)
         read, release = self._reader(upload.id), self._release(upload.id)

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from pyfiledrop.core.model import Layout
 
 _BLOCK = 4 << 20
-
+_HASHER = ThreadPoolExecutor(2, thread_name_prefix="sha256")  # its own threads: never queued
+# behind storage calls
 Reader = Callable[[int, int], Awaitable[bytes]]
 Releaser = Callable[[int, int], Awaitable[None]]
 
@@ -83,7 +85,7 @@ class Prehash:
                 data = await self._read(self._hashed, min(_BLOCK, stop - self._hashed))
                 if not data:
                     raise OSError("the partial file is shorter than its recorded chunks")
-                await asyncio.to_thread(self._digest.update, data)
+                await asyncio.get_running_loop().run_in_executor(_HASHER, self._digest.update, data)
             self._hashed += len(data)
         if self._release:
             await self._release(start, stop - start)

@@ -10,7 +10,9 @@ Layout:
 
 Every call that touches the disk runs in a worker thread, never on the event loop: on a slow or
 full disk a `pwrite` can block for seconds. A part's bytes are gathered into runs of
-`FLUSH_BYTES` and written with one `pwritev` per run.
+`FLUSH_BYTES` and written with one `pwritev` per run. Short calls (writes, reads) and long ones
+(fsync, copies, removing large files) have their own threads, so a long fsync never holds up the
+next chunk's write or the running hash's reads.
 
 Failure modes: a process killed mid-write leaves some bytes of that part in the partial file, but
 the core records a part only after `close` has written its last byte, so it is simply sent again.
@@ -23,16 +25,23 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pyfiledrop.core.interfaces import StoredFile
 from pyfiledrop.core.model import Layout
 
 FLUSH_BYTES = 256 * 1024  # bytes gathered before a write; bounds memory per request
+SHORT_CALLS = 8  # threads for writes and reads
+LONG_CALLS = 4  # threads for fsyncs, copies and removals
 _COPY_BLOCK = 4 << 20
+T = TypeVar("T")
 _PARTIAL = ".part"
 _INCOMING = ".incoming"
 
@@ -50,10 +59,22 @@ def write_all(fd: int, pieces: list[bytes | memoryview], position: int) -> None:
             views[0] = views[0][written:]
 
 
+def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    return (
+        ThreadPoolExecutor(SHORT_CALLS, thread_name_prefix="disk"),
+        ThreadPoolExecutor(LONG_CALLS, thread_name_prefix="disk-slow"),
+    )
+
+
+async def _in(pool: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(call, *args))
+
+
 class _Writer:
     """Gathers a part's bytes and writes them at their offset in a worker thread."""
 
-    def __init__(self, fd: int, offset: int) -> None:
+    def __init__(self, fd: int, offset: int, pool: ThreadPoolExecutor) -> None:
+        self._pool = pool
         self._fd = fd
         self._position = offset
         self._pending: list[bytes | memoryview] = []
@@ -71,7 +92,7 @@ class _Writer:
         pieces, position = self._pending, self._position
         self._pending, self._position = [], position + self._pending_bytes
         self._pending_bytes = 0
-        await asyncio.to_thread(write_all, self._fd, pieces, position)
+        await _in(self._pool, write_all, self._fd, pieces, position)
 
     async def close(self) -> None:
         self._pending = []
@@ -86,6 +107,7 @@ class LocalStorage:
         self.files_dir = storage_dir / "files"
         self.chunks_dir.mkdir(parents=True, exist_ok=True)
         self.files_dir.mkdir(parents=True, exist_ok=True)
+        self._short, self._long = _pools()
 
     def _partial(self, upload_id: str) -> Path:
         return self.chunks_dir / f"{upload_id}{_PARTIAL}"
@@ -94,7 +116,7 @@ class LocalStorage:
         return self.files_dir / key
 
     async def create(self, upload_id: str) -> None:
-        await asyncio.to_thread(self._open, upload_id, os.O_WRONLY | os.O_CREAT)
+        os.close(await _in(self._short, self._open, upload_id, os.O_WRONLY | os.O_CREAT))
 
     def _open(self, upload_id: str, flags: int) -> int:
         return os.open(self._partial(upload_id), flags, 0o600)
@@ -102,11 +124,11 @@ class LocalStorage:
     async def part_writer(
         self, upload_id: str, index: int, offset: int, chunking: Layout | None = None
     ) -> _Writer:
-        fd = await asyncio.to_thread(self._open, upload_id, os.O_WRONLY | os.O_CREAT)
-        return _Writer(fd, offset)
+        fd = await _in(self._short, self._open, upload_id, os.O_WRONLY | os.O_CREAT)
+        return _Writer(fd, offset, self._short)
 
     async def read(self, upload_id: str, offset: int, length: int) -> bytes:
-        return await asyncio.to_thread(self._read, upload_id, offset, length)
+        return await _in(self._short, self._read, upload_id, offset, length)
 
     def _read(self, upload_id: str, offset: int, length: int) -> bytes:
         fd = self._open(upload_id, os.O_RDONLY)
@@ -118,7 +140,7 @@ class LocalStorage:
     async def release(self, upload_id: str, offset: int, length: int) -> None:
         # Linux starts writing back the dirty pages of the range (without waiting) and drops the
         # clean ones, so the fsync in `complete` has only the tail of the file left to flush.
-        await asyncio.to_thread(self._advise, upload_id, offset, length)
+        await _in(self._short, self._advise, upload_id, offset, length)
 
     def _advise(self, upload_id: str, offset: int, length: int) -> None:
         fd = self._open(upload_id, os.O_RDONLY)
@@ -128,7 +150,7 @@ class LocalStorage:
             os.close(fd)
 
     async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
-        return await asyncio.to_thread(self._complete, upload_id, key, sha256)
+        return await _in(self._long, self._complete, upload_id, key, sha256)
 
     def _complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
         partial = self._partial(upload_id)
@@ -164,17 +186,17 @@ class LocalStorage:
         partial.unlink()
 
     async def discard(self, upload_id: str) -> None:
-        await asyncio.to_thread(self._discard, upload_id)
+        await _in(self._long, self._discard, upload_id)
 
     def _discard(self, upload_id: str) -> None:
         self._partial(upload_id).unlink(missing_ok=True)
         self.path_of(upload_id + _INCOMING).unlink(missing_ok=True)
 
     async def remove(self, key: str) -> None:
-        await asyncio.to_thread(self.path_of(key).unlink, missing_ok=True)
+        await _in(self._long, self.path_of(key).unlink, True)
 
     async def partials(self) -> set[str]:
-        return await asyncio.to_thread(self._partials)
+        return await _in(self._long, self._partials)
 
     def _partials(self) -> set[str]:
         found = {p.name.removesuffix(_PARTIAL) for p in self.chunks_dir.glob(f"*{_PARTIAL}")}
@@ -184,7 +206,7 @@ class LocalStorage:
         return found
 
     async def concat(self, upload_id: str, sources: list[str]) -> str:
-        return await asyncio.to_thread(self._concat, upload_id, sources)
+        return await _in(self._long, self._concat, upload_id, sources)
 
     def _concat(self, upload_id: str, sources: list[str]) -> str:
         # One pass: each block is read once, hashed and written, and the written part is handed
