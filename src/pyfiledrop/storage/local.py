@@ -71,7 +71,8 @@ async def _in(pool: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T
 
 
 class _Writer:
-    """Gathers a part's bytes and writes them at their offset in a worker thread."""
+    """Gathers a part's bytes and writes them at their offset in a worker thread, one run while
+    the next is gathered (so the client keeps sending while the disk writes)."""
 
     def __init__(self, fd: int, offset: int, pool: ThreadPoolExecutor) -> None:
         self._pool = pool
@@ -79,24 +80,43 @@ class _Writer:
         self._position = offset
         self._pending: list[bytes | memoryview] = []
         self._pending_bytes = 0
+        self._writing: asyncio.Future[None] | None = None
 
     async def write(self, data: bytes | memoryview) -> None:
         self._pending.append(data)
         self._pending_bytes += len(data)
         if self._pending_bytes >= FLUSH_BYTES:
-            await self.flush()
+            await self._written()
+            self._start()
 
-    async def flush(self) -> None:
-        if not self._pending:
-            return
+    def _start(self) -> None:
         pieces, position = self._pending, self._position
         self._pending, self._position = [], position + self._pending_bytes
         self._pending_bytes = 0
-        await _in(self._pool, write_all, self._fd, pieces, position)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(write_all, self._fd, pieces, position)
+        self._writing = loop.run_in_executor(self._pool, call)
+
+    async def _written(self) -> None:
+        """Wait for the run being written (raising its OSError)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            await writing
+
+    async def flush(self) -> None:
+        await self._written()
+        if self._pending:
+            self._start()
+            await self._written()
 
     async def close(self) -> None:
         self._pending = []
-        os.close(self._fd)
+        try:
+            await asyncio.shield(self._written())  # never close the file under a write
+        except OSError:
+            pass  # the caller saw it, or gives up on these bytes anyway
+        finally:
+            os.close(self._fd)
 
 
 class LocalStorage:
