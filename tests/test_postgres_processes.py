@@ -13,7 +13,7 @@ import time
 import psycopg
 
 from tests.dz import DzFile, start_chunk_and_stall
-from tests.test_processes import CHUNK, clients, send_at_once
+from tests.test_processes import CHUNK, alternate_then_last_at_once, clients
 
 
 def test_alternate_chunks_through_two_processes_on_postgresql_complete_once(
@@ -22,12 +22,7 @@ def test_alternate_chunks_through_two_processes_on_postgresql_complete_once(
     """(`pg_url` first: the servers stop before their database is dropped.)"""
     a, b = (make_server("-a", "--database", pg_url) for _ in range(2))
     ca, cb = clients(a, b)
-    files = [DzFile(os.urandom(6 * CHUNK + n), CHUNK, name=f"f{n}.bin") for n in range(3)]
-    for f in files:
-        for index in range(f.count - 2):
-            reply = f.send_raw(ca if index % 2 else cb, index)
-            assert reply.status_code == 200, reply.text
-    send_at_once([(f, c, f.count - 1 - i) for f in files for i, c in enumerate((ca, cb))])
+    files = alternate_then_last_at_once(3, ca, cb)
     for f in files:
         status = f.wait_complete(cb)
         assert status["state"] == "complete" and status["sha256"] == f.sha256, status

@@ -56,16 +56,24 @@ def send_at_once(jobs: list[tuple[DzFile, httpx.Client, int]]) -> None:
     assert [r.status_code for r in replies] == [200] * len(jobs), [r.text for r in replies]
 
 
-def test_alternate_chunks_and_concurrent_last_chunks_complete_once(make_server) -> None:  # type: ignore[no-untyped-def]
-    a, b = pair(make_server)
-    ca, cb = clients(a, b)
-    files = [DzFile(os.urandom(6 * CHUNK + n), CHUNK, name=f"f{n}.bin") for n in range(8)]
+def alternate_then_last_at_once(
+    count: int, ca: httpx.Client, cb: httpx.Client
+) -> list[DzFile]:
+    """`count` files whose chunks alternate between two processes, the last two of every file
+    sent at once, one to each process."""
+    files = [DzFile(os.urandom(6 * CHUNK + n), CHUNK, name=f"f{n}.bin") for n in range(count)]
     for f in files:
         for index in range(f.count - 2):
             reply = f.send_raw(ca if index % 2 else cb, index)
             assert reply.status_code == 200, reply.text
-    # The last two chunks of every file at once, one to each process.
     send_at_once([(f, c, f.count - 1 - i) for f in files for i, c in enumerate((ca, cb))])
+    return files
+
+
+def test_alternate_chunks_and_concurrent_last_chunks_complete_once(make_server) -> None:  # type: ignore[no-untyped-def]
+    a, b = pair(make_server)
+    ca, cb = clients(a, b)
+    files = alternate_then_last_at_once(8, ca, cb)
     for f in files:
         status = f.wait_complete(ca)
         assert status["state"] == "complete" and status["sha256"] == f.sha256, status

@@ -54,6 +54,15 @@ def _env(name: str) -> str:
     return f"PYFILEDROP_{name}"
 
 
+DATABASE = click.option(  # serve and migrate
+    "--database",
+    default=None,
+    envvar=_env("DATABASE"),
+    help="Metadata database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
+    "[default: pyfiledrop.sqlite3 in the storage folder].",
+)
+
+
 @click.group(cls=DefaultGroup, default="serve", default_if_no_args=True)
 @click.version_option(package_name="pyfiledrop")
 def main() -> None:
@@ -98,13 +107,7 @@ def main() -> None:
     callback=_writable_folder,
     help="Folder for uploads in progress.",
 )
-@click.option(
-    "--database",
-    default=None,
-    envvar=_env("DATABASE"),
-    help="Metadata database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
-    "[default: pyfiledrop.sqlite3 in the storage folder].",
-)
+@DATABASE
 @click.option(
     "--max-size",
     type=POSITIVE,
@@ -339,13 +342,7 @@ def upload(
     callback=_writable_folder,
     help="Folder holding the metadata database.",
 )
-@click.option(
-    "--database",
-    default=None,
-    envvar=_env("DATABASE"),
-    help="Metadata database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
-    "[default: pyfiledrop.sqlite3 in the storage folder].",
-)
+@DATABASE
 def migrate(storage: Path, database: str | None) -> None:
     """Bring the database's schema up to date (the server also does this when it starts)."""
     from pyfiledrop.compose import migrate as apply

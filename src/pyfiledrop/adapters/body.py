@@ -13,7 +13,9 @@ from starlette.requests import ClientDisconnect, Request
 
 
 class Body:
-    """The request body as it arrives, without Starlette's once-only stream guard.
+    """The request body as it arrives, without Starlette's once-only stream guard: iterating
+    again goes on where the last loop stopped (a multipart form is read up to its file part,
+    then the file part's bytes are handed on).
 
     With a `pace` of (seconds, size), every `size` bytes must arrive within `seconds`, else
     iterating raises TimeoutError: a body that trickles in is cut off, not only one that stops.
