@@ -1,6 +1,7 @@
 """Peak server memory against the number of chunk uploads in flight at once.
 
-    python bench/connections.py                          # 50, 100, 200, 400 in flight, no cap
+    python bench/connections.py                          # 50 ... 800 in flight, --max-streams 64
+    python bench/connections.py --max-streams 100000     # the same without turns
     python bench/connections.py --counts 300,600 --max-connections 256
 
 For each count a fresh `pyfiledrop serve` is started on 127.0.0.1 and its idle RSS read from
@@ -9,7 +10,8 @@ Dropzone 6 body, the first of two chunks of its own file) and the first quarter 
 and wait until the server holds all of them (its RSS then is "held"); then they send the rest and
 read the answers. The server's VmHWM (peak RSS over its life) is printed next to its idle RSS,
 with the cost per connection served.
-Connections above --max-connections get 503 at once; they are counted under "refused".
+Connections above --max-connections get 503 at once; they are counted under "refused". Bodies
+beyond --max-streams wait for a turn with their body unread (the server's default: 64).
 """
 
 from __future__ import annotations
@@ -46,11 +48,14 @@ def memory_mb(pid: int) -> dict[str, float]:
     return found
 
 
-def start_server(root: Path, port: int, max_connections: int) -> subprocess.Popen[bytes]:
+def start_server(
+    root: Path, port: int, max_connections: int, max_streams: int
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "pyfiledrop", "serve", "--host", "127.0.0.1", "--port", str(port),
         "-s", str(root / "storage"), "-c", str(root / "chunks"),
-        "--max-connections", str(max_connections), "--header-timeout", "120",
+        "--max-connections", str(max_connections), "--max-streams", str(max_streams),
+        "--header-timeout", "120",
     ]  # fmt: skip
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 20
@@ -109,10 +114,12 @@ async def in_flight(port: int, count: int, chunk: int, pid: int) -> tuple[float,
     return held_rss, memory_mb(pid)["VmHWM"], sum(1 for s in statuses if s != 200)
 
 
-def measure(count: int, chunk: int, max_connections: int) -> tuple[float, float, float, int]:
+def measure(
+    count: int, chunk: int, max_connections: int, max_streams: int
+) -> tuple[float, float, float, int]:
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        proc = start_server(Path(folder), port, max_connections)
+        proc = start_server(Path(folder), port, max_connections, max_streams)
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
             idle = memory_mb(proc.pid)["VmRSS"]
@@ -128,15 +135,21 @@ def measure(count: int, chunk: int, max_connections: int) -> tuple[float, float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--counts", default="50,100,200,400")
+    parser.add_argument("--counts", default="50,100,200,400,800")
     parser.add_argument("--chunk", type=int, default=MB, help="chunk size in bytes")
     parser.add_argument("--max-connections", type=int, default=100_000)
+    parser.add_argument("--max-streams", type=int, default=64)
     args = parser.parse_args()
-    print(f"chunk {args.chunk} bytes, --max-connections {args.max_connections}")
+    print(
+        f"chunk {args.chunk} bytes, --max-connections {args.max_connections}, "
+        f"--max-streams {args.max_streams}"
+    )
     names = ("in flight", "idle MB", "held MB", "VmHWM MB", "MB/conn", "refused")
     print(" ".join(f"{name:>9}" for name in names))
     for count in (int(c) for c in args.counts.split(",")):
-        idle, held, peak, refused = measure(count, args.chunk, args.max_connections)
+        idle, held, peak, refused = measure(
+            count, args.chunk, args.max_connections, args.max_streams
+        )
         served = count - refused
         per = (peak - idle) / served if served else 0.0
         print(f"{count:>9} {idle:>9.1f} {held:>9.1f} {peak:>9.1f} {per:>9.2f} {refused:>9}")

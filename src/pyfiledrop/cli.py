@@ -185,7 +185,16 @@ def main() -> None:
     default=Settings.max_connections,
     show_default=True,
     envvar=_env("MAX_CONNECTIONS"),
-    help="Connections served at once, idle ones included (503 above it).",
+    help="Connections open at once, idle ones included (503 above it).",
+)
+@click.option(
+    "--max-streams",
+    type=POSITIVE,
+    default=Settings.max_streams,
+    show_default=True,
+    envvar=_env("MAX_STREAMS"),
+    help="Request bodies received at speed at once; more wait their turn (503 if the wait "
+    "outlasts the header timeout).",
 )
 @click.option(
     "--workers",
@@ -259,6 +268,7 @@ def serve(**options: Any) -> None:
         dz_version=options["dz_version"],
         header_timeout=options["header_timeout"],
         max_connections=options["max_connections"],
+        max_streams=options["max_streams"],
         workers=options["workers"],
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
@@ -399,5 +409,6 @@ def run(settings: Settings) -> None:
         port=settings.port,
         header_timeout=settings.header_timeout,
         max_connections=settings.max_connections,
+        max_streams=settings.max_streams,
         workers=settings.workers,
     )

@@ -63,7 +63,8 @@ class Settings:
     dz_cdn: str | None = None
     dz_version: str | None = None
     header_timeout: float = 30.0
-    max_connections: int = 100  # peak RSS under 150 MB at any load (bench/connections.py)
+    max_connections: int = 1000  # open connections, idle ones included: a few KiB each
+    max_streams: int = 64  # bodies received at speed: about 1 MB each at peak (bench/faults.py)
     workers: int = 1
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
@@ -109,6 +110,7 @@ class Settings:
             ("--chunk-size", self.chunk_size),
             ("--max-chunk-size", self.max_chunk_size),
             ("--max-connections", self.max_connections),
+            ("--max-streams", self.max_streams),
         ):
             if value < 1:
                 found.append((flag, f"must be a positive whole number, not {value}"))

@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from pyfiledrop.config import Settings
 from pyfiledrop.core.finishing import HASHING_AT_ONCE
 from pyfiledrop.storage.local import FLUSH_BYTES
+from pyfiledrop.web.server import BODY_READ
 from tests.faults.servers import FaultServer
+
+
+MiB = 1 << 20
 
 
 class ScenarioFailed(AssertionError):
@@ -38,12 +43,13 @@ class Figures:
 
 def in_flight_budget(in_flight: int) -> float:
     """MiB a server may grow above its idle RSS with `in_flight` requests: a fixed allowance, the
-    blocks the running digests may hold at once, and per request the bytes a part writer gathers
-    before it writes them plus the server's read buffer (chunks stream to disk and are never held
-    whole)."""
+    blocks the running digests may hold at once; per body taking its turn (at most
+    `--max-streams`) the runs a part writer gathers and writes plus a body read; per other request
+    its head and a small read (it waits with its body unread, or stalled with its bytes written)."""
     hashing = HASHING_AT_ONCE * 4
-    per_request = (FLUSH_BYTES + 64 * 1024) / (1 << 20)
-    return 32 + hashing + in_flight * per_request
+    streaming = min(in_flight, Settings.max_streams) * (2 * FLUSH_BYTES + BODY_READ) / MiB
+    waiting = in_flight * 64 * 1024 / MiB
+    return 32 + hashing + streaming + waiting
 
 
 def memory_figures(figures: Figures, server: FaultServer) -> None:

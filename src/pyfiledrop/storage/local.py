@@ -38,6 +38,7 @@ from pyfiledrop.core.interfaces import StoredFile
 from pyfiledrop.core.model import Layout
 
 FLUSH_BYTES = 256 * 1024  # bytes gathered before a write; bounds memory per request
+IDLE_FLUSH = 0.5  # seconds without new bytes after which what was gathered is written anyway
 SHORT_CALLS = 8  # threads for writes and reads
 LONG_CALLS = 4  # threads for fsyncs, copies and removals
 _COPY_BLOCK = 4 << 20
@@ -72,7 +73,8 @@ async def _in(pool: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T
 
 class _Writer:
     """Gathers a part's bytes and writes them at their offset in a worker thread, one run while
-    the next is gathered (so the client keeps sending while the disk writes)."""
+    the next is gathered (so the client keeps sending while the disk writes). A run that stops
+    growing for `IDLE_FLUSH` s is written as it is: a stalled request holds no bytes in memory."""
 
     def __init__(self, fd: int, offset: int, pool: ThreadPoolExecutor) -> None:
         self._pool = pool
@@ -81,15 +83,39 @@ class _Writer:
         self._pending: list[bytes | memoryview] = []
         self._pending_bytes = 0
         self._writing: asyncio.Future[None] | None = None
+        self._last_piece = 0.0
+        self._idle: asyncio.TimerHandle | None = None
 
     async def write(self, data: bytes | memoryview) -> None:
         self._pending.append(data)
         self._pending_bytes += len(data)
         if self._pending_bytes >= FLUSH_BYTES:
+            self._stop_idle_timer()
             await self._written()
             self._start()
+            return
+        loop = asyncio.get_running_loop()
+        self._last_piece = loop.time()
+        if self._idle is None:
+            self._idle = loop.call_later(IDLE_FLUSH, self._write_if_idle)
+
+    def _write_if_idle(self) -> None:
+        self._idle = None
+        loop = asyncio.get_running_loop()
+        quiet = loop.time() - self._last_piece
+        if quiet < IDLE_FLUSH or (self._writing is not None and not self._writing.done()):
+            self._idle = loop.call_later(max(IDLE_FLUSH - quiet, 0.05), self._write_if_idle)
+        elif self._writing is None or self._writing.exception() is None:
+            self._start()
+        # else the failed write is raised by the next write, flush or close
+
+    def _stop_idle_timer(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
 
     def _start(self) -> None:
+        self._stop_idle_timer()
         pieces, position = self._pending, self._position
         self._pending, self._position = [], position + self._pending_bytes
         self._pending_bytes = 0
@@ -104,6 +130,7 @@ class _Writer:
             await writing
 
     async def flush(self) -> None:
+        self._stop_idle_timer()
         await self._written()
         if self._pending:
             self._start()
@@ -111,6 +138,7 @@ class _Writer:
 
     async def close(self) -> None:
         self._pending = []
+        self._stop_idle_timer()
         try:
             await asyncio.shield(self._written())  # never close the file under a write
         except OSError:

@@ -10,7 +10,10 @@ needs against idle, slow and hostile clients, which uvicorn alone does not set.
   further than that (plus one read from the socket).
 - a cap on open connections, `--max-connections`, idle ones included: a connection accepted while
   the cap is reached answers its request with 503 and is closed. Slots are held from
-  accept to close.
+  accept to close. (Request bodies also wait for one of `--max-streams` turns: web/admission.py.)
+- reading paused once a request's head is complete, until the app asks for its body, and small
+  socket reads (`HEAD_READ`) until then: a request waiting for a turn holds at most 16 KiB of its
+  body.
 - a lingering close: a connection closed before its request body has fully arrived (an answer
   given early, a refusal) first sends the answer and a FIN, then reads and drops what the client
   still sends for at most `LINGER_SECONDS` or `LINGER_BYTES`, then closes. Closing at once would
@@ -24,10 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import resource
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -40,29 +43,49 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from pyfiledrop import errors
+from pyfiledrop.web.admission import Gate, Turns, has_body, take_turns
 
 MAX_HEAD_BYTES = 64 * 1024
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 128 * 1024 * 1024
+FILES_BESIDES_CONNECTIONS = 128  # databases, partial files, the finishing work's files
+HEAD_READ = 16 * 1024  # the most read from a socket at once while a request's head is awaited
+BODY_READ = 256 * 1024  # ... and while its body arrives (uvloop's own read size)
+# Every read lands here and is copied out at once (one event loop per process).
+_READS = memoryview(bytearray(BODY_READ))
 
 Renderer = Callable[[str, errors.UploadError], Response]
 
 
-class Gate:
-    """The connections being served: at most `capacity`, admitted at accept, released at close."""
+class SizedReads(asyncio.BufferedProtocol):
+    """Hands an `EdgeProtocol` what arrives, read in pieces of the size it needs. (uvloop lets a
+    protocol choose its buffer only when it is not an `asyncio.Protocol`, as uvicorn's are.)"""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.admitted: set[object] = set()
+    def __init__(self, edge: EdgeProtocol) -> None:
+        self.edge = edge
 
-    def admit(self, connection: object) -> bool:
-        if len(self.admitted) >= self.capacity:
-            return False
-        self.admitted.add(connection)
-        return True
+    def get_buffer(self, sizehint: int) -> memoryview:
+        """Small reads until a request's head is complete: a request that then waits for a
+        turn holds no more than HEAD_READ bytes of its body."""
+        return _READS[: BODY_READ if self.edge.in_body else HEAD_READ]
 
-    def release(self, connection: object) -> None:
-        self.admitted.discard(connection)
+    def buffer_updated(self, nbytes: int) -> None:
+        self.edge.data_received(bytes(_READS[:nbytes]))
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.edge.connection_made(transport)  # type: ignore[arg-type]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.edge.connection_lost(exc)
+
+    def eof_received(self) -> None:
+        self.edge.eof_received()
+
+    def pause_writing(self) -> None:
+        self.edge.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.edge.resume_writing()
 
 
 class _Transport(asyncio.Transport):
@@ -126,6 +149,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self._head_open = False  # a request has begun and its head is not complete yet
         self._head_seen = 0
         self._message_open = False  # a request has begun and its body has not fully arrived
+        self.in_body = False  # the app has a request whose body has not fully arrived
         self._refused = False  # the current request was answered here; the app never sees it
         self._dropped = 0
 
@@ -200,13 +224,16 @@ class EdgeProtocol(HttpToolsProtocol):
             )
         else:
             super().on_headers_complete()
+            self.in_body = True
+            if has_body(self.cycle.scope):  # type: ignore[arg-type]
+                self.flow.pause_reading()  # until the app asks for the body: it may wait a turn
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:
             super().on_body(body)
 
     def on_message_complete(self) -> None:
-        self._message_open = False
+        self._message_open = self.in_body = False
         if not self._refused:
             super().on_message_complete()
 
@@ -260,10 +287,7 @@ def close_when_body_unread(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        unread = headers.get(b"content-length", b"0") not in (b"0", b"") or (
-            b"transfer-encoding" in headers
-        )
+        unread = has_body(scope)
 
         async def tracked_receive() -> Message:
             nonlocal unread
@@ -306,19 +330,31 @@ def serve(
     port: int,
     header_timeout: float,
     max_connections: int,
+    max_streams: int,
     workers: int = 1,
 ) -> None:
     """Serve the app made by `make_app`; with `workers` > 1, in that many processes sharing one
     listening socket (each makes its own app after the fork: they share only the database and
-    the storage, which is all the upload core relies on). `max_connections` is per process."""
-    raise_open_file_limit()
-    protocol = functools.partial(
-        EdgeProtocol, gate=Gate(max_connections), header_timeout=header_timeout, render=render
-    )
+    the storage, which is all the upload core relies on). The limits are per process."""
+    open_files = raise_open_file_limit()
+    if max_connections > open_files - FILES_BESIDES_CONNECTIONS:
+        max_connections = max(1, open_files - FILES_BESIDES_CONNECTIONS)
+        print(
+            f"pyfiledrop: the open-file limit ({open_files}) allows {max_connections} "
+            "connections; --max-connections lowered to that",
+            file=sys.stderr,
+        )
+    gate = Gate(max_connections)
+
+    def protocol(*args: Any, **kwargs: Any) -> SizedReads:
+        edge = EdgeProtocol(
+            *args, **kwargs, gate=gate, header_timeout=header_timeout, render=render
+        )
+        return SizedReads(edge)
 
     def config(app: ASGIApp) -> Config:
         return Config(
-            close_when_body_unread(app),
+            close_when_body_unread(take_turns(app, Turns(max_streams), header_timeout, render)),
             host=host,
             port=port,
             loop="uvloop",
