@@ -38,7 +38,15 @@ def build_service(settings: Settings) -> UploadService:
     if settings.s3:
         s3 = _s3_storage(settings)
         presigned = s3 if settings.s3.presigned_downloads else None
-        return UploadService(meta, s3, limits, writeback=s3, range_reads=s3, presigned=presigned)
+        return UploadService(
+            meta,
+            s3,
+            limits,
+            writeback=s3,
+            concatenation=s3,
+            range_reads=s3,
+            presigned=presigned,
+        )
     storage = LocalStorage(settings.chunks, settings.storage)
     return UploadService(
         meta, storage, limits, writeback=storage, concatenation=storage, local_files=storage

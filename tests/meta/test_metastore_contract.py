@@ -181,6 +181,30 @@ def test_instances_on_a_host(opener: Opener) -> None:
     run(test, opener)
 
 
+def test_instances_silent_for_long_are_forgotten_with_their_claims(opener: Opener) -> None:
+    """A process on a host that vanished: no pid to reap it by, so only its silence tells."""
+
+    async def test(meta: MetaStore) -> None:
+        await meta.heartbeat("old", "vanished", 7)
+        assert await meta.claim("job", "h-old", "old", 3600)
+        await meta.create_or_get(upload("u1"))
+        assert await meta.start_chunk("u1", 0, "h-old", "old", 3600) == ChunkStart.CLAIMED
+        await asyncio.sleep(1.0)
+        await meta.heartbeat("new", "here", 8)
+        assert await meta.claim("own", "h-new", "new", 3600)
+        assert await meta.is_claimed("job"), "silent for less than the grace: still live"
+        await meta.forget_silent(0.5)
+        assert await meta.instances_on("vanished") == {}
+        assert await meta.instances_on("here") == {"new": 8}
+        assert not await meta.is_claimed("job")
+        assert await meta.start_chunk("u1", 0, "h-new", "new", 60) == ChunkStart.CLAIMED
+        assert await meta.is_claimed("own"), "a live instance keeps its claims"
+        await meta.heartbeat("old", "vanished", 7)  # back after all: its claims stay gone
+        assert not await meta.is_claimed("job")
+
+    run(test, opener)
+
+
 def test_start_chunk_refuses_an_upload_that_is_not_receiving(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         await beating(meta, "i1")

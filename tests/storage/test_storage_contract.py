@@ -270,20 +270,48 @@ def test_partials_lists_unfinished_uploads(make: Make) -> None:
     run(go())
 
 
-def test_concatenation_when_offered(make: Make) -> None:
+CONCATENATIONS = [
+    ([1000, 0, 2000], "small and empty"),
+    ([MIB, 6 * MIB, 3], "1 MiB + 6 MiB + 3 bytes"),
+    ([2 * MIB] * 3, "3 x 2 MiB"),
+    ([6 * MIB + 5, MIB, 11 * MIB + 3, 3], "copied and gathered"),
+]
+
+
+@pytest.mark.parametrize(
+    "sizes", [c[0] for c in CONCATENATIONS], ids=[c[1] for c in CONCATENATIONS]
+)
+def test_concatenation_when_offered_leaves_the_sources_as_they_are(
+    make: Make, sizes: list[int]
+) -> None:
+    """Sources written as tus streams; concatenated twice (in order, then reversed: a final that
+    failed is made again from the same sources); removed with `discard`."""
     storage = make()
     if not hasattr(storage, "concat"):
         pytest.skip("this storage does not offer concatenation")
-    parts = [os.urandom(1000), os.urandom(2000)]
-    ids = [new_id(), new_id(), new_id()]
+    parts = [os.urandom(n) for n in sizes]
+    sources = [new_id() for _ in parts]
+
+    async def concatenated(order: list[int]) -> None:
+        final = new_id()
+        await storage.create(final)
+        digest = await storage.concat(final, [sources[i] for i in order])
+        data = b"".join(parts[i] for i in order)
+        assert digest in (None, hashlib.sha256(data).hexdigest())
+        stored = await storage.complete(final, final, digest)
+        assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+        assert await finished_bytes(storage, final, len(data)) == data
 
     async def go() -> None:
-        for upload_id, data in zip(ids, parts, strict=False):
-            await storage.create(upload_id)
-            await write_stream(storage, upload_id, 0, data, 512)
-        await storage.create(ids[2])
-        digest = await storage.concat(ids[2], ids[:2])
-        assert digest in (None, hashlib.sha256(b"".join(parts)).hexdigest())
-        assert await storage.read(ids[2], 0, 3000) == b"".join(parts)
+        for source, data in zip(sources, parts, strict=True):
+            await storage.create(source)
+            await write_stream(storage, source, 0, data, 700 * 1024)
+        await concatenated(list(range(len(parts))))
+        await concatenated(list(range(len(parts)))[::-1])
+        for source, data in zip(sources, parts, strict=True):
+            await storage.discard(source)
+            with pytest.raises(OSError):  # nothing of it is left, under any key
+                await finished_bytes(storage, source, max(len(data), 1))
+        assert not set(sources) & await storage.partials()
 
     run(go())

@@ -3,7 +3,8 @@
 Each process is an instance with a random id that beats in the metadata store every `BEAT`
 seconds; the claims its requests and tasks hold are live only while it beats. Other processes on
 the same host also notice at once when its process is gone (its pid no longer exists), so a
-restart after a crash does not wait for the beats to lapse.
+restart after a crash does not wait for the beats to lapse. The row of an instance whose host
+vanished is never reaped by pid: the heartbeat loop forgets instances silent for `SILENT` seconds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pyfiledrop.core.interfaces import MetaStore
 
 BEAT = 5.0  # seconds between heartbeats
 INSTANCE_GRACE = 3 * BEAT  # a store holds an instance that has not beaten for this long dead
+SILENT = 3600.0  # seconds without a beat after which an instance's row and claims are removed
+PRUNE_EVERY = 60  # beats between looks for such instances (the first one is looked at once)
 
 
 class Instance:
@@ -49,11 +52,14 @@ class Instance:
         await self._meta.forget_instances([self.id])
 
     async def run(self) -> None:
-        """Beat until cancelled."""
-        while True:
+        """Beat until cancelled; every `PRUNE_EVERY` beats, starting with the first, forget the
+        instances silent for `SILENT` seconds (their claims are dead already; their rows stay)."""
+        for beats in itertools.count():
             await asyncio.sleep(BEAT)
             try:
                 await self.beat()
+                if beats % PRUNE_EVERY == 0:
+                    await self._meta.forget_silent(SILENT)
             except Exception:  # a busy or full database: beat again next time
                 pass
 

@@ -129,6 +129,10 @@ class MetaStore(Protocol):
         """Mark these instances dead (they stopped, or their host saw their process gone):
         their claims are free at once."""
 
+    async def forget_silent(self, seconds: float) -> None:
+        """Forget the instances that have not beaten for `seconds`, and their claims: a process
+        on a host that vanished is never reaped by pid, so nothing else removes its row."""
+
     async def instances_on(self, host: str) -> dict[str, int]:
         """The instances that last beat on `host`, with their process ids."""
 

@@ -413,6 +413,13 @@ class PostgresMetaStore:
             {"ids": instances},
         )
 
+    async def forget_silent(self, seconds: float) -> None:
+        await self._changed(
+            f"WITH gone AS (DELETE FROM instances WHERE seen_at < {_NOW} - %(seconds)s "
+            "RETURNING id) DELETE FROM claims WHERE instance IN (SELECT id FROM gone)",
+            {"seconds": seconds},
+        )
+
     async def instances_on(self, host: str) -> dict[str, int]:
         rows = await self._rows("SELECT id, pid FROM instances WHERE host = %s", (host,))
         return {instance: pid for instance, pid in rows}

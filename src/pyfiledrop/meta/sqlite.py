@@ -426,6 +426,18 @@ class SQLiteMetaStore:
 
         await self._write(lambda db: self._transaction(db, lambda: forget(db)))
 
+    async def forget_silent(self, seconds: float) -> None:
+        silent = (time.time() - seconds,)
+
+        def forget(db: sqlite3.Connection) -> None:
+            db.execute(
+                "DELETE FROM claims WHERE instance IN (SELECT id FROM instances WHERE seen_at < ?)",
+                silent,
+            )
+            db.execute("DELETE FROM instances WHERE seen_at < ?", silent)
+
+        await self._write(lambda db: self._transaction(db, lambda: forget(db)))
+
     async def instances_on(self, host: str) -> dict[str, int]:
         def select(db: sqlite3.Connection) -> dict[str, int]:
             rows = db.execute("SELECT id, pid FROM instances WHERE host = ?", (host,))

@@ -16,6 +16,9 @@ Layout in the bucket, every key under the prefix P of `--storage s3://bucket/P`:
                                       completes with whichever ETag it is given, so the list
                                       cannot say which is current; the last writer's record can
                                       (writers of one chunk take turns: the core's chunk claims)
+    P/partial/<id>/sealed             marks a partial upload of a tus concatenation whose
+                                      multipart upload was completed to be copied from: its
+                                      object under files/ is scratch, removed by `discard`
 
 How parts are made:
 - Chunks (Dropzone, the command-line client) of at least 5 MiB, at most 10,000 of them: chunk i
@@ -30,6 +33,13 @@ How parts are made:
   uploaded as its part; a `flush` before that stores the held bytes as a staging object. When a
   cell fills, the staged bytes of its start are downloaded and sent with the rest. The last cell
   is gathered by `complete`. `part_size` is chosen so the largest file allowed fits in 10,000.
+
+Concatenation (tus): parts can be copied by the store (UploadPartCopy) only from objects, not
+from an unfinished multipart upload. So each whole partial upload is first sealed: its multipart
+upload completed into its object (its last cell gathered, as `complete` does), once. The final
+upload's parts are then ranges of those objects copied by the store, or, where S3's 5 MiB minimum
+part forbids it, downloaded and sent together (s3_concat.py plans which). A sealed source stays
+as it is, ready for another concatenation, until it is discarded.
 
 Hashing: an unfinished multipart upload's parts cannot be read back. The bytes this process
 uploaded are kept in memory (at most `cache_bytes`, oldest dropped first) until the core's
@@ -75,6 +85,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from pyfiledrop.core.interfaces import StorageUnavailable, StoredFile
 from pyfiledrop.core.model import Layout
+from pyfiledrop.storage.s3_concat import Part, plan
 
 T = TypeVar("T")
 MIB = 1 << 20
@@ -82,7 +93,9 @@ MIN_PART = 5 * MIB
 MAX_PARTS = 10_000
 READ_BLOCK = 1 * MIB
 _HASH_BLOCK = 8 * MIB
-_GATHER = 4  # groups gathered at once by `complete`
+_GATHER = 4  # groups gathered at once by `complete`, parts made at once by `concat`
+COPY_SPAN = 512 * MIB  # most bytes of one copied part: 10,000 of them reach S3's 5 TiB object limit
+SEALED = "sealed"  # staging object of a partial upload completed to be copied from: see `concat`
 PRESIGNED_SECONDS = 3600
 CREATE_WAIT = 10.0  # seconds a part waits for its upload's `create` before making it itself
 _REFUSED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
@@ -101,6 +114,7 @@ class S3API(Protocol):
     def create_multipart_upload(self, **kw: Any) -> Any: ...
     def list_multipart_uploads(self, **kw: Any) -> Any: ...
     def upload_part(self, **kw: Any) -> Any: ...
+    def upload_part_copy(self, **kw: Any) -> Any: ...
     def list_parts(self, **kw: Any) -> Any: ...
     def complete_multipart_upload(self, **kw: Any) -> Any: ...
     def abort_multipart_upload(self, **kw: Any) -> Any: ...
@@ -311,25 +325,27 @@ class S3Storage:
         return found
 
     async def _store_part(self, upload_id: str, number: int, start: int, data: bytes) -> str:
+        etag = await self._put_part(upload_id, number, len(data), "upload_part", Body=data)
+        self._recent.put(upload_id, _Held(start, data, f"part:{number}", etag))
+        return etag
+
+    async def _put_part(self, upload_id: str, number: int, size: int, call: str, **kw: Any) -> str:
+        """Make part `number` (`call` is upload_part, or upload_part_copy from an object) and
+        record its ETag as the one that counts."""
         for attempt in range(2):
             mpu = await self._made_upload_id(upload_id)
             try:
                 reply = await self._call(
-                    "upload_part",
-                    Key=self._final(upload_id),
-                    UploadId=mpu,
-                    PartNumber=number,
-                    Body=data,
+                    call, Key=self._final(upload_id), UploadId=mpu, PartNumber=number, **kw
                 )
                 break
             except FileNotFoundError:  # an UploadId remembered here was aborted meanwhile
                 self._ids.pop(upload_id, None)
                 if attempt:
                     raise
-        etag = str(reply["ETag"])
+        etag = str(reply.get("ETag") or reply["CopyPartResult"]["ETag"])
         record = self._staging(upload_id, f"p/{number:05d}")
-        await self._call("put_object", Key=record, Body=f"{etag} {len(data)}".encode())
-        self._recent.put(upload_id, _Held(start, data, f"part:{number}", etag))
+        await self._call("put_object", Key=record, Body=f"{etag} {size}".encode())
         return etag
 
     async def _store_object(self, upload_id: str, key: str, start: int, data: bytes) -> None:
@@ -567,6 +583,48 @@ class S3Storage:
             raise OSError(errno.EIO, "the completed object is not in the store")
         return found
 
+    # --- concatenation (tus) --------------------------------------------------------------------
+
+    async def concat(self, upload_id: str, sources: list[str]) -> None:
+        """Seal the sources, then make the parts `s3_concat.plan` chooses, copied by the store
+        or gathered here. None: copied bytes are never seen here, so `complete` hashes the file."""
+        sizes = [await self._seal(source) for source in sources]
+        parts = plan(sizes, MIN_PART, COPY_SPAN)
+        if len(parts) > MAX_PARTS:
+            raise OSError(errno.EFBIG, f"the concatenation would take {len(parts)} parts")
+        limit = asyncio.Semaphore(_GATHER)
+
+        async def make(number: int, part: Part) -> None:
+            async with limit:
+                pieces = [(self._final(sources[p.source]), p) for p in part.pieces]
+                if part.copied:
+                    key, piece = pieces[0]
+                    copied = {"Bucket": self.bucket, "Key": key}
+                    span = f"bytes={piece.start}-{piece.end - 1}"
+                    await self._put_part(
+                        upload_id, number, part.size, "upload_part_copy",
+                        CopySource=copied, CopySourceRange=span,
+                    )  # fmt: skip
+                else:
+                    data = b"".join([await self._get(k, p.start, p.end) for k, p in pieces])
+                    await self._put_part(upload_id, number, len(data), "upload_part", Body=data)
+
+        made = [make(n, part) for n, part in enumerate(parts, 1)]
+        for outcome in await asyncio.gather(*made, return_exceptions=True):
+            if isinstance(outcome, BaseException):  # raised once every part call has ended
+                raise outcome
+
+    async def _seal(self, upload_id: str) -> int:
+        """Complete a whole partial upload into its object, once, and return its size: parts
+        can be copied only from objects. Its marker, put first, tells `discard` that the object
+        is still this partial upload, not a finished file."""
+        final = self._final(upload_id)
+        size = await self._exists(final)
+        if size is None:
+            await self._call("put_object", Key=self._staging(upload_id, SEALED), Body=b"")
+            size = await self._assemble(upload_id, final)
+        return size
+
     async def _hash(self, key: str, size: int) -> str:
         if size == 0:
             return hashlib.sha256().hexdigest()
@@ -603,6 +661,8 @@ class S3Storage:
                     )
                 except FileNotFoundError:
                     pass
+        elif await self._exists(self._staging(upload_id, SEALED)) is not None:
+            await self.remove(upload_id)  # sealed for a concatenation: not a finished file
         await self._clear(upload_id)
 
     async def remove(self, key: str) -> None:
