@@ -11,7 +11,6 @@ from pyfiledrop.storage.local import FLUSH_BYTES
 from pyfiledrop.web.server import BODY_READ
 from tests.faults.servers import FaultServer
 
-
 MiB = 1 << 20
 
 

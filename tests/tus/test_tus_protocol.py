@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -610,3 +611,22 @@ def test_cors_preflight_allows_patch_and_the_tus_headers(tus: httpx.Client, targ
     assert allowed == {"*"} or {
         "upload-offset", "tus-resumable", "upload-metadata", "upload-checksum",
     } <= allowed  # fmt: skip
+
+
+def test_two_finals_naming_the_same_partials_at_once_consume_them_once(
+    tus_server: Server, tus: httpx.Client
+) -> None:
+    """Each partial is used by one final: the other request is refused (423 while the first
+    holds the partials, 404 once they are consumed) and creates nothing."""
+    parts = [os.urandom(8 << 20) for _ in range(3)]
+    urls = [new_upload(tus, len(part), Upload_Concat="partial") for part in parts]
+    for url, part in zip(urls, parts, strict=True):
+        assert patch(tus, url, 0, part).status_code == 204
+    final = {**TUS, "Upload-Concat": "final;" + " ".join(urls)}
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda _: tus.post("/files/", headers=final), range(2)))
+    statuses = sorted(reply.status_code for reply in replies)
+    assert statuses[0] == 201 and statuses[1] in (404, 423), [r.text for r in replies]
+    made = next(reply for reply in replies if reply.status_code == 201).headers["location"]
+    assert all("location" not in reply.headers for reply in replies if reply.status_code != 201)
+    assert tus.get(made, headers=TUS).content == b"".join(parts)

@@ -424,11 +424,41 @@ class UploadService:
     ) -> Upload:
         """A final upload made of finished partial uploads, each named once, in order; the
         partials are consumed. Naming a partial's URL is the right to use it (tus clients keep
-        no cookies, so a partial's owner is not the requester's)."""
+        no cookies, so a partial's owner is not the requester's). Each partial's stream claim is
+        held throughout, so two finals (in any processes) never consume the same partial."""
         if self.concatenation is None:
             raise errors.NOT_ALLOWED("This server's storage cannot concatenate uploads.")
         if len({p.id for p in parts}) != len(parts):
             raise errors.BAD_REQUEST("Each partial upload may be named only once.")
+        holder = self.instance.holder()
+        claimed: list[str] = []
+        try:
+            for partial in parts:
+                if not await self._claim(f"stream:{partial.id}", holder, STREAM_LEASE):
+                    raise errors.LOCKED(
+                        "A partial upload named here is in use by another request; retry shortly."
+                    )
+                claimed.append(f"stream:{partial.id}")
+            current = [await self.meta.get(p.id) for p in parts]  # as they are now, claimed
+            if any(p is None for p in current):
+                raise errors.NOT_FOUND("A partial upload named here no longer exists.")
+            return await self._concatenate(
+                owner, filename, content_type, metadata, concat, [p for p in current if p]
+            )
+        finally:
+            for name in claimed:
+                await asyncio.shield(self.meta.release(name, holder))
+
+    async def _concatenate(
+        self,
+        owner: str,
+        filename: str,
+        content_type: str,
+        metadata: str | None,
+        concat: str,
+        parts: list[Upload],
+    ) -> Upload:
+        assert self.concatenation is not None
         for partial in parts:
             layout = partial.layout
             if partial.concat != "partial" or layout is None or partial.offset != layout.size:
