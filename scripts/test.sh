@@ -2,7 +2,8 @@
 # Installs what the tests need on a fresh Debian machine, then runs them.
 # Python packages from PyPI (pinned in constraints.txt), front-end packages from npm
 # (package-lock.json), Chromium from Debian for the browser tests, PostgreSQL from Debian for the
-# metadata store's second back end.
+# metadata store's second back end, nginx from Debian for the README's deployment
+# (tests/test_nginx.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
