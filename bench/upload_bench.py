@@ -586,7 +586,7 @@ def measure_pyfiledrop(
     )
     for finished in (server.folder / "files").glob("*"):
         finished.unlink()  # keep the disk from filling over repeats; the server does not care
-    return Result(f"pyfiledrop @{chunk_label(chunk)}", size, wall[0], timing, notes[0])
+    return Result(server.name, size, wall[0], timing, notes[0])
 
 
 # --- the command-line client and the tus clients -----------------------------------------------
@@ -1029,17 +1029,21 @@ def bare_server(work: Path) -> Server:
     return Server("bare endpoint", cmd, port, "/ping", work / "bare.log", folder)
 
 
-def pyfiledrop_server(work: Path, chunk: int, largest_mib: int) -> Server:
-    """`pyfiledrop serve` whose page sends `chunk`-byte chunks, taking up to 8 MiB from anyone."""
+def pyfiledrop_server(work: Path, chunk: int, largest_mib: int, workers: int = 1) -> Server:
+    """`pyfiledrop serve` whose page sends `chunk`-byte chunks, taking up to 8 MiB from anyone;
+    in `workers` processes."""
     port = free_port()
-    storage, chunks = work / f"storage-{chunk}", work / f"chunks-{chunk}"
+    name = "pyfiledrop" if workers == 1 else f"pyfiledrop --workers {workers}"
+    tag = f"{chunk}" if workers == 1 else f"{chunk}-w{workers}"
+    storage, chunks = work / f"storage-{tag}", work / f"chunks-{tag}"
     cmd = [
         sys.executable, "-m", "pyfiledrop", "serve", "--host", "127.0.0.1", "--port", str(port),
         "-s", str(storage), "-c", str(chunks), "-a", "--chunk-size", str(chunk),
         "--max-chunk-size", str(max(CHUNK_SIZES)), "--max-size", str(largest_mib + 1),
+        "--workers", str(workers),
     ]  # fmt: skip
-    log = work / f"pyfiledrop-{chunk}.log"
-    return Server(f"pyfiledrop @{chunk_label(chunk)}", cmd, port, "/favicon.ico", log, storage)
+    log = work / f"pyfiledrop-{tag}.log"
+    return Server(f"{name} @{chunk_label(chunk)}", cmd, port, "/favicon.ico", log, storage)
 
 
 def source_version() -> str:
@@ -1097,6 +1101,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="run every measurement N times, keep the best"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also measure `pyfiledrop serve --workers N` next to one process (1: not)",
     )
     parser.add_argument(
         "--client-send",
@@ -1158,9 +1168,14 @@ def main() -> int:
         bare = bare_server(work)
         servers.append(bare.start())
         pyfd: dict[int, Server] = {}
+        pyfd_workers: dict[int, Server] = {}
+        largest = max(args.size_mib, args.browser_size_mib)
         for chunk in CHUNK_SIZES:
-            pyfd[chunk] = pyfiledrop_server(work, chunk, max(args.size_mib, args.browser_size_mib))
+            pyfd[chunk] = pyfiledrop_server(work, chunk, largest)
             servers.append(pyfd[chunk].start())
+            if args.workers > 1:
+                pyfd_workers[chunk] = pyfiledrop_server(work, chunk, largest, args.workers)
+                servers.append(pyfd_workers[chunk].start())
 
         startup = 0.0
         if args.client:
@@ -1177,13 +1192,15 @@ def main() -> int:
             runs.setdefault(r.label, []).append(r)
             print_result(r)
             for chunk in CHUNK_SIZES:
-                for measure in ("bare", "pyfiledrop"):
+                for measure in ("bare", "pyfiledrop", "workers"):
+                    if measure == "workers" and chunk not in pyfd_workers:
+                        continue
                     os.sync()  # start each run without the last one's dirty pages in flight
                     if measure == "bare":
                         with bare.peak_during("raw chunks"):
                             r = measure_bare(bare, source, size, chunk, args.client_send)
                     else:
-                        server = pyfd[chunk]
+                        server = (pyfd if measure == "pyfiledrop" else pyfd_workers)[chunk]
                         with server.peak_during("Dropzone"):
                             r = measure_pyfiledrop(
                                 server, source, size, sha, chunk, args.client_send
@@ -1307,6 +1324,12 @@ def main() -> int:
             ratio = b["pyfiledrop @" + lab].mbps / b["bare @" + lab].mbps
             mark = "meets" if ratio >= aim else "BELOW"
             print(f"    @{lab:<8} {ratio:5.2f}   (aim >= {aim:.2f}: {mark})")
+        if pyfd_workers:
+            print(f"  ratios --workers {args.workers} / one process (aim on this machine: >= 1.0):")
+            for chunk, server in pyfd_workers.items():
+                lab = chunk_label(chunk)
+                ratio = b[server.name].mbps / b["pyfiledrop @" + lab].mbps
+                print(f"    @{lab:<8} {ratio:5.2f}   ({b[server.name].mbps:.1f} MB/s)")
         if args.client:
             print(f"  command-line client ({CLIENT_PARALLEL} in flight, process start to exit):")
             for chunk in CHUNK_SIZES:
@@ -1344,7 +1367,7 @@ def main() -> int:
                 )
         print(f"  server peak memory (VmHWM over the server's life; aim < {AIM_MEMORY_MB} MB):")
         for s in servers:
-            if s.peak_mb is not None:
+            if s.peak_mb is not None and s not in pyfd_workers.values():  # a supervisor's own
                 verdict = ""
                 if s is not bare:
                     verdict = "   meets" if s.peak_mb < AIM_MEMORY_MB else "   ABOVE AIM"
