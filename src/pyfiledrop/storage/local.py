@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from pyfiledrop.core.interfaces import StoredFile
 from pyfiledrop.core.model import Layout
 
-FLUSH_BYTES = 256 * 1024  # bytes gathered before a write; bounds memory per request
+FLUSH_BYTES = 512 * 1024  # bytes gathered before a write; bounds memory per request
 IDLE_FLUSH = 0.5  # seconds without new bytes after which what was gathered is written anyway
 SHORT_CALLS = 8  # threads for writes and reads
 LONG_CALLS = 4  # threads for fsyncs, copies and removals
@@ -76,9 +76,10 @@ class _Writer:
     the next is gathered (so the client keeps sending while the disk writes). A run that stops
     growing for `IDLE_FLUSH` s is written as it is: a stalled request holds no bytes in memory."""
 
-    def __init__(self, fd: int, offset: int, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, path: Path, offset: int, pool: ThreadPoolExecutor) -> None:
         self._pool = pool
-        self._fd = fd
+        self._path = path
+        self._fd: int | None = None  # opened by the first run, in its thread: one hop less
         self._position = offset
         self._pending: list[bytes | memoryview] = []
         self._pending_bytes = 0
@@ -120,8 +121,14 @@ class _Writer:
         self._pending, self._position = [], position + self._pending_bytes
         self._pending_bytes = 0
         loop = asyncio.get_running_loop()
-        call = functools.partial(write_all, self._fd, pieces, position)
+        call = functools.partial(self._write_run, pieces, position)
         self._writing = loop.run_in_executor(self._pool, call)
+
+    def _write_run(self, pieces: list[bytes | memoryview], position: int) -> None:
+        """In a worker thread; runs never overlap, so opening here is safe."""
+        if self._fd is None:
+            self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT, 0o600)
+        write_all(self._fd, pieces, position)
 
     async def _written(self) -> None:
         """Wait for the run being written (raising its OSError)."""
@@ -144,7 +151,8 @@ class _Writer:
         except OSError:
             pass  # the caller saw it, or gives up on these bytes anyway
         finally:
-            os.close(self._fd)
+            if self._fd is not None:
+                os.close(self._fd)
 
 
 class LocalStorage:
@@ -172,8 +180,7 @@ class LocalStorage:
     async def part_writer(
         self, upload_id: str, index: int, offset: int, chunking: Layout | None = None
     ) -> _Writer:
-        fd = await _in(self._short, self._open, upload_id, os.O_WRONLY | os.O_CREAT)
-        return _Writer(fd, offset, self._short)
+        return _Writer(self._partial(upload_id), offset, self._short)
 
     async def read(self, upload_id: str, offset: int, length: int) -> bytes:
         return await _in(self._short, self._read, upload_id, offset, length)
