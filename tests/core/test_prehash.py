@@ -6,18 +6,31 @@ import asyncio
 import hashlib
 import random
 
+import pytest
+
 from pyfiledrop.core.model import Layout
-from pyfiledrop.core.prehash import Prehash
+from pyfiledrop.core.prehash import Fold, Prehash, fold_blocking, fold_reads
 
 
-def run(data: bytearray, chunk: int, events: list[tuple[str, int]]) -> str | None:
-    layout = Layout(len(data), chunk, Layout.expected_count(len(data), chunk))
+def folds(data: bytearray) -> dict[str, Fold]:
+    """Both ways of folding: reads awaited one by one, and blocking reads in the hashing thread."""
 
     async def read(offset: int, n: int) -> bytes:
         return bytes(data[offset : offset + n])
 
+    return {
+        "reads": fold_reads(read, None),
+        "blocking": fold_blocking(lambda offset, n: bytes(data[offset : offset + n])),
+    }
+
+
+def run(
+    data: bytearray, chunk: int, events: list[tuple[str, int]], way: str = "reads"
+) -> str | None:
+    layout = Layout(len(data), chunk, Layout.expected_count(len(data), chunk))
+
     async def go() -> str | None:
-        prehash = Prehash(layout, 0, [], read, None, asyncio.Semaphore(2))
+        prehash = Prehash(layout, 0, [], folds(data)[way], asyncio.Semaphore(2))
         for kind, index in events:
             if kind == "recorded":
                 prehash.recorded(index)
@@ -31,11 +44,13 @@ def run(data: bytearray, chunk: int, events: list[tuple[str, int]]) -> str | Non
     return asyncio.run(go())
 
 
-def test_any_order_gives_the_file_digest() -> None:
+@pytest.mark.parametrize("way", ["reads", "blocking"])
+def test_any_order_gives_the_file_digest(way: str) -> None:
     data = bytearray(random.randbytes(10_000))
     order = list(range(10))
     random.Random(1).shuffle(order)
-    assert run(data, 1000, [("recorded", i) for i in order]) == hashlib.sha256(data).hexdigest()
+    events = [("recorded", i) for i in order]
+    assert run(data, 1000, events, way) == hashlib.sha256(data).hexdigest()
 
 
 def test_chunks_received_elsewhere_are_hashed_when_the_file_is_complete() -> None:
@@ -45,11 +60,12 @@ def test_chunks_received_elsewhere_are_hashed_when_the_file_is_complete() -> Non
     assert run(data, 1000, [("recorded", 0), ("recorded", 2)]) == digest
 
 
-def test_a_resent_hashed_chunk_invalidates_the_digest() -> None:
+@pytest.mark.parametrize("way", ["reads", "blocking"])
+def test_a_resent_hashed_chunk_invalidates_the_digest(way: str) -> None:
     data = bytearray(random.randbytes(3000))
     events = [("recorded", 0), ("recorded", 1), ("forgotten", 0), ("changed", 0)]
     events += [("recorded", 0), ("recorded", 2)]
-    assert run(data, 1000, events) is None
+    assert run(data, 1000, events, way) is None
 
 
 def test_a_resent_chunk_beyond_the_prefix_is_harmless() -> None:
@@ -75,7 +91,7 @@ def test_hashed_ranges_are_released_in_order_and_cover_the_file() -> None:
         released.append((offset, n))
 
     async def go() -> None:
-        prehash = Prehash(layout, 0, [], read, release, asyncio.Semaphore(2))
+        prehash = Prehash(layout, 0, [], fold_reads(read, release), asyncio.Semaphore(2))
         for index in [3, 1, 0, 2, 9, 4, 5, 6, 7, 8]:
             prehash.recorded(index)
             await asyncio.sleep(0.01)

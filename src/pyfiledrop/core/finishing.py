@@ -17,9 +17,15 @@ from collections.abc import Coroutine
 from typing import Any
 
 from pyfiledrop.core.coordination import Instance
-from pyfiledrop.core.interfaces import MetaStore, Storage, StorageUnavailable, WritebackHints
+from pyfiledrop.core.interfaces import (
+    LocalFiles,
+    MetaStore,
+    Storage,
+    StorageUnavailable,
+    WritebackHints,
+)
 from pyfiledrop.core.model import ALLOWED_MOVES, Layout, State, Upload
-from pyfiledrop.core.prehash import Prehash, Reader, Releaser
+from pyfiledrop.core.prehash import Fold, Prehash, fold_blocking, fold_reads
 from pyfiledrop.core.receiving import is_full, storage_error
 
 MAX_PREHASHES = 256  # uploads hashed while they arrive, at most (least recently used go first)
@@ -38,11 +44,13 @@ class Finisher:
         storage: Storage,
         instance: Instance,
         writeback: WritebackHints | None,
+        local_files: LocalFiles | None = None,
     ) -> None:
         self.meta = meta
         self.storage = storage
         self.instance = instance
         self._writeback = writeback
+        self._local_files = local_files
         self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -66,26 +74,24 @@ class Finisher:
             return self._prehashes[upload.id]
         if len(self._prehashes) >= MAX_PREHASHES:
             self._prehashes.popitem(last=False)
-        read, release = self._reader(upload.id), self._release(upload.id)
-        prehash = Prehash(layout, current.rewrites, received, read, release, self._hashing)
+        prehash = Prehash(layout, current.rewrites, received, self._fold(upload.id), self._hashing)
         self._prehashes[upload.id] = prehash
         return prehash
 
-    def _reader(self, upload_id: str) -> Reader:
+    def _fold(self, upload_id: str) -> Fold:
+        local = self._local_files
+        if local is not None:
+            return fold_blocking(lambda at, length: local.read_partial(upload_id, at, length))
+        writeback = self._writeback
+
         async def read(offset: int, length: int) -> bytes:
             return await self.storage.read(upload_id, offset, length)
 
-        return read
-
-    def _release(self, upload_id: str) -> Releaser | None:
-        writeback = self._writeback
-        if writeback is None:
-            return None
-
         async def release(offset: int, length: int) -> None:
+            assert writeback is not None
             await writeback.release(upload_id, offset, length)
 
-        return release
+        return fold_reads(read, release if writeback else None)
 
     def forget(self, upload_id: str) -> None:
         self._prehashes.pop(upload_id, None)

@@ -254,7 +254,12 @@ class PresignedDownloads(Protocol):
 
 
 class LocalFiles(Protocol):
-    """Optional capability: finished files are plain local files (lets downloads use sendfile)."""
+    """Optional capability: files are plain local files (lets downloads use sendfile, and the
+    running digest read, hash and release in one trip to its thread)."""
 
     def path_of(self, key: str) -> Path:
         """The path of the finished file stored under `key`."""
+
+    def read_partial(self, upload_id: str, offset: int, length: int) -> bytes:
+        """Blocking, for the caller's own worker thread: the unfinished upload's bytes at
+        `offset` (fewer past its end), which need not stay cached afterwards."""

@@ -2,8 +2,9 @@
 
 Chunks come in any order. Whenever the run of chunks received from the start grows, the new part
 of that run is read back from storage (on local disk: from the page cache) and hashed in a worker
-thread, then released so storage can start making it durable. When the upload is finished, only
-the rest of the file (usually the last chunks) is left to hash.
+thread, then released so storage can start making it durable; on local disk all three happen in
+one trip to that thread. When the upload is finished, only the rest of the file (usually the last
+chunks) is left to hash.
 
 Held in one process's memory, as a cache: it knows only the chunks this process received, and
 after a restart it starts again from the first byte. A chunk re-sent after it was received (here
@@ -17,6 +18,7 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from pyfiledrop.core.model import Layout
 
@@ -25,6 +27,39 @@ _HASHER = ThreadPoolExecutor(2, thread_name_prefix="sha256")  # its own threads:
 # behind storage calls
 Reader = Callable[[int, int], Awaitable[bytes]]
 Releaser = Callable[[int, int], Awaitable[None]]
+Fold = Callable[[Any, int, int], Awaitable[int]]
+"""Folds the upload's bytes [offset, offset + length) into a digest; returns how many it folded
+(fewer only past the end of what is stored)."""
+
+
+def fold_reads(read: Reader, release: Releaser | None) -> Fold:
+    """A `Fold` for any storage: read, hash in a hashing thread, then release."""
+
+    async def fold(digest: Any, offset: int, length: int) -> int:
+        data = await read(offset, length)
+        if data:
+            await asyncio.get_running_loop().run_in_executor(_HASHER, digest.update, data)
+            if release:
+                await release(offset, len(data))
+        return len(data)
+
+    return fold
+
+
+def fold_blocking(read: Callable[[int, int], bytes]) -> Fold:
+    """A `Fold` for storage that can read (and release) in the caller's thread: one trip to a
+    hashing thread per block instead of three."""
+
+    def read_and_hash(digest: Any, offset: int, length: int) -> int:
+        data = read(offset, length)
+        digest.update(data)
+        return len(data)
+
+    async def fold(digest: Any, offset: int, length: int) -> int:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_HASHER, read_and_hash, digest, offset, length)
+
+    return fold
 
 
 class Prehash:
@@ -35,15 +70,13 @@ class Prehash:
         layout: Layout,
         rewrites: int,
         received: Iterable[int],
-        read: Reader,
-        release: Releaser | None,
+        fold: Fold,
         gate: asyncio.Semaphore,
     ) -> None:
         self.rewrites = rewrites  # the upload's rewrite count when the chunk set was read
         self._layout = layout
         self._received = set(received)
-        self._read = read
-        self._release = release
+        self._fold = fold
         self._gate = gate  # shared by all running digests: bounds the blocks held at once
         self._digest = hashlib.sha256()
         self._hashed = 0  # bytes folded into the digest
@@ -79,16 +112,14 @@ class Prehash:
             self._task = None
 
     async def _hash_until(self, stop: int) -> None:
-        start = self._hashed
         while self._hashed < stop:
             async with self._gate:
-                data = await self._read(self._hashed, min(_BLOCK, stop - self._hashed))
-                if not data:
-                    raise OSError("the partial file is shorter than its recorded chunks")
-                await asyncio.get_running_loop().run_in_executor(_HASHER, self._digest.update, data)
-            self._hashed += len(data)
-        if self._release:
-            await self._release(start, stop - start)
+                folded = await self._fold(
+                    self._digest, self._hashed, min(_BLOCK, stop - self._hashed)
+                )
+            if not folded:
+                raise OSError("the partial file is shorter than its recorded chunks")
+            self._hashed += folded
 
     async def complete(self) -> str | None:
         """The hex digest of the whole file, hashing what is left (every chunk is in now), or

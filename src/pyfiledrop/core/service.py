@@ -81,7 +81,7 @@ class UploadService:
         self.storage = storage
         self.limits = limits
         self.instance = Instance(meta)
-        self.finisher = Finisher(meta, storage, self.instance, writeback)
+        self.finisher = Finisher(meta, storage, self.instance, writeback, local_files)
         self.concatenation = concatenation
         self.local_files = local_files
         self.range_reads = range_reads

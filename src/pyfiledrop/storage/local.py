@@ -192,6 +192,15 @@ class LocalStorage:
         finally:
             os.close(fd)
 
+    def read_partial(self, upload_id: str, offset: int, length: int) -> bytes:
+        fd = self._open(upload_id, os.O_RDONLY)
+        try:
+            data = os.pread(fd, length, offset)
+            os.posix_fadvise(fd, offset, len(data), os.POSIX_FADV_DONTNEED)  # as `release`
+            return data
+        finally:
+            os.close(fd)
+
     async def release(self, upload_id: str, offset: int, length: int) -> None:
         # Linux starts writing back the dirty pages of the range (without waiting) and drops the
         # clean ones, so the fsync in `complete` has only the tail of the file left to flush.
