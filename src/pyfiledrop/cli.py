@@ -197,6 +197,14 @@ def main() -> None:
     "outlasts the header timeout).",
 )
 @click.option(
+    "--shutdown-timeout",
+    type=click.IntRange(min=0),
+    default=Settings.shutdown_timeout,
+    show_default=True,
+    envvar=_env("SHUTDOWN_TIMEOUT"),
+    help="At SIGTERM, seconds requests in flight may take to finish; then they are cut.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 64),
     default=Settings.workers,
@@ -270,6 +278,7 @@ def serve(**options: Any) -> None:
         max_connections=options["max_connections"],
         max_streams=options["max_streams"],
         workers=options["workers"],
+        shutdown_timeout=options["shutdown_timeout"],
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         database_url=options["database"],
@@ -411,4 +420,5 @@ def run(settings: Settings) -> None:
         max_connections=settings.max_connections,
         max_streams=settings.max_streams,
         workers=settings.workers,
+        shutdown_timeout=settings.shutdown_timeout,
     )

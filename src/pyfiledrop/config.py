@@ -66,6 +66,7 @@ class Settings:
     max_connections: int = 1000  # open connections, idle ones included: a few KiB each
     max_streams: int = 64  # bodies received at speed: about 1 MB each at peak (bench/faults.py)
     workers: int = 1
+    shutdown_timeout: int = 30  # seconds requests in flight may take to finish at SIGTERM
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder

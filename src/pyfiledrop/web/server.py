@@ -332,10 +332,15 @@ def serve(
     max_connections: int,
     max_streams: int,
     workers: int = 1,
+    shutdown_timeout: int = 30,
 ) -> None:
     """Serve the app made by `make_app`; with `workers` > 1, in that many processes sharing one
     listening socket (each makes its own app after the fork: they share only the database and
-    the storage, which is all the upload core relies on). The limits are per process."""
+    the storage, which is all the upload core relies on). The limits are per process.
+
+    At SIGTERM the server stops accepting connections and gives the requests in flight
+    `shutdown_timeout` seconds; those still running then are cut (a chunk cut off is not recorded,
+    and its client sends it again), and the count is logged."""
     open_files = raise_open_file_limit()
     if max_connections > open_files - FILES_BESIDES_CONNECTIONS:
         max_connections = max(1, open_files - FILES_BESIDES_CONNECTIONS)
@@ -362,6 +367,7 @@ def serve(
             ws="none",
             proxy_headers=False,  # links use X-Forwarded-* from --forwarded-allow-ips (links.py)
             lifespan="on",
+            timeout_graceful_shutdown=shutdown_timeout,
             log_level="warning",
             access_log=False,
         )
