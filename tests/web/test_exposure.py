@@ -62,6 +62,7 @@ def test_the_owner_cookie_is_set_only_where_it_binds_uploads(
         ("HEAD", finished["download"], {}, b""),
         ("GET", finished["tus"], TUS, b""),
         ("HEAD", finished["tus"], TUS, b""),
+        ("DELETE", f"/upload/{finished['uuid']}", {}, b""),  # another browser's: refused
         ("GET", "/static/page.css", {}, b""),
         ("GET", "/favicon.ico", {}, b""),
         ("GET", "/no/such/page", {}, b""),

@@ -154,6 +154,13 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             found = await service.settled(found, min(int(wait), _MAX_WAIT))
         return JSONResponse(await describe(request, found, with_chunks=True))
 
+    async def remove(request: Request) -> Response:
+        """The page's cancel: the upload and its bytes are removed, whatever its state (204).
+        Only its creator may; this checks the cookie without giving out a new one."""
+        found = await service.owned(str(request.state.owner), request.path_params["client_id"])
+        await service.delete(found)
+        return Response(status_code=204)
+
     async def download(request: Request) -> Response:
         if not settings.allow_downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
@@ -243,6 +250,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             Route("/favicon.ico", favicon),
             Route("/upload", upload, methods=["POST"]),
             Route("/upload/{client_id}", status),
+            Route("/upload/{client_id}", remove, methods=["DELETE"]),
             Route("/download/{token}", download, name="download"),
             *tus.routes(),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
