@@ -1,4 +1,7 @@
-"""The upload page: the template filled from settings, Dropzone served locally or from a CDN."""
+"""The upload page: the template filled from settings, Dropzone served locally or from a CDN.
+
+The page's texts are not here: static/text.js holds them all, in every language, and the page
+fills them in from the settings in its config block."""
 
 from __future__ import annotations
 
@@ -32,20 +35,9 @@ def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
     return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
 
 
-def human_size(size: float) -> str:
-    """Bytes in binary units with up to three significant digits: 97.7 GiB, 977 KiB, 1 MiB."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    unit = 0
-    while size >= 1024 and unit < len(units) - 1:
-        size /= 1024
-        unit += 1
-    decimals = 0 if size >= 100 or unit == 0 else 1 if size >= 10 else 2
-    text = f"{size:.{decimals}f}"
-    return f"{text.rstrip('0').rstrip('.') if '.' in text else text} {units[unit]}"
-
-
 @cache
 def render_page(settings: Settings) -> str:
+    """The page's HTML: where Dropzone comes from, and the settings the page needs as JSON."""
     script, styles = dropzone_urls(settings)
     config = {
         "chunkSize": settings.chunk_size,
@@ -60,9 +52,6 @@ def render_page(settings: Settings) -> str:
         stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),
         dropzone_js=html.escape(script),
         config=json.dumps(config).replace("<", "\\u003c"),
-        max_size_text=human_size(settings.max_size),
-        chunk_text=human_size(settings.chunk_size),
-        parallel_text=f", {PARALLEL_CHUNK_LIMIT} at a time" if settings.parallel_chunks else "",
         downloads_hidden="hidden" if settings.allow_downloads else "",
     )
 
