@@ -115,6 +115,7 @@ def test_pause_stops_chunk_requests_and_resume_completes_the_file(
     wait_until(page, lambda: len(gate.held) == in_flight, f"{in_flight} chunks are held")
     uuid = chunk_of(gate.held[0].request)[0]
     received = wait_received(page, server, uuid, 3)
+    expect(page.locator(".dz-preview .status")).to_have_text(re.compile("^15%"))  # answers read
 
     pause = page.get_by_role("button", name="Pause paused.bin")
     pause.click()
@@ -129,7 +130,8 @@ def test_pause_stops_chunk_requests_and_resume_completes_the_file(
     resumed = len(sent)
     page.get_by_role("button", name="Resume paused.bin").click()
     wait_finished(page, 1)
-    assert sorted(sent[resumed:]) == list(range(3, 20))  # each missing chunk once
+    missing = sorted(set(range(20)) - set(received))  # which 3 got through is up to the browser
+    assert sorted(sent[resumed:]) == missing  # each missing chunk once
     code, found = server_status(page, server, uuid)
     assert code == 200 and found["sha256"] == hashlib.sha256(data).hexdigest()
 

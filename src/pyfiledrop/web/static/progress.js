@@ -132,6 +132,7 @@ export function showProgress(dropzone, control, linkOf) {
     readOutAt: -Infinity,
   };
   let timer = null;
+  let soon = false;
 
   function dropButton() {
     return dropzone.element.querySelector(".dz-button");
@@ -223,6 +224,7 @@ export function showProgress(dropzone, control, linkOf) {
   function updateFile(file, now) {
     const view = views.get(file);
     const phase = control.phase(file);
+    if (phase === view.phase && (phase === "done" || phase === "failed")) return false;
     if (phase !== view.phase) enter(file, view, phase);
     const done = Math.min(control.done(file), file.size);
     const share = file.size ? done / file.size : Number(phase === "done");
@@ -279,9 +281,15 @@ export function showProgress(dropzone, control, linkOf) {
     }
   }
 
-  // Updates now, and every TICK while anything is on its way.
+  // Updates at once (once for any number of calls in a row: a thousand files dropped at once),
+  // and every TICK while anything is on its way.
   function wake() {
     if (timer === null) timer = setInterval(update, TICK);
-    update();
+    if (soon) return;
+    soon = true;
+    setTimeout(function () {
+      soon = false;
+      update();
+    }, 0);
   }
 }
