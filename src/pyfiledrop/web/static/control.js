@@ -12,7 +12,7 @@
 // Cancelling aborts what is in flight and removes the file from Dropzone; `onCancel` then asks the
 // server to remove what it received.
 
-export const PAUSED = "paused";
+const PAUSED = "paused";
 
 export function controlTransfers(dropzone, onCancel) {
   const transfers = new WeakMap();
@@ -48,8 +48,8 @@ export function controlTransfers(dropzone, onCancel) {
     });
   };
 
-  // A paused file is queued again or goes on uploading; one paused before Dropzone queued it is
-  // paused when Dropzone starts it.
+  // A file paused before Dropzone started it is paused the moment Dropzone starts it (its chunks
+  // are held), and its turn goes to the next file in the queue.
   dropzone.on("processing", function (file) {
     const transfer = transferOf(file);
     if (transfer.paused) {
