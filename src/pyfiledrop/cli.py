@@ -63,7 +63,28 @@ DATABASE = click.option(  # serve and migrate
 )
 
 
-@click.group(cls=DefaultGroup, default="serve", default_if_no_args=True)
+class Command(click.Command):
+    """A command whose --help names each option's environment variable (every flag has one)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, click.Option):
+                param.show_envvar = True
+
+
+class Main(DefaultGroup):  # type: ignore[misc]  # click_default_group is untyped
+    """`serve` by default; every command made with `@main.command()` is a `Command`."""
+
+    command_class = Command
+
+
+@click.group(
+    cls=Main,
+    default="serve",
+    default_if_no_args=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
+)
 @click.version_option(package_name="pyfiledrop")
 def main() -> None:
     """pyfiledrop: upload and share very large files fast.
@@ -309,6 +330,7 @@ def serve(**options: Any) -> None:
     type=click.IntRange(1, 32),
     default=4,
     show_default=True,
+    envvar=_env("PARALLEL"),
     help="Chunks sent at once.",
 )
 @click.option(
@@ -316,6 +338,7 @@ def serve(**options: Any) -> None:
     type=POSITIVE,
     default=8 * MIB,
     show_default=True,
+    envvar=_env("CHUNK_SIZE"),
     help="Chunk size in bytes (at most the server's --max-chunk-size).",
 )
 @click.option(
@@ -323,12 +346,14 @@ def serve(**options: Any) -> None:
     type=click.IntRange(0, 20),
     default=5,
     show_default=True,
+    envvar=_env("RETRIES"),
     help="Times a failed chunk is sent again, waiting 0.5 s, 1 s, 2 s, ... between.",
 )
 @click.option(
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    envvar=_env("STATE_FILE"),
     help="Where unfinished uploads are remembered [default: see below].",
 )
 def upload(
