@@ -180,7 +180,9 @@ class Uploader:
                 raise UploadFailed("the server no longer knows this upload")
             if status["state"] == "complete":
                 return status
-            if status["state"] == "failed":
+            if status["state"] == "expired":
+                raise UploadFailed("the server finished the file, but it has already expired")
+            if status["state"] not in ("receiving", "assembling"):  # failed, or abandoned
                 raise UploadFailed(f"the server could not finish the file: {status.get('error')}")
         raise UploadFailed("the server did not finish the file in time")
 

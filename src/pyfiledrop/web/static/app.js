@@ -54,14 +54,18 @@
   load().forEach(show);
 
   // Dropzone sends no "done" request: the server finishes the file itself once every chunk is in.
-  // Ask it, holding the call open until the file is complete (or failed), and ask again if not.
+  // Ask it, holding the call open until the file is complete (or failed, or already expired), and
+  // ask again while it is still being received or finished.
   async function waitUntilComplete(uuid) {
     for (;;) {
       const reply = await fetch("/upload/" + encodeURIComponent(uuid) + "?wait=20", { headers: { Accept: "application/json" } });
       const status = await reply.json();
       if (!reply.ok) throw new Error(status.error || "The server answered " + reply.status);
       if (status.state === "complete") return status;
-      if (status.state === "failed") throw new Error(status.error || "The server could not finish this file.");
+      if (status.state === "expired") throw new Error("The file was finished but has already expired.");
+      if (status.state !== "receiving" && status.state !== "assembling") {
+        throw new Error(status.error || "The server could not finish this file.");
+      }
     }
   }
 
