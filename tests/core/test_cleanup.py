@@ -54,8 +54,9 @@ class Rig:
             storage = LocalStorage(self.tmp / "c", self.tmp / "s")
             meta = SQLiteMetaStore(self.tmp / "s" / "meta.sqlite3", self.clock)
             svc = UploadService(
-                meta, storage, limits, lifetimes=lifetimes, clock=self.clock, local_files=storage
-            )
+                meta, storage, limits, lifetimes=lifetimes, clock=self.clock, writeback=storage,
+                concatenation=storage, local_files=storage,
+            )  # fmt: skip
         else:
             s3 = connect(
                 "cleanup", self.prefix, endpoint=self.seaweed.endpoint, region="us-east-1",
@@ -207,6 +208,21 @@ def test_an_upload_left_idle_is_abandoned_and_its_partial_data_removed(rig: Rig)
         assert gone.value.status == 410 and "Send the file again" in gone.value.message
         assert half.id not in await svc.storage.partials()
         assert await svc.cleanup.run_once() == Removed()
+
+    drive(rig, go)
+
+
+def test_an_abandoned_tus_partial_cannot_be_concatenated(rig: Rig) -> None:
+    async def go() -> None:
+        svc = await rig.started()
+        partial = await svc.create_stream("me", "p.bin", "x/y", 10, concat="partial")
+        partial = await svc.append(partial, 0, pieces(b"0123456789"), keep_partial=True)
+        rig.clock.advance(DAY + 1)
+        assert await svc.cleanup.run_once() == Removed(abandoned=1, freed_bytes=10)
+        with pytest.raises(errors.UploadError) as gone:
+            await svc.concatenate("me", "f.bin", "x/y", None, "final;x", [partial])
+        assert gone.value.status == 410
+        assert await svc.meta.in_state(State.COMPLETE) == [], "no final upload was made"
 
     drive(rig, go)
 

@@ -498,6 +498,7 @@ class UploadService:
     ) -> Upload:
         assert self.concatenation is not None
         for partial in parts:
+            self.kept(partial)  # abandoned: its bytes are gone
             layout = partial.layout
             if partial.concat != "partial" or layout is None or partial.offset != layout.size:
                 raise errors.BAD_REQUEST(
