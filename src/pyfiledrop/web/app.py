@@ -103,9 +103,10 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
     async def describe(
         request: Request, upload: Upload, with_chunks: bool = False
     ) -> dict[str, Any]:
+        expired = upload.expired(service.clock.now())  # at once, whether removed yet or not
         found: dict[str, Any] = {
             "id": upload.client_id,
-            "state": upload.state.value,
+            "state": State.EXPIRED.value if expired else upload.state.value,
             "filename": upload.filename,
             "size": upload.size,
         }
@@ -113,9 +114,13 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             found["chunk_count"] = upload.layout.chunk_count
         if with_chunks:
             found["received"] = await service.received(upload)
-        if upload.state == State.COMPLETE:
+        if upload.state in (State.COMPLETE, State.EXPIRED):
             found["sha256"] = upload.sha256
+            found["expires_at"] = upload.expires_at  # seconds since the epoch; null: kept
+        if upload.state == State.COMPLETE and not expired:
             found["download_url"] = download_url(request, upload)
+        if upload.removed_at is not None:
+            found["removed_at"] = upload.removed_at
         if upload.error and upload.state != State.COMPLETE:  # why it failed, or is waiting
             found["error"] = upload.error
         return found

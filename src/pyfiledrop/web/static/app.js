@@ -1,7 +1,7 @@
 // The upload page: Dropzone configured from the server's settings, a list of this browser's
 // uploads kept in localStorage, and resuming: a file dropped again after a reload or a failure
 // sends only the chunks the server does not have. Names from files or the server are only ever
-// set as text.
+// set as text. The uploader may choose a shorter life for the files than the server's limit.
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("pyfiledrop-config").textContent);
@@ -33,19 +33,37 @@
     name.textContent = item.name;
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = humanSize(item.size || 0);
+    meta.textContent = humanSize(item.size || 0) +
+      (item.expires ? " · until " + new Date(item.expires * 1000).toLocaleString() : "");
     if (item.sha256) meta.title = "SHA-256 " + item.sha256;
     row.append(name, meta);
     list.append(row);
   }
 
   function remember(status) {
-    const item = { name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256 };
+    const item = {
+      name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256,
+      expires: status.expires_at,
+    };
     const items = load();
     items.push(item);
     localStorage.setItem(STORE, JSON.stringify(items));
     show(item);
   }
+
+  // How long the server keeps a file: its limit (the first choice) or less, never more.
+  const expire = document.getElementById("expire");
+  function addChoice(value, text) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = text;
+    expire.append(option);
+  }
+  addChoice("", config.expire ? "for " + config.expireText + " (the longest this server keeps it)" : "for ever");
+  [[3600, "1h", "for 1 hour"], [86400, "1d", "for 1 day"], [604800, "7d", "for 7 days"],
+    [2592000, "30d", "for 30 days"]].forEach(function (choice) {
+    if (!config.expire || choice[0] < config.expire) addChoice(choice[1], choice[2]);
+  });
 
   document.getElementById("clear").addEventListener("click", function () {
     localStorage.removeItem(STORE);
@@ -54,14 +72,18 @@
   load().forEach(show);
 
   // Dropzone sends no "done" request: the server finishes the file itself once every chunk is in.
-  // Ask it, holding the call open until the file is complete (or failed), and ask again if not.
+  // Ask it, holding the call open until the file is complete (or failed, or already expired), and
+  // ask again while it is still being received or finished.
   async function waitUntilComplete(uuid) {
     for (;;) {
       const reply = await fetch("/upload/" + encodeURIComponent(uuid) + "?wait=20", { headers: { Accept: "application/json" } });
       const status = await reply.json();
       if (!reply.ok) throw new Error(status.error || "The server answered " + reply.status);
       if (status.state === "complete") return status;
-      if (status.state === "failed") throw new Error(status.error || "The server could not finish this file.");
+      if (status.state === "expired") throw new Error("The file was finished but has already expired.");
+      if (status.state !== "receiving" && status.state !== "assembling") {
+        throw new Error(status.error || "The server could not finish this file.");
+      }
     }
   }
 
@@ -208,6 +230,7 @@
   function uploadUrl(files, dataBlocks) {
     const file = files[0];
     const query = new URLSearchParams({ filename: file.upload.filename });
+    if (file.pyfiledropExpire) query.set("expire", file.pyfiledropExpire);
     if (file.upload.chunked) {
       const index = dataBlocks[0].chunkIndex;
       const chunkSize = dropzone.options.chunkSize;
@@ -238,6 +261,7 @@
     dictFileSizeUnits: { tb: "TiB", gb: "GiB", mb: "MiB", kb: "KiB", b: "B" },
     dictDefaultMessage: "Drop files here or click to choose them",
     accept: function (file, done) {
+      file.pyfiledropExpire = expire.value;  // the choice when the file was dropped
       prepareResume(file).then(function () { done(); }, function () { done(); });
     },
     chunksUploaded: function (file, done) {
@@ -257,6 +281,10 @@
     dropzone.options.chunking = false;
     try { return uploadFiles(files); } finally { dropzone.options.chunking = chunking; }
   };
+  // Dropzone 5's forms: the life asked for goes before the file part, where the server reads it.
+  dropzone.on("sending", function (file, xhr, formData) {
+    if (!rawBodies && formData && file.pyfiledropExpire) formData.append("expire", file.pyfiledropExpire);
+  });
   dropzone.on("success", function (file, response) {
     remember(file.pyfiledropStatus || response);  // a plain upload's reply is already its status
     if (file.pyfiledropResume) forgetUpload(file.pyfiledropResume, file.upload.uuid);
