@@ -402,6 +402,7 @@ def serve(**options: Any) -> None:
     "--expire",
     type=Duration(),
     default=None,
+    envvar=_env("EXPIRE"),
     help="Keep the files on the server this long (30s, 15m, 12h, 7d; 0: for ever), at most "
     "what the server allows [default: the server's limit].",
 )
