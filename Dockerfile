@@ -32,7 +32,7 @@ EXPOSE 16273
 
 # The upload page answers once the server is up (the image has no curl: Python's urllib).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PYFILEDROP_PORT']}/\", timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PYFILEDROP_PORT']}/healthz\", timeout=4)"]
 
 # pyfiledrop is PID 1: it gets docker stop's SIGTERM itself (with --workers, it passes it on).
 ENTRYPOINT ["pyfiledrop"]

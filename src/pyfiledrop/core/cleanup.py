@@ -25,10 +25,11 @@ storage failure skips that upload (the next pass tries again); a database failur
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyfiledrop.core.clock import Clock
 from pyfiledrop.core.coordination import Instance, every
+from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.interfaces import MetaStore, Storage
 from pyfiledrop.core.lifetimes import Lifetimes
 from pyfiledrop.core.model import State, Upload, check_move
@@ -59,8 +60,10 @@ class Cleanup:
         instance: Instance,
         clock: Clock,
         lifetimes: Lifetimes,
+        events: Events | None = None,
     ) -> None:
         self.meta = meta
+        self.events = events or Events()
         self.storage = storage
         self.instance = instance
         self.clock = clock
@@ -115,7 +118,10 @@ class Cleanup:
         moved = await self.meta.move(
             upload.id, State.COMPLETE, State.EXPIRED, removed_at=now, freed_bytes=size
         )
-        return size if moved else None
+        if not moved:
+            return None
+        self.events.emit(Event.EXPIRED, replace(upload, state=State.EXPIRED))
+        return size
 
     async def _abandon(self, upload: Upload, cutoff: float, now: float) -> int | None:
         """Remove an idle upload's partial data; the bytes freed, or None if it was kept."""
@@ -127,6 +133,7 @@ class Cleanup:
             held = await self._held(upload)
             if not await self.meta.abandon(upload.id, upload.state, cutoff, now, held):
                 return None  # a chunk came in since
+            self.events.emit(Event.ABANDONED, replace(upload, state=State.ABANDONED))
             try:
                 await self.storage.discard(upload.id)
             except OSError:

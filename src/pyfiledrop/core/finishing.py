@@ -18,6 +18,7 @@ from typing import Any
 
 from pyfiledrop.core.clock import Clock
 from pyfiledrop.core.coordination import Instance, every
+from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.interfaces import (
     LocalFiles,
     MetaStore,
@@ -47,8 +48,10 @@ class Finisher:
         writeback: WritebackHints | None,
         clock: Clock,
         local_files: LocalFiles | None = None,
+        events: Events | None = None,
     ) -> None:
         self.meta = meta
+        self.events = events or Events()
         self.storage = storage
         self.instance = instance
         self.clock = clock
@@ -151,16 +154,16 @@ class Finisher:
                 await self.meta.note_error(upload_id, storage_error(exc).message)
             else:
                 error = storage_error(exc).message
-                await self.move(upload_id, State.ASSEMBLING, State.FAILED, error=error)
+                await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
             return
         if stored.size != upload.layout.size:
             error = f"assembled {stored.size} bytes, expected {upload.layout.size}"
-            await self.move(upload_id, State.ASSEMBLING, State.FAILED, error=error)
+            await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
             return
         life = upload.lifetime  # counted from now, when the file is complete
-        await self.move(
+        await self._told(
+            Event.COMPLETED,
             upload_id,
-            State.ASSEMBLING,
             State.COMPLETE,
             sha256=stored.sha256,
             storage_key=stored.key,
@@ -169,6 +172,13 @@ class Finisher:
         )
         if upload.error:
             await self.meta.note_error(upload_id, None)
+
+    async def _told(self, event: Event, upload_id: str, new: State, **fields: Any) -> None:
+        """Move an assembling upload to `new` and, if this call moved it, emit `event`."""
+        if await self.move(upload_id, State.ASSEMBLING, new, **fields):
+            found = await self.meta.get(upload_id)
+            if found is not None:
+                self.events.emit(event, found)
 
     def _notify(self) -> None:
         self.settled.set()

@@ -32,6 +32,7 @@ from pyfiledrop import errors
 from pyfiledrop.core.cleanup import Cleanup
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import Instance
+from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.finishing import Finisher
 from pyfiledrop.core.interfaces import (
     ChunkStart,
@@ -94,8 +95,11 @@ class UploadService:
         self.lifetimes = lifetimes or Lifetimes()
         self.clock = clock
         self.instance = Instance(meta)
-        self.finisher = Finisher(meta, storage, self.instance, writeback, clock, local_files)
-        self.cleanup = Cleanup(meta, storage, self.instance, clock, self.lifetimes)
+        self.events = Events()
+        self.finisher = Finisher(
+            meta, storage, self.instance, writeback, clock, local_files, self.events
+        )
+        self.cleanup = Cleanup(meta, storage, self.instance, clock, self.lifetimes, self.events)
         self.concatenation = concatenation
         self.local_files = local_files
         self.range_reads = range_reads
@@ -224,6 +228,7 @@ class UploadService:
             except OSError as exc:
                 await self.meta.delete(fresh.id)
                 raise storage_error(exc) from exc
+            self.events.emit(Event.CREATED, stored)
         return stored
 
     # --- chunks ---------------------------------------------------------------------------------
@@ -527,6 +532,7 @@ class UploadService:
         The record goes first, so nothing finds the upload while its files are being removed.
         """
         await self.meta.delete(upload.id)
+        self.events.emit(Event.DELETED, upload)
         self.finisher.forget(upload.id)
         if upload.client_id:
             self._known.pop(upload.client_id, None)

@@ -34,8 +34,10 @@ from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.web import observe
 from pyfiledrop.web.conditional import not_modified
 from pyfiledrop.web.links import ClientFacing, base_url
+from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.ranges import streamed
 
@@ -97,7 +99,7 @@ def render_error(path: str, exc: errors.UploadError) -> Response:
     return plain_error(exc) if path.startswith("/files/") else error_response(exc)
 
 
-def build_app(settings: Settings, service: UploadService) -> Starlette:
+def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
     async def describe(
@@ -250,6 +252,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             Route("/upload/{client_id}", status),
             Route("/download/{token}", download, name="download"),
             *tus.routes(),
+            *observe.routes(service, metrics),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={errors.UploadError: on_error},
@@ -273,4 +276,6 @@ def content_disposition(filename: str) -> str:
 
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
-    return ClientFacing(OwnerCookie(build_app(settings, service)), settings, render_error)
+    metrics = Metrics(service)
+    app = OwnerCookie(build_app(settings, service, metrics))
+    return metrics.watch(ClientFacing(app, settings, render_error))
