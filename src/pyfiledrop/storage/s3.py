@@ -28,11 +28,18 @@ How parts are made:
   consecutive chunks (more if the file would need more than 10,000 parts) make one part; each
   chunk is a staging object until `complete` downloads each group and uploads it as its part.
   Each byte then crosses the network three times: give the page `--chunk-size 8388608`.
+  A chunk's length is known from the layout, so its call (UploadPart, or PutObject for a staged
+  chunk) starts with its first byte and sends the rest as it arrives (s3_body.py): a request
+  holds at most `PIPE_BYTES` of it, whatever the chunk size.
 - Streams (tus PATCHes of any size, plain uploads): the file is cut into cells of `part_size`
   bytes; a cell is part `cell + 1`. Bytes are held in memory until their cell is full, then
   uploaded as its part; a `flush` before that stores the held bytes as a staging object. When a
   cell fills, the staged bytes of its start are downloaded and sent with the rest. The last cell
   is gathered by `complete`. `part_size` is chosen so the largest file allowed fits in 10,000.
+  A stream's cell is held, not sent as it arrives: a PATCH may end anywhere, and its bytes must
+  then be stored, but a part whose upload has begun cannot be cut short. What a stream holds
+  beyond `STREAM_ALLOWANCE` counts against the process's budget (`cache_bytes`, below); when the
+  budget is spent the writer stages what it holds, so memory stays bounded at any load.
 
 Concatenation (tus): parts can be copied by the store (UploadPartCopy) only from objects, not
 from an unfinished multipart upload. So each whole partial upload is first sealed: its multipart
@@ -42,13 +49,13 @@ part forbids it, downloaded and sent together (s3_concat.py plans which). A seal
 as it is, ready for another concatenation, until it is discarded.
 
 Hashing: an unfinished multipart upload's parts cannot be read back. The bytes this process
-uploaded are kept in memory (at most `cache_bytes`, oldest dropped first) until the core's
-running SHA-256 has read them (`release`); before a kept copy is used it is checked once against
-the part's record (or the staging object's ETag), so `read` returns the bytes stored now or
-raises OSError, never a stale copy. Staging objects are read back from the store. When the
-digest could not follow (it fell more than `cache_bytes` behind, or another process received
-the chunks), `complete` downloads the finished object once and hashes it (bench/s3_bench.py
-measures both).
+uploaded are kept in memory (within the budget `cache_bytes`, shared with the bytes streams hold;
+oldest dropped first) until the core's running SHA-256 has read them (`release`); before a kept
+copy is used it is checked once against the part's record (or the staging object's ETag), so
+`read` returns the bytes stored now or raises OSError, never a stale copy. Staging objects are
+read back from the store. When the digest could not follow (it fell more than `cache_bytes`
+behind, or another process received the chunks), `complete` downloads the finished object once
+and hashes it (bench/s3_bench.py measures both).
 
 Failure modes:
 - The store unreachable, refusing the credentials, the bucket gone, or answering 5xx: every call
@@ -76,15 +83,22 @@ import errno
 import functools
 import hashlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    UnseekableStreamError,
+)
 
 from pyfiledrop.core.interfaces import StorageUnavailable, StoredFile
 from pyfiledrop.core.model import Layout
+from pyfiledrop.storage.s3_body import PIPE_BYTES, BodyPipe, Chain, Sending
 from pyfiledrop.storage.s3_concat import Part, plan
 
 T = TypeVar("T")
@@ -98,6 +112,9 @@ COPY_SPAN = 512 * MIB  # most bytes of one copied part: 10,000 of them reach S3'
 SEALED = "sealed"  # staging object of a partial upload completed to be copied from: see `concat`
 PRESIGNED_SECONDS = 3600
 CREATE_WAIT = 10.0  # seconds a part waits for its upload's `create` before making it itself
+STREAM_THREADS = 256  # calls whose body is still arriving (one per request sending a part)
+STREAM_ALLOWANCE = 1 * MIB  # bytes a stream may hold outside the budget (admission.py's ~1 MB)
+_BODIES = {"put_object", "upload_part"}  # the calls that send a body (and can checksum it)
 _REFUSED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
 _MISSING = {"NoSuchKey", "NoSuchUpload", "404", "NotFound"}
 
@@ -138,30 +155,58 @@ class _Held:
     """Bytes this process stored, and the store's ETag for them."""
 
     start: int
-    data: bytes
+    data: Chain
     source: str  # "part:<n>" or a staging object's key
     etag: str
     checked: bool = False  # found in the store after its chunk was recorded: see `read`
 
 
 class _Recent:
-    """What this process uploaded and the running digest has not read yet, within a budget."""
+    """Part bytes in this process's memory, within one budget: copies of what it uploaded that
+    the running digest has not read yet (the oldest dropped when room is needed), and bytes that
+    writers hold while they send them (reserved: theirs until they put or release them)."""
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
-        self._bytes = 0
+        self._bytes = 0  # kept copies
+        self._reserved = 0
         self._items: OrderedDict[tuple[str, int], _Held] = OrderedDict()
 
-    def put(self, upload_id: str, held: _Held) -> None:
+    def reserve(self, size: int) -> bool:
+        """Room for `size` more bytes, dropping the oldest copies if need be; False, reserving
+        nothing, when writers already hold too much of the budget."""
+        if self._reserved + size > self._budget:
+            return False
+        self._reserved += size
+        self._shrink()
+        return True
+
+    def unreserve(self, size: int) -> None:
+        self._reserved -= size
+
+    def put(self, upload_id: str, held: _Held, reserved: int = 0) -> None:
+        """Keep `held`, whose writer had reserved `reserved` bytes of the budget for it."""
+        self._reserved -= reserved
         end = held.start + len(held.data)
         for (uid, start), old in list(self._items.items()):
             if uid == upload_id and start < end and held.start < old.start + len(old.data):
                 self._drop(uid, start)
-        if len(held.data) > self._budget:
+        if len(held.data) > self._budget - self._reserved:
             return
         self._items[(upload_id, held.start)] = held
         self._bytes += len(held.data)
-        while self._bytes > self._budget:
+        self._shrink()
+
+    def adopt(self, upload_id: str, start: int, end: int, source: str, etag: str) -> None:
+        """The copies of a stream's staged bytes from `start` to `end` were sent again as part
+        of `source`: they are now that part's bytes."""
+        for (uid, begin), held in self._items.items():
+            inside = start <= begin and begin + len(held.data) <= end
+            if uid == upload_id and inside and "/s/" in held.source:
+                held.source, held.etag, held.checked = source, etag, False
+
+    def _shrink(self) -> None:
+        while self._bytes + self._reserved > self._budget and self._items:
             self._drop(*next(iter(self._items)))
 
     def covering(self, upload_id: str, position: int) -> _Held | None:
@@ -214,7 +259,11 @@ class S3Storage:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.endpoint = endpoint
         self.part_size = max(part_size, MIN_PART)
+        self._tls = endpoint.startswith("https:")
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3")
+        # Calls reading a body that is still arriving wait on their client: never in `_pool`,
+        # where they would hold up every short call.
+        self._streams = ThreadPoolExecutor(STREAM_THREADS, thread_name_prefix="s3-body")
         self._recent = _Recent(cache_bytes)
         self._ids: OrderedDict[str, str] = OrderedDict()  # upload id -> UploadId, a cache
         self._records: OrderedDict[tuple[str, str], tuple[str, int]] = OrderedDict()
@@ -227,16 +276,21 @@ class S3Storage:
     def _staging(self, upload_id: str, rest: str = "") -> str:
         return f"{self.prefix}partial/{upload_id}/{rest}"
 
-    async def _run(self, fn: Callable[[], T]) -> T:
+    async def _run(self, fn: Callable[[], T], pool: ThreadPoolExecutor | None = None) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
+            return await asyncio.get_running_loop().run_in_executor(pool or self._pool, fn)
         except (ClientError, BotoCoreError, ConnectionError) as exc:
             raise self._translate(exc) from exc
 
     async def _call(self, name: str, **kw: Any) -> Any:
-        return await self._run(
-            functools.partial(getattr(self._api, name), Bucket=self.bucket, **kw)
-        )
+        """Call S3 `name` in a worker thread. A body is checksummed (CRC32) wherever botocore
+        can: in a header, which it computes by reading the whole body first, or over https in a
+        trailer after it; a body still arriving (a `BodyPipe`) therefore only over https."""
+        streamed = isinstance(kw.get("Body"), BodyPipe)
+        if name in _BODIES and (self._tls or not streamed):
+            kw.setdefault("ChecksumAlgorithm", "CRC32")
+        call = functools.partial(getattr(self._api, name), Bucket=self.bucket, **kw)
+        return await self._run(call, self._streams if streamed else None)
 
     def _translate(self, exc: Exception) -> OSError:
         if isinstance(exc, ClientError):
@@ -254,6 +308,8 @@ class S3Storage:
             return OSError(errno.EIO, f"the store refused the request: {code} {error}")
         if isinstance(exc, NoCredentialsError):
             return StorageUnavailable("no credentials for the store (AWS_ACCESS_KEY_ID)")
+        if isinstance(exc, UnseekableStreamError):  # a retry of a call whose body was streamed
+            return StorageUnavailable("the store failed a call while its body was being sent")
         return StorageUnavailable(f"cannot reach the store at {self.endpoint} ({exc})")
 
     async def _exists(self, key: str) -> int | None:
@@ -324,11 +380,6 @@ class S3Storage:
             raise FileNotFoundError(errno.ENOENT, f"no multipart upload for {upload_id}")
         return found
 
-    async def _store_part(self, upload_id: str, number: int, start: int, data: bytes) -> str:
-        etag = await self._put_part(upload_id, number, len(data), "upload_part", Body=data)
-        self._recent.put(upload_id, _Held(start, data, f"part:{number}", etag))
-        return etag
-
     async def _put_part(self, upload_id: str, number: int, size: int, call: str, **kw: Any) -> str:
         """Make part `number` (`call` is upload_part, or upload_part_copy from an object) and
         record its ETag as the one that counts."""
@@ -341,16 +392,42 @@ class S3Storage:
                 break
             except FileNotFoundError:  # an UploadId remembered here was aborted meanwhile
                 self._ids.pop(upload_id, None)
-                if attempt:
-                    raise
+                body = kw.get("Body")
+                if attempt or (isinstance(body, BodyPipe) and body.tell()):
+                    raise  # (a streamed body can be sent again only if none of it was read)
         etag = str(reply.get("ETag") or reply["CopyPartResult"]["ETag"])
         record = self._staging(upload_id, f"p/{number:05d}")
         await self._call("put_object", Key=record, Body=f"{etag} {size}".encode())
         return etag
 
-    async def _store_object(self, upload_id: str, key: str, start: int, data: bytes) -> None:
+    async def _send_part(
+        self, upload_id: str, number: int, length: int, blocks: AsyncGenerator[bytes, None]
+    ) -> str:
+        """Make part `number` of `length` bytes from `blocks` as they come: it holds no more
+        than a pipe's worth of them."""
+
+        async def call(pipe: BodyPipe) -> str:
+            return await self._put_part(
+                upload_id, number, length, "upload_part", Body=pipe, ContentLength=length
+            )
+
+        sending = Sending(length, call)
+        try:
+            async with aclosing(blocks) as feed:
+                async for block in feed:
+                    await sending.put(block)
+            return await sending.result()
+        except BaseException:
+            await sending.abandon()
+            raise
+
+    async def _store_object(
+        self, upload_id: str, key: str, start: int, data: Chain, reserved: int
+    ) -> None:
+        """Store `data` as the staging object `key` and keep it for the digest; its writer had
+        `reserved` bytes of the budget for it."""
         reply = await self._call("put_object", Key=key, Body=data)
-        self._recent.put(upload_id, _Held(start, data, key, str(reply["ETag"])))
+        self._recent.put(upload_id, _Held(start, data, key, str(reply["ETag"])), reserved)
 
     async def _listing(self, upload_id: str) -> _Listing:
         listing = _Listing()
@@ -425,7 +502,7 @@ class S3Storage:
                 break
             held.checked = True
             begin = position - held.start
-            pieces.append(held.data[begin : begin + offset + length - position])
+            pieces.append(held.data.span(begin, begin + offset + length - position))
             position += len(pieces[-1])
         else:
             return b"".join(pieces)
@@ -446,15 +523,25 @@ class S3Storage:
         return False  # a stream's piece counts only along its chain: see `_read`
 
     async def _read(self, upload_id: str, listing: _Listing, offset: int, length: int) -> bytes:
+        async with aclosing(self._blocks(upload_id, listing, offset, length)) as blocks:
+            return b"".join([block async for block in blocks])
+
+    async def _blocks(
+        self, upload_id: str, listing: _Listing, offset: int, length: int
+    ) -> AsyncGenerator[bytes, None]:
+        """The stored bytes from `offset`, up to `length` of them (fewer only at the end of what
+        is stored), in blocks of at most PIPE_BYTES: from the copies kept here that are current,
+        else from the staging objects."""
         segments = self._segments(upload_id, listing)
-        out = bytearray()
-        position = offset
-        while len(out) < length:
-            want = offset + length - position
+        position, end = offset, offset + length
+        while position < end:
+            before = position
             held = self._recent.covering(upload_id, position)
             if held is not None and await self._current(held, listing):
-                begin = position - held.start
-                piece = held.data[begin : begin + want]
+                stop = min(end, held.start + len(held.data))
+                for at in range(position, stop, PIPE_BYTES):
+                    yield held.data.span(at - held.start, min(stop, at + PIPE_BYTES) - held.start)
+                position = stop
             else:
                 segment = next((s for s in segments if s[0] <= position < s[1]), None)
                 if segment is None:
@@ -462,15 +549,15 @@ class S3Storage:
                         raise OSError(
                             errno.EIO, "an unfinished multipart upload's parts cannot be read"
                         )
-                    break  # the end of what is stored
-                start, end, key, _ = segment
-                stop = min(end, position + want)
-                piece = await self._get(key, position - start, stop - start)
-            if not piece:
-                break
-            out += piece
-            position += len(piece)
-        return bytes(out)
+                    return  # the end of what is stored
+                start, stop, key, _ = segment
+                stop = min(stop, end)
+                async with aclosing(self._get_blocks(key, position - start, stop - start)) as got:
+                    async for block in got:
+                        yield block
+                        position += len(block)
+            if position == before:
+                return  # an object shorter than listed: the end of what is stored
 
     async def _current(self, held: _Held, listing: _Listing) -> bool:
         """Whether the store holds exactly these bytes at their place now."""
@@ -493,6 +580,19 @@ class S3Storage:
         finally:
             body.close()
 
+    async def _get_blocks(self, key: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        """Bytes `start` to `end` of the object `key` in blocks of at most PIPE_BYTES, from one
+        GET read as it goes."""
+        if end <= start:
+            return
+        reply = await self._call("get_object", Key=key, Range=f"bytes={start}-{end - 1}")
+        body = reply["Body"]
+        try:
+            while block := await self._run(functools.partial(body.read, PIPE_BYTES)):
+                yield block
+        finally:
+            body.close()
+
     # --- the Storage contract -----------------------------------------------------------------
 
     async def create(self, upload_id: str) -> None:
@@ -510,17 +610,6 @@ class S3Storage:
         if chunking is not None:
             return _ChunkWriter(self, upload_id, index, offset, chunking)
         return _StreamWriter(self, upload_id, offset)
-
-    async def store_chunk(
-        self, upload_id: str, index: int, offset: int, layout: Layout, data: bytes
-    ) -> None:
-        group = chunk_group(layout)
-        if group == 1 and data:  # (an empty part can wedge SeaweedFS's connection: staged)
-            await self._store_part(upload_id, index + 1, offset, data)
-        else:
-            part = index // group + 1
-            key = self._staging(upload_id, f"c/{part:05d}/{offset:016d}")
-            await self._store_object(upload_id, key, offset, data)
 
     async def release(self, upload_id: str, offset: int, length: int) -> None:
         self._recent.release(upload_id, offset, length)
@@ -559,12 +648,11 @@ class S3Storage:
         async def gather(number: int, pieces: list[tuple[int, int, str, str]]) -> None:
             async with limit:
                 pieces.sort()
-                start = pieces[0][0]
-                data = await self._read(upload_id, listing, start, pieces[-1][1] - start)
-                if not data:
-                    return
-                parts[number] = await self._store_part(upload_id, number, start, data)
-                sizes[number] = len(data)
+                start, size = pieces[0][0], pieces[-1][1] - pieces[0][0]
+                if size:
+                    blocks = self._blocks(upload_id, listing, start, size)
+                    parts[number] = await self._send_part(upload_id, number, size, blocks)
+                    sizes[number] = size
 
         await asyncio.gather(*(gather(n, p) for n, p in pending.items()))
         if sum(sizes.values()) == 0:  # an empty file: S3 wants no empty multipart object
@@ -606,13 +694,20 @@ class S3Storage:
                         CopySource=copied, CopySourceRange=span,
                     )  # fmt: skip
                 else:
-                    data = b"".join([await self._get(k, p.start, p.end) for k, p in pieces])
-                    await self._put_part(upload_id, number, len(data), "upload_part", Body=data)
+                    ranges = [(k, p.start, p.end) for k, p in pieces]
+                    await self._send_part(upload_id, number, part.size, self._ranges(ranges))
 
         made = [make(n, part) for n, part in enumerate(parts, 1)]
         for outcome in await asyncio.gather(*made, return_exceptions=True):
             if isinstance(outcome, BaseException):  # raised once every part call has ended
                 raise outcome
+
+    async def _ranges(self, ranges: list[tuple[str, int, int]]) -> AsyncGenerator[bytes, None]:
+        """The bytes of these (object key, start, end) ranges, one after the other, in blocks."""
+        for key, start, end in ranges:
+            async with aclosing(self._get_blocks(key, start, end)) as blocks:
+                async for block in blocks:
+                    yield block
 
     async def _seal(self, upload_id: str) -> int:
         """Complete a whole partial upload into its object, once, and return its size: parts
@@ -718,70 +813,175 @@ class S3Storage:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._streams.shutdown(wait=False, cancel_futures=True)
 
 
 class _ChunkWriter:
-    """One chunk, held in memory and stored whole (as its part, or staged) at `flush`."""
+    """One chunk, sent while it arrives. Its length is known from the layout, so its call
+    (UploadPart, or PutObject for a staged chunk) starts at its first byte and reads the rest
+    from a `BodyPipe`: the request holds at most PIPE_BYTES of it. A copy is kept for the
+    running digest when the budget has room for the whole chunk."""
 
     def __init__(
         self, store: S3Storage, upload_id: str, index: int, offset: int, layout: Layout
     ) -> None:
         self._store = store
-        self._args = (upload_id, index, offset, layout)
-        self._data = bytearray()
-        self._stored = -1
+        self._upload_id = upload_id
+        self._offset = offset
+        self._length = layout.length(index)
+        group = chunk_group(layout)
+        # (an empty part can wedge SeaweedFS's connection: an empty chunk is staged)
+        self._number = index + 1 if group == 1 and self._length else 0
+        part = index // group + 1
+        self._key = store._staging(upload_id, f"c/{part:05d}/{offset:016d}")
+        self._sending: Sending | None = None
+        self._copy: bytearray | None = None
+        self._written = 0
+        self._stored = False
 
     async def write(self, data: bytes | memoryview) -> None:
-        self._data += data
+        if self._written + len(data) > self._length:
+            raise OSError(errno.EIO, f"more bytes than the chunk's {self._length}")
+        if self._sending is None:
+            if self._store._recent.reserve(self._length):
+                self._copy = bytearray(self._length)
+            self._sending = Sending(self._length, self._send)
+        if self._copy is not None:
+            self._copy[self._written : self._written + len(data)] = data
+        self._written += len(data)
+        await self._sending.put(data)
+
+    async def _send(self, pipe: BodyPipe) -> str:
+        if self._number:
+            return await self._store._put_part(
+                self._upload_id, self._number, self._length, "upload_part",
+                Body=pipe, ContentLength=self._length,
+            )  # fmt: skip
+        reply = await self._store._call(
+            "put_object", Key=self._key, Body=pipe, ContentLength=self._length
+        )
+        return str(reply["ETag"])
 
     async def flush(self) -> None:
-        if self._stored != len(self._data):
-            await self._store.store_chunk(*self._args, bytes(self._data))
-            self._stored = len(self._data)
+        if self._stored:
+            return
+        if self._sending is not None:
+            etag = await self._sending.result()
+        elif self._length:
+            raise OSError(errno.EIO, f"none of the chunk's {self._length} bytes came")
+        else:
+            etag = str((await self._store._call("put_object", Key=self._key, Body=b""))["ETag"])
+        if self._copy is not None:
+            source = f"part:{self._number}" if self._number else self._key
+            held = _Held(self._offset, Chain([self._copy]), source, etag)
+            self._store._recent.put(self._upload_id, held, reserved=self._length)
+            self._copy = None
+        self._stored = True
 
     async def close(self) -> None:
-        self._data = bytearray()
+        try:
+            if self._sending is not None and not self._stored:
+                await self._sending.abandon()
+        finally:
+            if self._copy is not None:
+                self._store._recent.unreserve(self._length)
+                self._copy = None
 
 
 class _StreamWriter:
-    """A stream's bytes in order: whole cells go up as parts, a flush stages the rest."""
+    """A stream's bytes in order: a cell's bytes are held until it is full, then sent as its
+    part; a flush stores what is held as a staging object. Beyond STREAM_ALLOWANCE the held
+    bytes take room in the budget; when there is none, what is held is staged at once."""
 
     def __init__(self, store: S3Storage, upload_id: str, offset: int) -> None:
         self._store = store
         self._upload_id = upload_id
         self._start = offset  # where the held bytes start in the file
-        self._held = bytearray()
+        self._held: list[memoryview] = []
+        self._held_bytes = 0
+        self._reserved = 0  # of the budget, for the held bytes beyond the allowance
 
     async def write(self, data: bytes | memoryview) -> None:
-        self._held += data
+        view = memoryview(data).cast("B")
         size = self._store.part_size
-        while self._start + len(self._held) >= (self._start // size + 1) * size:
-            await self._fill_cell()
+        while view:
+            room = (self._start // size + 1) * size - self._start - self._held_bytes
+            await self._hold(view[:room])
+            view = view[room:]
+            if self._held_bytes == (self._start // size + 1) * size - self._start:
+                await self._fill_cell()
+
+    async def _hold(self, piece: memoryview) -> None:
+        recent = self._store._recent
+        over = self._held_bytes + len(piece) - STREAM_ALLOWANCE - self._reserved
+        if over > 0 and not recent.reserve(over):
+            await self._stage()  # the budget is spent: hold no more than the allowance
+            over = len(piece) - STREAM_ALLOWANCE
+            if over > 0 and not recent.reserve(over):
+                over = 0  # one piece larger than the allowance, as big as the caller made it
+        self._reserved += max(over, 0)
+        self._held.append(piece)
+        self._held_bytes += len(piece)
 
     async def _fill_cell(self) -> None:
-        size = self._store.part_size
-        cell = self._start // size
-        take = (cell + 1) * size - self._start
-        data = bytes(self._held[:take])
-        if self._start > cell * size:  # the cell's start was stored by an earlier flush
-            before = await self._store.read(self._upload_id, cell * size, self._start - cell * size)
-            if len(before) != self._start - cell * size:
-                raise OSError(errno.EIO, "the stored start of this part is missing")
-            data = before + data
-        await self._store._store_part(self._upload_id, cell + 1, cell * size, data)
-        del self._held[:take]
-        self._start += take
+        store, upload_id = self._store, self._upload_id
+        size = store.part_size
+        begin = self._start // size * size
+        number = begin // size + 1
+        source = f"part:{number}"
+        held = Chain(self._held)
+        if self._start > begin:  # the cell's start was stored by an earlier flush: sent from there
+            etag = await self._send_with_stored_start(begin, held)
+        else:
+            etag = await store._put_part(upload_id, number, size, "upload_part", Body=held)
+        store._recent.adopt(upload_id, begin, self._start, source, etag)
+        store._recent.put(upload_id, _Held(self._start, held, source, etag), self._reserved)
+        self._start = begin + size
+        self._held, self._held_bytes, self._reserved = [], 0, 0
 
-    async def flush(self) -> None:
+    async def _send_with_stored_start(self, begin: int, held: Chain) -> str:
+        """Send the cell's part: its start read back from the store as it goes, then the held
+        bytes. The start is kept too (for the digest) if the budget has room for it."""
+        store, upload_id = self._store, self._upload_id
+        size = store.part_size
+        length = self._start - begin
+        copy: list[bytes] | None = [] if store._recent.reserve(length) else None
+
+        async def blocks() -> AsyncGenerator[bytes, None]:
+            listing = await store._listing(upload_id)
+            async with aclosing(store._blocks(upload_id, listing, begin, length)) as stored:
+                async for block in stored:
+                    if copy is not None:
+                        copy.append(block)
+                    yield block
+            for at in range(0, len(held), PIPE_BYTES):
+                yield held.span(at, at + PIPE_BYTES)
+
+        try:
+            etag = await store._send_part(upload_id, begin // size + 1, size, blocks())
+        except BaseException:
+            if copy is not None:
+                store._recent.unreserve(length)
+            raise
+        if copy is not None:
+            kept = _Held(begin, Chain(copy), f"part:{begin // size + 1}", etag)
+            store._recent.put(upload_id, kept, length)
+        return etag
+
+    async def _stage(self) -> None:
         if self._held:
             key = self._store._staging(self._upload_id, f"s/{self._start:016d}")
-            data = bytes(self._held)
-            await self._store._store_object(self._upload_id, key, self._start, data)
+            data = Chain(self._held)
+            await self._store._store_object(self._upload_id, key, self._start, data, self._reserved)
             self._start += len(data)
-            self._held = bytearray()
+            self._held, self._held_bytes, self._reserved = [], 0, 0
+
+    async def flush(self) -> None:
+        await self._stage()
 
     async def close(self) -> None:
-        self._held = bytearray()
+        self._store._recent.unreserve(self._reserved)
+        self._held, self._held_bytes, self._reserved = [], 0, 0
 
 
 def connect(
@@ -792,6 +992,7 @@ def connect(
     region: str | None,
     part_size: int,
     threads: int = 32,
+    cache_bytes: int = 64 * MIB,
 ) -> S3Storage:
     """An `S3Storage` on a boto3 client; credentials come the usual AWS ways (environment
     variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role)."""
@@ -799,7 +1000,7 @@ def connect(
     from botocore.config import Config
 
     config = Config(
-        max_pool_connections=threads,
+        max_pool_connections=threads + STREAM_THREADS,
         retries={"max_attempts": 2, "mode": "standard"},  # then 503: clients retry
         connect_timeout=5,
         read_timeout=60,
@@ -807,8 +1008,15 @@ def connect(
         # that is a second SHA-256 pass over every byte; botocore's CRC32 checksum still
         # guards each body. Use an https endpoint where the network is not trusted.
         s3={"addressing_style": "path" if endpoint else "auto", "payload_signing_enabled": False},
+        # Checksums are asked for per call (`S3Storage._call`): by default botocore would compute
+        # one for every upload in a header, reading the body first, which a body still arriving
+        # cannot give (it has no `tell`, and is read once).
+        request_checksum_calculation="when_required",
         signature_version="s3v4",  # presigned URLs too (else SigV2, which stores refuse)
     )
     client = boto3.client("s3", endpoint_url=endpoint, region_name=region, config=config)
     shown = endpoint or f"https://s3.{region or 'us-east-1'}.amazonaws.com"
-    return S3Storage(client, bucket, prefix, endpoint=shown, part_size=part_size, threads=threads)
+    return S3Storage(
+        client, bucket, prefix, endpoint=shown, part_size=part_size, threads=threads,
+        cache_bytes=cache_bytes,
+    )  # fmt: skip
