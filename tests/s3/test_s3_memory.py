@@ -24,8 +24,10 @@ import pytest
 
 from pyfiledrop.core.interfaces import StorageUnavailable
 from pyfiledrop.core.model import Layout
-from pyfiledrop.storage.s3 import MIB, STREAM_ALLOWANCE, S3Storage, connect
-from pyfiledrop.storage.s3_body import PIPE_BYTES
+from pyfiledrop.storage.s3 import S3Storage, connect
+from pyfiledrop.storage.s3.body import PIPE_BYTES
+from pyfiledrop.storage.s3.unfinished import MIB
+from pyfiledrop.storage.s3.writers import STREAM_ALLOWANCE
 from tests.seaweed import SeaweedFS, free_ports
 
 PIECE = 64 * 1024  # bytes per write, as a request body arrives
@@ -175,9 +177,9 @@ def test_a_chunk_given_up_midway_ends_its_call_storing_nothing(make, seaweed: Se
         began = time.monotonic()
         await writer.close()  # returns once the call has ended: it fails at once
         assert time.monotonic() - began < 5
-        mpu = await storage._upload_id(upload_id)
+        mpu = await storage.unfinished.upload_id(upload_id)
         listed = seaweed.client().list_parts(
-            Bucket="memory", Key=storage._final(upload_id), UploadId=mpu
+            Bucket="memory", Key=storage.bucket.final(upload_id), UploadId=mpu
         )
         await send_chunk(storage, upload_id, layout, 0, data)  # sent again, whole
         stored = await storage.complete(upload_id, upload_id, None)
@@ -242,7 +244,7 @@ def test_over_https_a_chunk_sent_as_it_arrives_carries_a_checksum(make, tls_stor
     tls_store.bucket("memory")
     storage = make(budget=64 * MIB, endpoint=tls_store.endpoint)
     trailers: list[str] = []
-    storage._api.meta.events.register(
+    storage.bucket.api.meta.events.register(
         "before-send.s3.UploadPart",
         lambda request, **_: trailers.append(request.headers.get("X-Amz-Trailer", b"")),
     )

@@ -5,7 +5,7 @@ boto3 sends a file-like `Body` of a given `ContentLength` block by block, so a p
 store while its bytes arrive: `BodyPipe` passes them from the request's coroutine to the thread
 sending them, with at most `PIPE_BYTES` waiting in between. Such a body cannot be read twice, so
 botocore cannot retry the call once it has sent some of it, and over plain http it cannot put a
-checksum in a header (that needs the whole body first): see `connect` in s3.py.
+checksum in a header (that needs the whole body first): see `Bucket.call` in client.py.
 
 `Chain` is for bytes already in memory, held as the pieces they arrived in: one seekable body
 without joining them into a copy, so botocore can checksum it and send it again on a retry.
