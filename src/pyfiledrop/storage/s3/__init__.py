@@ -38,8 +38,8 @@ How parts are made:
   is gathered by `complete`. `part_size` is chosen so the largest file allowed fits in 10,000.
   A stream's cell is held, not sent as it arrives: a PATCH may end anywhere, and its bytes must
   then be stored, but a part whose upload has begun cannot be cut short. What a stream holds
-  beyond `STREAM_ALLOWANCE` counts against the process's budget (`cache_bytes`, below); when the
-  budget is spent the writer stages what it holds, so memory stays bounded at any load.
+  beyond `STREAM_ALLOWANCE` takes room that writers share (at most `cache_bytes`, cache.py); when
+  there is none the writer stages what it holds, so memory stays bounded at any load.
 
 Concatenation (tus): parts can be copied by the store (UploadPartCopy) only from objects, not
 from an unfinished multipart upload. So each whole partial upload is first sealed: its multipart
@@ -49,13 +49,14 @@ part forbids it, downloaded and sent together (concat.py plans which). A sealed 
 as it is, ready for another concatenation, until it is discarded.
 
 Hashing: an unfinished multipart upload's parts cannot be read back. The bytes this process
-uploaded are kept in memory (within the budget `cache_bytes`, shared with the bytes streams hold;
-oldest dropped first) until the core's running SHA-256 has read them (`release`); before a kept
-copy is used it is checked once against the part's record (or the staging object's ETag), so
-`read` returns the bytes stored now or raises OSError, never a stale copy. Staging objects are
-read back from the store. When the digest could not follow (it fell more than `cache_bytes`
-behind, or another process received the chunks), `complete` downloads the finished object once
-and hashes it (bench/s3_bench.py measures both).
+uploaded are kept in memory (at most `cache_bytes`, oldest dropped first; a chunk's copy is made
+while it arrives, in the room writers share) until the core's running SHA-256 has read them
+(`release`); before a kept copy is used it is checked once against the part's record (or the
+staging object's ETag), so `read` returns the bytes stored now or raises OSError, never a stale
+copy. Staging objects are read back from the store. When the digest could not follow (it fell
+more than `cache_bytes` behind, or another process received the chunks), `complete` downloads the
+finished object once and hashes it (bench/s3_bench.py measures both). So at most twice
+`cache_bytes` of part bytes are in memory, plus `STREAM_ALLOWANCE` and a pipe per request.
 
 Failure modes:
 - The store unreachable, refusing the credentials, the bucket gone, or answering 5xx: every call
@@ -76,7 +77,7 @@ Failure modes:
   (AbortIncompleteMultipartUpload) is still advisable for what an operator deletes by hand.
 
 Modules: client.py (the S3 calls and their errors), body.py (request bodies sent as they arrive),
-cache.py (the memory budget and the copies kept for the digest), unfinished.py (multipart
+cache.py (the memory budgets and the copies kept for the digest), unfinished.py (multipart
 uploads, part records, staging objects, reading back), writers.py (part writers), concat.py (the
 plan of a tus concatenation), store.py (`S3Storage`, the contract).
 """

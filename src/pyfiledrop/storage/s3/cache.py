@@ -1,9 +1,11 @@
-"""The part bytes an S3 storage keeps in its process's memory, within one budget.
+"""The part bytes an S3 storage keeps in its process's memory, within two budgets.
 
 An unfinished multipart upload's parts cannot be read back, so copies of what this process
-uploaded are kept until the core's running SHA-256 has read them; the oldest are dropped when
-room is needed. Writers reserve room in the same budget for the bytes they hold while sending
-(a stream's cell, a chunk's copy), so everything held here stays within `budget` at any load.
+uploaded are kept until the core's running SHA-256 has read them: at most `budget` bytes, the
+oldest dropped when room is needed. Writers reserve room for the bytes they hold while sending (a
+stream's cell, the copy of a chunk on its way): at most `budget` more, refused beyond. Kept copies
+are never dropped to make room for a reservation: the digest reads in order, so the copies it
+lacks room for would be the ones it needs next, and it would have to start again from the store.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ class Held:
 
 
 class Cache:
-    """Copies of uploaded bytes that the running digest has not read yet (dropped oldest first
-    when room is needed), and room reserved by writers for the bytes they hold (theirs until
-    they put or release it)."""
+    """Copies of uploaded bytes that the running digest has not read yet, and room reserved by
+    writers for the bytes they hold (theirs until they put or release it)."""
 
     def __init__(self, budget: int) -> None:
         self._budget = budget
@@ -37,25 +38,25 @@ class Cache:
         self._items: OrderedDict[tuple[str, int], Held] = OrderedDict()
 
     def reserve(self, size: int) -> bool:
-        """Room for `size` more bytes, dropping the oldest copies if need be; False, reserving
-        nothing, when writers already hold too much of the budget."""
+        """Room for `size` more bytes held by a writer; False, reserving nothing, when writers
+        already hold too much."""
         if self._reserved + size > self._budget:
             return False
         self._reserved += size
-        self._shrink()
         return True
 
     def unreserve(self, size: int) -> None:
         self._reserved -= size
 
     def put(self, upload_id: str, held: Held, reserved: int = 0) -> None:
-        """Keep `held`, whose writer had reserved `reserved` bytes of the budget for it."""
+        """Keep `held`, whose writer had reserved `reserved` bytes for it, dropping the oldest
+        copies if need be."""
         self._reserved -= reserved
         end = held.start + len(held.data)
         for (uid, start), old in list(self._items.items()):
             if uid == upload_id and start < end and held.start < old.start + len(old.data):
                 self._drop(uid, start)
-        if len(held.data) > self._budget - self._reserved:
+        if len(held.data) > self._budget:
             return
         self._items[(upload_id, held.start)] = held
         self._bytes += len(held.data)
@@ -88,7 +89,7 @@ class Cache:
                 self._drop(uid, start)
 
     def _shrink(self) -> None:
-        while self._bytes + self._reserved > self._budget and self._items:
+        while self._bytes > self._budget and self._items:
             self._drop(*next(iter(self._items)))
 
     def _drop(self, upload_id: str, start: int) -> None:

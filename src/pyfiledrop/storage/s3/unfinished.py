@@ -148,7 +148,7 @@ class Unfinished:
         self, upload_id: str, key: str, start: int, data: Chain, reserved: int
     ) -> None:
         """Store `data` as the staging object `key` and keep it for the digest; its writer had
-        `reserved` bytes of the budget for it."""
+        reserved `reserved` bytes for it."""
         reply = await self.bucket.call("put_object", Key=key, Body=data)
         self.cache.put(upload_id, Held(start, data, key, str(reply["ETag"])), reserved)
 

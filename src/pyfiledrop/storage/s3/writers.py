@@ -3,9 +3,9 @@
 A chunk's length is known, so its part (or staging object) is sent while it arrives, holding at
 most a pipe's worth of it. A stream's (tus) cell is held until it is full: a PATCH may end
 anywhere and its bytes must then be stored, but a part whose upload has begun cannot be cut
-short. Beyond STREAM_ALLOWANCE, the bytes a stream holds take room in the process's budget
-(`Cache`); when there is none, the stream stages what it holds, so memory stays bounded however
-many streams arrive at once.
+short. Beyond STREAM_ALLOWANCE, the bytes a stream holds take room that all writers share
+(`Cache.reserve`); when there is none, the stream stages what it holds, so memory stays bounded
+however many streams arrive at once.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pyfiledrop.storage.s3.body import PIPE_BYTES, BodyPipe, Chain, Sending
 from pyfiledrop.storage.s3.cache import Held
 from pyfiledrop.storage.s3.unfinished import MIB, Unfinished, chunk_group
 
-STREAM_ALLOWANCE = 1 * MIB  # bytes a stream may hold outside the budget (admission.py's ~1 MB)
+STREAM_ALLOWANCE = 1 * MIB  # bytes a stream may hold without reserving (admission.py's ~1 MB)
 
 
 class ChunkWriter:
     """One chunk, sent while it arrives. Its length is known from the layout, so its call
     (UploadPart, or PutObject for a staged chunk) starts at its first byte and reads the rest
     from a `BodyPipe`: the request holds at most PIPE_BYTES of it. A copy is kept for the
-    running digest when the budget has room for the whole chunk."""
+    running digest when there is room for the whole chunk."""
 
     def __init__(
         self, unfinished: Unfinished, upload_id: str, index: int, offset: int, layout: Layout
@@ -98,7 +98,7 @@ class ChunkWriter:
 class StreamWriter:
     """A stream's bytes in order: a cell's bytes are held until it is full, then sent as its
     part; a flush stores what is held as a staging object. Beyond STREAM_ALLOWANCE the held
-    bytes take room in the budget; when there is none, what is held is staged at once."""
+    bytes take reserved room; when there is none, what is held is staged at once."""
 
     def __init__(self, unfinished: Unfinished, upload_id: str, offset: int) -> None:
         self._unfinished = unfinished
@@ -106,7 +106,7 @@ class StreamWriter:
         self._start = offset  # where the held bytes start in the file
         self._held: list[memoryview] = []
         self._held_bytes = 0
-        self._reserved = 0  # of the budget, for the held bytes beyond the allowance
+        self._reserved = 0  # room reserved for the held bytes beyond the allowance
 
     async def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data).cast("B")
@@ -122,7 +122,7 @@ class StreamWriter:
         cache = self._unfinished.cache
         over = self._held_bytes + len(piece) - STREAM_ALLOWANCE - self._reserved
         if over > 0 and not cache.reserve(over):
-            await self._stage()  # the budget is spent: hold no more than the allowance
+            await self._stage()  # no room left: hold no more than the allowance
             over = len(piece) - STREAM_ALLOWANCE
             if over > 0 and not cache.reserve(over):
                 over = 0  # one piece larger than the allowance, as big as the caller made it
@@ -148,7 +148,7 @@ class StreamWriter:
 
     async def _send_with_stored_start(self, begin: int, held: Chain) -> str:
         """Send the cell's part: its start read back from the store as it goes, then the held
-        bytes. The start is kept too (for the digest) if the budget has room for it."""
+        bytes. The start is kept too (for the digest) if there is room for it."""
         unfinished, upload_id = self._unfinished, self._upload_id
         size = unfinished.part_size
         length = self._start - begin
