@@ -46,9 +46,10 @@ from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart
-from pyfiledrop.core.model import IDLE_STATES, Layout, State, Upload
+from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta import OpenError
 from pyfiledrop.meta.migrations import Migration, migrations
+from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
 T = TypeVar("T")
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
@@ -64,12 +65,6 @@ TRIES = 3  # attempts at a step that hit a deadlock, a serialisation failure or 
 # again; a compare-and-set is the client's to retry (503).
 _ENDED = ("57P01", "57P02")
 
-_COLUMNS = (
-    "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
-    "sha256, download_token, storage_key, error, created_at, updated_at, "
-    "protocol, stream_offset, metadata, concat, rewrites, lifetime, expires_at, removed_at, "
-    "freed_bytes"
-)
 _NOW = "extract(epoch FROM statement_timestamp())::float8"
 _LIVE = (
     f"claims.expires_at > {_NOW} AND claims.instance IN "
@@ -82,7 +77,6 @@ _TAKE = (
     f"expires_at = excluded.expires_at WHERE claims.holder = excluded.holder OR NOT ({_LIVE})"
 )
 _CLAIM_VALUES = f"%(name)s, %(upload)s, %(holder)s, %(instance)s, {_NOW} + %(lease)s"
-_IDLE = ", ".join(f"'{state.value}'" for state in IDLE_STATES)
 
 
 def _busy(exc: BaseException) -> bool:
@@ -247,19 +241,19 @@ class PostgresMetaStore:
         key, value = ("client_id", upload.client_id) if upload.client_id else ("id", upload.id)
         for _ in range(TRIES):
             made = await self._rows(
-                f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING {_COLUMNS}",
+                f"INSERT INTO uploads ({COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {COLUMNS}",
                 values,
             )
-            found = _to_upload(made[0]) if made else await self._one(key, value)
+            found = to_upload(made[0]) if made else await self._one(key, value)
             if found is not None:
                 return found
             # the row in the way was deleted since: insert again
         raise errors.STORAGE_BUSY("The server's database is busy; try again shortly.")
 
     async def _one(self, where: str, value: str) -> Upload | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = %s", (value,))
-        return _to_upload(rows[0]) if rows else None
+        rows = await self._rows(f"SELECT {COLUMNS} FROM uploads WHERE {where} = %s", (value,))
+        return to_upload(rows[0]) if rows else None
 
     async def get(self, upload_id: str) -> Upload | None:
         return await self._one("id", upload_id)
@@ -286,11 +280,11 @@ class PostgresMetaStore:
         return await self._select("state = 'complete' AND expires_at <= %s", (now,))
 
     async def idle_since(self, cutoff: float) -> list[Upload]:
-        return await self._select(f"state IN ({_IDLE}) AND updated_at < %s", (cutoff,))
+        return await self._select(f"state IN ({IDLE}) AND updated_at < %s", (cutoff,))
 
     async def _select(self, where: str, values: tuple[Any, ...]) -> list[Upload]:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM uploads WHERE {where}", values)
-        return [_to_upload(r) for r in rows]
+        rows = await self._rows(f"SELECT {COLUMNS} FROM uploads WHERE {where}", values)
+        return [to_upload(r) for r in rows]
 
     async def move(
         self,
@@ -307,11 +301,7 @@ class PostgresMetaStore:
         removed_at: float | None = None,
         freed_bytes: int | None = None,
     ) -> bool:
-        sets: dict[str, Any] = {"state": new.value, "updated_at": self._clock.now()}
-        if layout is not None:
-            sets |= {"size": layout.size, "chunk_size": layout.chunk_size}
-            sets["chunk_count"] = layout.chunk_count
-        optional = {
+        fields = {
             "sha256": sha256,
             "storage_key": storage_key,
             "download_token": download_token,
@@ -320,7 +310,7 @@ class PostgresMetaStore:
             "removed_at": removed_at,
             "freed_bytes": freed_bytes,
         }
-        sets |= {k: v for k, v in optional.items() if v is not None}
+        sets = moved_columns(new, self._clock.now(), layout, fields)
         assignments = ", ".join(f"{column} = %({column})s" for column in sets)
         return await self._changed(
             f"UPDATE uploads SET {assignments} WHERE id = %(_id)s AND state = %(_old)s",
@@ -467,34 +457,3 @@ class PostgresMetaStore:
     async def close(self) -> None:
         if self._opened:
             await self._pool.close()
-
-
-def _to_upload(row: TupleRow) -> Upload:
-    (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
-     error, created, updated, protocol, offset, metadata, concat, rewrites, lifetime, expires_at,
-     removed_at, freed_bytes) = row  # fmt: skip
-    layout = Layout(size, chunk_size, count) if size is not None else None
-    return Upload(
-        id=uid,
-        client_id=client_id,
-        owner=owner,
-        filename=filename,
-        content_type=ctype,
-        layout=layout,
-        state=State(state),
-        created_at=created,
-        updated_at=updated,
-        sha256=sha256,
-        download_token=token,
-        storage_key=key,
-        error=error,
-        protocol=protocol,
-        offset=offset,
-        metadata=metadata,
-        concat=concat,
-        rewrites=rewrites,
-        lifetime=lifetime,
-        expires_at=expires_at,
-        removed_at=removed_at,
-        freed_bytes=freed_bytes,
-    )

@@ -34,26 +34,20 @@ from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart
-from pyfiledrop.core.model import IDLE_STATES, Layout, State, Upload
+from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta.migrations import Migration, migrations
+from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
 T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the WAL into the database
 READERS = 2
 
-_COLUMNS = (
-    "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
-    "sha256, download_token, storage_key, error, created_at, updated_at, "
-    "protocol, stream_offset, metadata, concat, rewrites, lifetime, expires_at, removed_at, "
-    "freed_bytes"
-)
 _LIVE = "expires_at > :now AND instance IN (SELECT id FROM instances WHERE seen_at > :alive)"
 _LIVE_CLAIM = (
     "claims.expires_at > :now AND claims.instance IN "
     "(SELECT id FROM instances WHERE seen_at > :alive)"
 )
-_IDLE = ", ".join(f"'{state.value}'" for state in IDLE_STATES)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -215,7 +209,7 @@ class SQLiteMetaStore:
 
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
-                f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
+                f"INSERT INTO uploads ({COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
                 "ON CONFLICT(client_id) DO NOTHING",
                 values,
             )
@@ -231,9 +225,9 @@ class SQLiteMetaStore:
 
     async def _one(self, where: str, value: str) -> Upload | None:
         def select(db: sqlite3.Connection) -> Upload | None:
-            row = db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = ?", (value,))
+            row = db.execute(f"SELECT {COLUMNS} FROM uploads WHERE {where} = ?", (value,))
             found = row.fetchone()
-            return _to_upload(found) if found else None
+            return to_upload(found) if found else None
 
         return await self._read(select)
 
@@ -262,12 +256,12 @@ class SQLiteMetaStore:
         return await self._select("state = 'complete' AND expires_at <= ?", (now,))
 
     async def idle_since(self, cutoff: float) -> list[Upload]:
-        return await self._select(f"state IN ({_IDLE}) AND updated_at < ?", (cutoff,))
+        return await self._select(f"state IN ({IDLE}) AND updated_at < ?", (cutoff,))
 
     async def _select(self, where: str, values: tuple[Any, ...]) -> list[Upload]:
         def select(db: sqlite3.Connection) -> list[Upload]:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE {where}", values)
-            return [_to_upload(r) for r in rows]
+            rows = db.execute(f"SELECT {COLUMNS} FROM uploads WHERE {where}", values)
+            return [to_upload(r) for r in rows]
 
         return await self._read(select)
 
@@ -286,11 +280,7 @@ class SQLiteMetaStore:
         removed_at: float | None = None,
         freed_bytes: int | None = None,
     ) -> bool:
-        sets: dict[str, Any] = {"state": new.value, "updated_at": self._clock.now()}
-        if layout is not None:
-            sets |= {"size": layout.size, "chunk_size": layout.chunk_size}
-            sets["chunk_count"] = layout.chunk_count
-        optional = {
+        fields = {
             "sha256": sha256,
             "storage_key": storage_key,
             "download_token": download_token,
@@ -299,7 +289,7 @@ class SQLiteMetaStore:
             "removed_at": removed_at,
             "freed_bytes": freed_bytes,
         }
-        sets |= {k: v for k, v in optional.items() if v is not None}
+        sets = moved_columns(new, self._clock.now(), layout, fields)
         assignments = ", ".join(f"{column} = ?" for column in sets)
         return await self._changed(
             f"UPDATE uploads SET {assignments} WHERE id = ? AND state = ?",
@@ -500,34 +490,3 @@ class SQLiteMetaStore:
         except sqlite3.Error:
             pass  # the WAL is kept and replayed by the next start
         self._writer.close()
-
-
-def _to_upload(row: tuple[Any, ...]) -> Upload:
-    (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
-     error, created, updated, protocol, offset, metadata, concat, rewrites, lifetime, expires_at,
-     removed_at, freed_bytes) = row  # fmt: skip
-    layout = Layout(size, chunk_size, count) if size is not None else None
-    return Upload(
-        id=uid,
-        client_id=client_id,
-        owner=owner,
-        filename=filename,
-        content_type=ctype,
-        layout=layout,
-        state=State(state),
-        created_at=created,
-        updated_at=updated,
-        sha256=sha256,
-        download_token=token,
-        storage_key=key,
-        error=error,
-        protocol=protocol,
-        offset=offset,
-        metadata=metadata,
-        concat=concat,
-        rewrites=rewrites,
-        lifetime=lifetime,
-        expires_at=expires_at,
-        removed_at=removed_at,
-        freed_bytes=freed_bytes,
-    )
