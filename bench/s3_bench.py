@@ -51,6 +51,9 @@ sys.path.insert(0, str(ROOT))
 from boto3.s3.transfer import TransferConfig  # noqa: E402
 from tests.seaweed import SeaweedFS, free_ports  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from connections import held_request  # noqa: E402
+
 MB = 1_000_000
 MIB = 1 << 20
 PARALLEL = 4
@@ -203,24 +206,6 @@ def measure_server(
     return Result(label, seconds, size, f"tail {tail:.2f} s, server peak {memory:.0f} MB")
 
 
-async def held_request(
-    port: int, head: str, body: bytes, held: asyncio.Semaphore, go: asyncio.Event
-) -> int:
-    """Send `head` and 7/8 of `body`, report it held, wait for `go`, send the rest; the status."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    first = len(body) * 7 // 8
-    try:
-        writer.write(head.encode() + body[:first])
-        await writer.drain()
-        held.release()
-        await go.wait()
-        writer.write(body[first:])
-        await writer.drain()
-        return int((await reader.readline()).split()[1])
-    finally:
-        writer.close()
-
-
 def tus_upload(port: int, size: int) -> str:
     """A tus upload of `size` bytes: its path."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -235,7 +220,8 @@ def tus_upload(port: int, size: int) -> str:
 async def hold(port: int, pid: int, heads: list[str], body: bytes) -> tuple[float, float]:
     """Hold the requests with these heads at once, then finish them; (RSS held, VmHWM)."""
     held, go = asyncio.Semaphore(0), asyncio.Event()
-    tasks = [asyncio.create_task(held_request(port, h, body, held, go)) for h in heads]
+    first = len(body) * 7 // 8
+    tasks = [asyncio.create_task(held_request(port, h, body, first, held, go)) for h in heads]
     for _ in heads:
         await held.acquire()
     await asyncio.sleep(2)  # the server reads what was sent
