@@ -69,21 +69,12 @@ def start_server(
     raise SystemExit("the server did not start")
 
 
-async def one_chunk(
-    port: int, body: bytes, first: int, held: asyncio.Semaphore, go: asyncio.Event
+async def held_request(
+    port: int, head: str, body: bytes, first: int, held: asyncio.Semaphore, go: asyncio.Event
 ) -> int:
-    """Send a chunk's head and `first` body bytes, report it held, wait for `go`, finish; the
-    answer's status. The first of two chunks: the file is never finished, so only the requests
-    in flight are measured, not the hashing of finished files."""
-    query = (
-        f"dzuuid={uuid.uuid4()}&dzchunkindex=0&dztotalfilesize={2 * len(body)}"
-        f"&dzchunksize={len(body)}&dztotalchunkcount=2&dzchunkbyteoffset=0&filename=f.bin"
-    )
+    """Send `head` and `first` body bytes, report it held, wait for `go`, send the rest; the
+    answer's status (0: refused and closed before the body was sent)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (
-        f"POST /upload?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
-        "Content-Type: application/octet-stream\r\n\r\n"
-    )
     try:
         writer.write(head.encode() + body[:first])
         await writer.drain()
@@ -91,12 +82,28 @@ async def one_chunk(
         await go.wait()
         writer.write(body[first:])
         await writer.drain()
-        status = int((await reader.readline()).split()[1])
+        return int((await reader.readline()).split()[1])
     except (ConnectionError, IndexError):
-        status = 0  # refused and closed before the body was sent
+        return 0
     finally:
         writer.close()
-    return status
+
+
+async def one_chunk(
+    port: int, body: bytes, first: int, held: asyncio.Semaphore, go: asyncio.Event
+) -> int:
+    """A chunk held after `first` body bytes (see `held_request`). The first of two chunks: the
+    file is never finished, so only the requests in flight are measured, not the hashing of
+    finished files."""
+    query = (
+        f"dzuuid={uuid.uuid4()}&dzchunkindex=0&dztotalfilesize={2 * len(body)}"
+        f"&dzchunksize={len(body)}&dztotalchunkcount=2&dzchunkbyteoffset=0&filename=f.bin"
+    )
+    head = (
+        f"POST /upload?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n"
+    )
+    return await held_request(port, head, body, first, held, go)
 
 
 async def in_flight(port: int, count: int, chunk: int, pid: int) -> tuple[float, float, int]:

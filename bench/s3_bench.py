@@ -12,18 +12,27 @@ Measured (1 MB = 10^6 bytes):
                     (gathering small chunks, CompleteMultipartUpload, the rest of the SHA-256)
   hash by download  GET of the finished object and SHA-256 of it: what the digest costs when the
                     running digest could not follow the chunks (the fallback in `complete`)
+  held @8 MiB       memory with --held requests (64, the server's --max-streams) arriving at once
+                    on a fresh S3 server: each sends its headers and 7/8 of an 8 MiB body, then
+                    waits; the server's RSS then ("held") and its VmHWM once every request has
+                    sent the rest and been answered. "chunks": Dropzone raw-body chunks (the first
+                    of two, so no file is finished); "tus": PATCHes of 8 MiB at offset 0 of
+                    16 MiB uploads. Idle is the RSS after one request, before them
 
 The store is warmed up first (its first upload allocates volumes); the ceiling and the 8 MiB run
 are each the best of --repeat runs.
 
-Run from the repository root:  python bench/s3_bench.py [--size-mib 1024] [--no-small] [--repeat 2]
+Run from the repository root:
+    python bench/s3_bench.py [--size-mib 1024] [--no-small] [--repeat 2] [--held 64]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +50,9 @@ sys.path.insert(0, str(ROOT))
 
 from boto3.s3.transfer import TransferConfig  # noqa: E402
 from tests.seaweed import SeaweedFS, free_ports  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from connections import held_request  # noqa: E402
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -98,11 +110,16 @@ def start_server(
     raise RuntimeError("server did not start")
 
 
-def vm_hwm_mb(pid: int) -> float:
+def status_mb(pid: int, field: str) -> float:
+    """A memory figure of /proc/PID/status (VmRSS, VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024 / MB
     return 0.0
+
+
+def vm_hwm_mb(pid: int) -> float:
+    return status_mb(pid, "VmHWM")
 
 
 def send_chunks(port: int, path: Path, size: int, chunk: int, sha: str) -> tuple[float, float]:
@@ -148,7 +165,7 @@ def send_chunks(port: int, path: Path, size: int, chunk: int, sha: str) -> tuple
     while True:
         conn.request("GET", f"/upload/{client_id}?wait=30", headers={"Cookie": cookie})
         reply = conn.getresponse()
-        status = __import__("json").loads(reply.read())
+        status = json.loads(reply.read())
         if status["state"] in ("complete", "failed"):
             break
     done = time.monotonic()
@@ -189,6 +206,69 @@ def measure_server(
     return Result(label, seconds, size, f"tail {tail:.2f} s, server peak {memory:.0f} MB")
 
 
+def tus_upload(port: int, size: int) -> str:
+    """A tus upload of `size` bytes: its path."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("POST", "/files/", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)})
+    reply = conn.getresponse()
+    reply.read()
+    if reply.status != 201:
+        raise RuntimeError(f"tus create: {reply.status}")
+    return "/" + reply.getheader("Location", "").split("/", 3)[3]
+
+
+async def hold(port: int, pid: int, heads: list[str], body: bytes) -> tuple[float, float]:
+    """Hold the requests with these heads at once, then finish them; (RSS held, VmHWM)."""
+    held, go = asyncio.Semaphore(0), asyncio.Event()
+    first = len(body) * 7 // 8
+    tasks = [asyncio.create_task(held_request(port, h, body, first, held, go)) for h in heads]
+    for _ in heads:
+        await held.acquire()
+    await asyncio.sleep(2)  # the server reads what was sent
+    rss = status_mb(pid, "VmRSS")
+    go.set()
+    statuses = await asyncio.gather(*tasks)
+    if any(s not in (200, 204) for s in statuses):
+        raise RuntimeError(f"held requests answered {sorted(set(statuses))}")
+    return rss, vm_hwm_mb(pid)
+
+
+def measure_held(kind: str, work: Path, count: int, flags: list[str], env: dict[str, str]) -> str:
+    chunk = 8 * MIB
+    proc, port = start_server(work, *flags, env=env)
+    try:
+        tus_upload(port, chunk)  # one request: the server's idle memory with its code loaded
+        idle = status_mb(proc.pid, "VmRSS")
+        body = os.urandom(chunk)
+        if kind == "chunks":
+            heads = []
+            for _ in range(count):
+                query = urlencode({
+                    "dzuuid": str(uuid.uuid4()), "dzchunkindex": 0, "dztotalfilesize": 2 * chunk,
+                    "dzchunksize": chunk, "dztotalchunkcount": 2, "dzchunkbyteoffset": 0,
+                    "filename": "held.bin",
+                })  # fmt: skip
+                heads.append(
+                    f"POST /upload?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    f"Content-Length: {chunk}\r\nCookie: pyfiledrop_client={'c' * 43}\r\n\r\n"
+                )
+        else:
+            heads = [
+                f"PATCH {tus_upload(port, 2 * chunk)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Length: {chunk}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+                "Content-Type: application/offset+octet-stream\r\n\r\n"
+                for _ in range(count)
+            ]
+        rss, peak = asyncio.run(hold(port, proc.pid, heads, body))
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return (
+        f"  held @8 MiB, {count} {kind:6}  idle {idle:4.0f} MB  held {rss:4.0f} MB  "
+        f"peak {peak:4.0f} MB  ({(peak - idle) / count:.2f} MB per request above idle)"
+    )
+
+
 def measure_hash_by_download(store: SeaweedFS, path: Path, size: int) -> Result:
     client = store.client()
     client.upload_file(str(path), "bench", "hash/file.bin")
@@ -207,19 +287,28 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--no-small", action="store_true", help="skip the 1 MB chunk run on S3")
     parser.add_argument("--repeat", type=int, default=2, help="best of N: ceiling and @8 MiB")
+    parser.add_argument("--held", type=int, default=64, help="requests held at once (0: none)")
+    parser.add_argument("--only-held", action="store_true", help="only the held measurements")
     args = parser.parse_args()
     size = args.size_mib * MIB
     with tempfile.TemporaryDirectory(prefix="s3bench-", dir=os.environ.get("BENCH_DIR")) as tmp:
         work = Path(tmp)
         path = work / "file.bin"
-        sha = make_file(path, size)
+        sha = make_file(path, size) if not args.only_held else ""
         store = SeaweedFS(work / "weed").start()
+        held: list[str] = []
+        results: list[Result] = []
         try:
             store.bucket("bench")
             env = store.env()
             s3 = ["--storage", "s3://bench/pyfiledrop", "--s3-endpoint", store.endpoint]
+            for kind in ("chunks", "tus") if args.held else ():
+                held.append(measure_held(kind, work / f"held-{kind}", args.held, s3, env))
+            if args.only_held:
+                print("\n".join(held))
+                return
             hashed = measure_hash_by_download(store, path, size)  # also warms the store up
-            results = [best(measure_boto3(store, path, size) for _ in range(args.repeat))]
+            results.append(best(measure_boto3(store, path, size) for _ in range(args.repeat)))
             results.append(best(
                 measure_server("pyfiledrop s3 @8 MiB", work / f"s3-{n}", path, size, 8 * MIB,
                                sha, s3, env)
@@ -227,12 +316,14 @@ def main() -> None:
             ))  # fmt: skip
             if not args.no_small:
                 results.append(
-                    measure_server("pyfiledrop s3 @1 MB", work / "s3small", path, size, MB, sha,
-                                   s3, env)  # fmt: skip
+                    measure_server(
+                        "pyfiledrop s3 @1 MB", work / "s3small", path, size, MB, sha, s3, env
+                    )  # fmt: skip
                 )
             results.append(
-                measure_server("pyfiledrop disk @8 MiB", work / "disk", path, size, 8 * MIB,
-                               sha, [], {})  # fmt: skip
+                measure_server(
+                    "pyfiledrop disk @8 MiB", work / "disk", path, size, 8 * MIB, sha, [], {}
+                )  # fmt: skip
             )
             results.append(hashed)
         finally:
@@ -244,6 +335,7 @@ def main() -> None:
         print(f"  {r.label:30} {r.mbps:7.0f} MB/s  {r.seconds:6.2f} s  "
               f"{r.mbps / ceiling:4.2f} of ceiling  {r.note}")  # fmt: skip
     print(f"aim: pyfiledrop s3 @8 MiB >= {AIM} of the boto3 ceiling")
+    print("\n".join(held))
 
 
 if __name__ == "__main__":

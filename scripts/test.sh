@@ -3,7 +3,8 @@
 # Python packages from PyPI (pinned in constraints.txt), front-end packages from npm
 # (package-lock.json), Chromium from Debian for the browser tests, PostgreSQL from Debian for the
 # metadata store's second back end, nginx from Debian for the README's deployment
-# (tests/test_nginx.py).
+# (tests/test_nginx.py), systemd from Debian for `systemd-analyze verify` of deploy/'s unit
+# (tests/test_deploy.py, which also builds and runs the Docker image where Docker works).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -47,8 +47,9 @@ def free_ports(count: int) -> list[int]:
 class SeaweedFS:
     """`weed server -s3` in a child process; stop and start again on the same folder and ports."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, extra: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.extra = extra  # more `weed server` flags
         self.data = root / "data"
         self.data.mkdir(parents=True, exist_ok=True)
         self.s3_port, self.master, self.volume, self.filer = free_ports(4)
@@ -70,7 +71,7 @@ class SeaweedFS:
             f"-s3.config={self.config}", f"-master.port={self.master}",
             f"-volume.port={self.volume}", f"-filer.port={self.filer}",
             "-volume.max=0", "-master.volumeSizeLimitMB=256", "-s3.port.iceberg=0",
-            "-s3.port.lance=0", "-s3.autoCreateBucket=false",
+            "-s3.port.lance=0", "-s3.autoCreateBucket=false", *self.extra,
         ]  # fmt: skip
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

@@ -1,5 +1,5 @@
-"""The HTTP edge's flags: checked at start (exit 2 naming the flag), settable from the
-environment, and every flag of `serve` documented in the README's table."""
+"""The HTTP edge's flags and the expiry ones: checked at start (exit 2 naming the flag), settable
+from the environment, and every flag of `serve` documented in the README's table."""
 
 from __future__ import annotations
 
@@ -25,6 +25,11 @@ README = Path(__file__).parent.parent / "README.md"
         (["--public-url", "https://files.example.org:http/"], "--public-url"),
         (["--forwarded-allow-ips", "10.0.0.300"], "--forwarded-allow-ips"),
         (["--forwarded-allow-ips", "127.0.0.1,proxy.local"], "--forwarded-allow-ips"),
+        (["--expire", "3x"], "--expire"),
+        (["--expire", "-1h"], "--expire"),
+        (["--expire", "1w"], "--expire"),
+        (["--incomplete-ttl", "0"], "--incomplete-ttl"),
+        (["--incomplete-ttl", "7"], "--incomplete-ttl"),
     ],
 )
 def test_invalid_edge_values_exit_2_naming_the_flag(
@@ -43,6 +48,8 @@ def test_invalid_edge_values_exit_2_naming_the_flag(
         ("MAX_CONNECTIONS", "0", "--max-connections"),
         ("PUBLIC_URL", "files.example.org", "--public-url"),
         ("FORWARDED_ALLOW_IPS", "nowhere", "--forwarded-allow-ips"),
+        ("EXPIRE", "forever", "--expire"),
+        ("INCOMPLETE_TTL", "0", "--incomplete-ttl"),
     ],
 )
 def test_edge_flags_come_from_the_environment(

@@ -36,7 +36,7 @@ def test_core_knows_no_http_sql_or_back_end() -> None:
 
 def test_only_compose_picks_concrete_back_ends() -> None:
     for path in modules():
-        if path.name == "compose.py" or path.parent.name in ("storage", "meta"):
+        if path.name == "compose.py" or path.relative_to(PACKAGE).parts[0] in ("storage", "meta"):
             continue
         for name in imports(path):
             assert not name.startswith(BACK_ENDS), f"{path.relative_to(PACKAGE)} imports {name}"
@@ -53,7 +53,7 @@ def test_adapters_do_not_import_each_other_or_the_web_layer() -> None:
 
 def test_only_the_s3_back_end_imports_the_sdk() -> None:
     for path in modules():
-        if path.relative_to(PACKAGE).as_posix() == "storage/s3.py":
+        if path.relative_to(PACKAGE).as_posix().startswith("storage/s3/"):
             continue
         for name in imports(path):
             assert name.split(".")[0] not in ("boto3", "botocore"), path.name

@@ -14,8 +14,31 @@ import click
 from click_default_group import DefaultGroup
 
 from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
+from pyfiledrop.core.lifetimes import format_duration, parse_duration
 
 POSITIVE = click.IntRange(min=1)
+
+
+class Duration(click.ParamType[float]):
+    """`30s`, `15m`, `12h`, `7d`, or `0` (when `zero` allows it); the value is seconds."""
+
+    name = "duration"
+
+    def __init__(self, zero: bool = True) -> None:
+        self.zero = zero
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = parse_duration(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if not seconds and not self.zero:
+            self.fail("must be longer than 0", param, ctx)
+        return seconds
 
 
 def _writable_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
@@ -63,7 +86,28 @@ DATABASE = click.option(  # serve and migrate
 )
 
 
-@click.group(cls=DefaultGroup, default="serve", default_if_no_args=True)
+class Command(click.Command):
+    """A command whose --help names each option's environment variable (every flag has one)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, click.Option):
+                param.show_envvar = True
+
+
+class Main(DefaultGroup):  # type: ignore[misc]  # click_default_group is untyped
+    """`serve` by default; every command made with `@main.command()` is a `Command`."""
+
+    command_class = Command
+
+
+@click.group(
+    cls=Main,
+    default="serve",
+    default_if_no_args=True,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
+)
 @click.version_option(package_name="pyfiledrop")
 def main() -> None:
     """pyfiledrop: upload and share very large files fast.
@@ -228,6 +272,23 @@ def main() -> None:
     "X-Forwarded-Host are believed.",
 )
 @click.option(
+    "--expire",
+    type=Duration(),
+    default="0",
+    show_default=True,
+    envvar=_env("EXPIRE"),
+    help="How long a finished file is kept (30s, 15m, 12h, 7d; 0: for ever); uploaders may ask "
+    "for less.",
+)
+@click.option(
+    "--incomplete-ttl",
+    type=Duration(zero=False),
+    default="7d",
+    show_default=True,
+    envvar=_env("INCOMPLETE_TTL"),
+    help="How long an unfinished upload may sit idle before its data is removed.",
+)
+@click.option(
     "--s3-endpoint",
     default=None,
     envvar=_env("S3_ENDPOINT"),
@@ -282,6 +343,8 @@ def serve(**options: Any) -> None:
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         database_url=options["database"],
+        expire=options["expire"],
+        incomplete_ttl=options["incomplete_ttl"],
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
@@ -309,6 +372,7 @@ def serve(**options: Any) -> None:
     type=click.IntRange(1, 32),
     default=4,
     show_default=True,
+    envvar=_env("PARALLEL"),
     help="Chunks sent at once.",
 )
 @click.option(
@@ -316,6 +380,7 @@ def serve(**options: Any) -> None:
     type=POSITIVE,
     default=8 * MIB,
     show_default=True,
+    envvar=_env("CHUNK_SIZE"),
     help="Chunk size in bytes (at most the server's --max-chunk-size).",
 )
 @click.option(
@@ -323,17 +388,27 @@ def serve(**options: Any) -> None:
     type=click.IntRange(0, 20),
     default=5,
     show_default=True,
+    envvar=_env("RETRIES"),
     help="Times a failed chunk is sent again, waiting 0.5 s, 1 s, 2 s, ... between.",
 )
 @click.option(
     "--state-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    envvar=_env("STATE_FILE"),
     help="Where unfinished uploads are remembered [default: see below].",
+)
+@click.option(
+    "--expire",
+    type=Duration(),
+    default=None,
+    envvar=_env("EXPIRE"),
+    help="Keep the files on the server this long (30s, 15m, 12h, 7d; 0: for ever), at most "
+    "what the server allows [default: the server's limit].",
 )
 def upload(
     files: tuple[Path, ...], url: str, parallel: int, chunk_size: int, retries: int,
-    state_file: Path | None,
+    state_file: Path | None, expire: float | None,
 ) -> None:  # fmt: skip
     """Upload FILES; run it again to resume what was interrupted.
 
@@ -345,8 +420,9 @@ def upload(
     from pyfiledrop.client.state import StateFile, default_path
 
     state = StateFile(state_file or default_path())
+    life = None if expire is None else format_duration(expire) if expire else "0"
     failures = upload_all(files, url, state, chunk_size=chunk_size, parallel=parallel,
-                          retries=retries)  # fmt: skip
+                          retries=retries, expire=life)  # fmt: skip
     if failures:
         sys.exit(1)
 

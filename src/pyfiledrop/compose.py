@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from pyfiledrop.config import Settings
+from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.interfaces import MetaStore
 from pyfiledrop.core.receiving import Limits
 from pyfiledrop.core.service import UploadService
@@ -28,8 +29,9 @@ S3_SETTINGS = {
 }
 
 
-def build_service(settings: Settings) -> UploadService:
-    meta = open_meta(settings)
+def build_service(settings: Settings, clock: Clock = SYSTEM) -> UploadService:
+    """The service `settings` describe; `clock` times its records and expiry, and its store's."""
+    meta = open_meta(settings, clock)
     limits = Limits(
         max_size=settings.max_size,
         max_chunk_size=settings.max_chunk_size,
@@ -42,6 +44,8 @@ def build_service(settings: Settings) -> UploadService:
             meta,
             s3,
             limits,
+            lifetimes=settings.lifetimes,
+            clock=clock,
             writeback=s3,
             concatenation=s3,
             range_reads=s3,
@@ -49,11 +53,18 @@ def build_service(settings: Settings) -> UploadService:
         )
     storage = LocalStorage(settings.chunks, settings.storage)
     return UploadService(
-        meta, storage, limits, writeback=storage, concatenation=storage, local_files=storage
+        meta,
+        storage,
+        limits,
+        lifetimes=settings.lifetimes,
+        clock=clock,
+        writeback=storage,
+        concatenation=storage,
+        local_files=storage,
     )
 
 
-def open_meta(settings: Settings) -> MetaStore:
+def open_meta(settings: Settings, clock: Clock = SYSTEM) -> MetaStore:
     """The metadata store `--database` names, its schema brought up to date.
 
     Raise `pyfiledrop.meta.OpenError` when it cannot be opened.
@@ -61,8 +72,8 @@ def open_meta(settings: Settings) -> MetaStore:
     if settings.postgres_url:
         from pyfiledrop.meta.postgres import PostgresMetaStore  # only when asked for
 
-        return PostgresMetaStore(settings.postgres_url)
-    return SQLiteMetaStore(settings.database)
+        return PostgresMetaStore(settings.postgres_url, clock=clock)
+    return SQLiteMetaStore(settings.database, clock)
 
 
 def migrate(settings: Settings) -> list[Migration]:

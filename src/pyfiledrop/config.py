@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pyfiledrop.core.lifetimes import WEEK, Lifetimes
+
 MIB = 1024 * 1024
 DROPZONE_VERSION = "6.3.5"  # the version vendored under web/static/vendor/dropzone (package.json)
 DEFAULT_CDN = "https://cdnjs.cloudflare.com/ajax/libs/dropzone"
@@ -71,6 +73,8 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder
     s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders
+    expire: float = 0.0  # seconds a finished file lives; 0: for ever, as the seed kept them
+    incomplete_ttl: float = WEEK  # seconds an unfinished upload may sit idle
 
     @property
     def max_size(self) -> int:
@@ -85,6 +89,10 @@ class Settings:
         # With S3 storage and no --database, the SQLite file lives in the chunks folder, which
         # holds nothing else then.
         return (self.chunks if self.s3 else self.storage) / "pyfiledrop.sqlite3"
+
+    @property
+    def lifetimes(self) -> Lifetimes:
+        return Lifetimes(max_life=self.expire or None, idle_limit=self.incomplete_ttl)
 
     @property
     def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -117,6 +125,10 @@ class Settings:
                 found.append((flag, f"must be a positive whole number, not {value}"))
         if not 0 <= self.port <= 65535:
             found.append(("--port", f"must be between 0 and 65535, not {self.port}"))
+        if self.expire < 0:
+            found.append(("--expire", f"must be a duration or 0, not {self.expire}"))
+        if not self.incomplete_ttl > 0:
+            found.append(("--incomplete-ttl", "must be a positive duration such as 7d"))
         if not self.header_timeout > 0:
             found.append(
                 ("--header-timeout", f"must be positive seconds, not {self.header_timeout}")

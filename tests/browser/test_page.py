@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from playwright.sync_api import Dialog, FilePayload, Page, Response, expect
 from tests.conftest import Server
 
@@ -233,3 +235,26 @@ def test_dropzone5_from_a_cdn(page: Page, make_server: MakeServer, fake_cdn: str
 
     check_download(page, "dz5.bin", data)
     check_download(page, "dz5-empty.txt", b"")
+
+
+@pytest.mark.parametrize("dropzone", ["6 (raw chunks)", "5 (forms)"])
+def test_the_uploader_chooses_a_shorter_life_never_a_longer_one(
+    dropzone: str, page: Page, make_server: MakeServer, request: pytest.FixtureRequest
+) -> None:
+    cdn = []
+    if dropzone.startswith("5"):
+        cdn = ["--dz-cdn", request.getfixturevalue("fake_cdn"), "--dz-version", "5.9.3"]
+    server = make_server("-a", "--chunk-size", str(CHUNK), "--expire", "7d", *cdn)
+    page.goto(server.url)
+    choices = page.eval_on_selector_all("#expire option", "os => os.map(o => o.value)")
+    assert choices == ["", "1h", "1d"], "nothing as long as the limit or longer"
+    assert "7d" in page.locator("#expire option").first.text_content()  # type: ignore[operator]
+    page.select_option("#expire", "1h")
+    upload(page, a_file("short.bin", os.urandom(CHUNK + 10)))
+    page.select_option("#expire", "")
+    drop(page, a_file("long.bin", b"x"))
+    wait_finished(page, 2)
+    with sqlite3.connect(server.storage / "pyfiledrop.sqlite3") as db:
+        lives = dict(db.execute("SELECT filename, lifetime FROM uploads").fetchall())
+    assert lives == {"short.bin": 3600, "long.bin": 7 * 86400}
+    expect(page.locator("#uploaded li .meta").first).to_contain_text("until")

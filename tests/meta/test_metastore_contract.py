@@ -2,6 +2,7 @@
 
 Two store objects on one database stand for two server processes. Every test closes its stores
 inside the event loop that used them (a PostgreSQL store's connections belong to that loop).
+The stores stamp records with `opener.clock`, which only the tests move.
 """
 
 from __future__ import annotations
@@ -17,17 +18,19 @@ from pyfiledrop.core.interfaces import ChunkStart, MetaStore
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta.postgres import PostgresMetaStore
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
+from tests.clock import FakeClock
 
 
 class Opener:
     """Opens stores on one database and closes them all."""
 
-    def __init__(self, make: Callable[[], MetaStore]) -> None:
+    def __init__(self, make: Callable[[FakeClock], MetaStore]) -> None:
         self._make = make
+        self.clock = FakeClock()
         self.opened: list[MetaStore] = []
 
     def __call__(self) -> MetaStore:
-        store = self._make()
+        store = self._make(self.clock)
         self.opened.append(store)
         return store
 
@@ -40,9 +43,9 @@ class Opener:
 def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
     if request.param == "postgresql":
         url: str = request.getfixturevalue("pg_url")
-        stores = Opener(lambda: PostgresMetaStore(url))
+        stores = Opener(lambda clock: PostgresMetaStore(url, clock=clock))
     else:
-        stores = Opener(lambda: SQLiteMetaStore(tmp_path / "meta.sqlite3"))
+        stores = Opener(lambda clock: SQLiteMetaStore(tmp_path / "meta.sqlite3", clock))
     yield stores
     asyncio.run(stores.close())
 
@@ -339,5 +342,101 @@ def test_racing_chunk_writers_on_two_stores_keep_the_count_exact(opener: Opener)
         assert await stores[1].received("u1") == list(range(12))
         assert await stores[1].end_chunk("u1", 0, "nobody") == 12
         assert max(counts) == 12
+
+    drive(opener, go)
+
+
+# --- expiry and the clean-up ----------------------------------------------------------------------
+
+
+def test_expired_lists_complete_uploads_past_their_expiry(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        now = opener.clock.now()
+        for uid, expires in (("u1", now + 10), ("u2", now + 20), ("u3", None)):
+            await meta.create_or_get(upload(uid, client_id=uid))
+            await meta.move(uid, State.RECEIVING, State.ASSEMBLING)
+            await meta.move(uid, State.ASSEMBLING, State.COMPLETE, expires_at=expires)
+        await meta.create_or_get(upload("u4", client_id="u4"))
+        assert (await meta.get("u1")).expires_at == now + 10  # type: ignore[union-attr]
+        assert await meta.expired(now + 9) == []
+        assert [u.id for u in await meta.expired(now + 10)] == ["u1"]
+        assert sorted(u.id for u in await meta.expired(now + 10**9)) == ["u1", "u2"]
+        assert await meta.move(
+            "u1", State.COMPLETE, State.EXPIRED, removed_at=now + 11, freed_bytes=10
+        )
+        gone = await meta.get("u1")
+        assert gone is not None and gone.state == State.EXPIRED
+        assert (gone.removed_at, gone.freed_bytes) == (now + 11, 10)
+        assert [u.id for u in await meta.expired(now + 10**9)] == ["u2"]
+
+    run(test, opener)
+
+
+def test_chunks_and_offsets_keep_an_upload_from_being_idle(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        await beating(meta, "i1")
+        start = clock.now()
+        await meta.create_or_get(upload("u1", client_id="a"))
+        await meta.create_or_get(Upload(**{**upload("s1", None).__dict__, "protocol": "tus"}))
+        await meta.create_or_get(upload("f1", client_id="b"))
+        await meta.move("f1", State.RECEIVING, State.FAILED, error="broken")
+        await meta.create_or_get(upload("c1", client_id="c"))
+        await meta.move("c1", State.RECEIVING, State.ASSEMBLING)
+        clock.advance(100)
+        assert sorted(u.id for u in await meta.idle_since(start + 1)) == ["f1", "s1", "u1"]
+        assert await meta.start_chunk("u1", 0, "h", "i1", 60) == ChunkStart.CLAIMED
+        assert [u.updated_at for u in await meta.idle_since(clock.now() + 1) if u.id == "u1"] == [
+            clock.now()
+        ], "a chunk that starts refreshes updated_at"
+        clock.advance(100)
+        await meta.end_chunk("u1", 0, "h")
+        assert await meta.set_offset("s1", 0, 4)
+        assert [u.id for u in await meta.idle_since(clock.now())] == ["f1"]
+
+    run(test, opener)
+
+
+def test_abandon_takes_only_an_idle_upload_with_no_chunk_being_written(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        await beating(meta, "i1")
+        await meta.create_or_get(upload("u1"))
+        assert await meta.start_chunk("u1", 0, "h", "i1", 3600) == ChunkStart.CLAIMED
+        clock.advance(100)
+        cutoff, now = clock.now() - 50, clock.now()
+        assert not await meta.abandon("u1", State.RECEIVING, cutoff, now, 4), "a chunk is live"
+        await meta.abandon_chunk("u1", 0, "h")
+        assert not await meta.abandon("u1", State.FAILED, cutoff, now, 4), "not in that state"
+        assert not await meta.abandon("u1", State.RECEIVING, cutoff - 60, now, 4), "not idle"
+        assert await meta.abandon("u1", State.RECEIVING, cutoff, now, 4)
+        assert not await meta.abandon("u1", State.RECEIVING, cutoff, now, 4)
+        gone = await meta.get("u1")
+        assert gone is not None and gone.state == State.ABANDONED
+        assert (gone.removed_at, gone.freed_bytes) == (now, 4)
+        assert await meta.start_chunk("u1", 1, "h", "i1", 60) == ChunkStart.CLOSED
+        assert await meta.idle_since(now + 10**9) == [], "abandoned uploads are not idle"
+
+    run(test, opener)
+
+
+def test_abandon_and_a_starting_chunk_never_both_win(opener: Opener) -> None:
+    """The clean-up in one process and a chunk in another, at once, many times: either the
+    chunk starts and the upload stays, or the upload is abandoned and the chunk is refused."""
+
+    async def go() -> None:
+        a, b = opener(), opener()
+        await beating(a, "ia", "ib")
+        clock = opener.clock
+        for n in range(40):
+            uid = f"u{n}"
+            await a.create_or_get(upload(uid, client_id=uid))
+            clock.advance(10)
+            cutoff = clock.now() - 5
+            started, abandoned = await asyncio.gather(
+                b.start_chunk(uid, 0, f"h{n}", "ib", 60),
+                a.abandon(uid, State.RECEIVING, cutoff, clock.now(), 0),
+            )
+            assert (started == ChunkStart.CLAIMED) != abandoned, (n, started, abandoned)
 
     drive(opener, go)

@@ -2,9 +2,9 @@
 
 tests/meta/legacy/<commit>.sql are dumps of databases written by that commit's own SQLite store
 (its code run from `git archive <commit>`, recording uploads in several states): eb30d61 is the
-first schema, 8ed2d95 the last one before versioned migrations. A PostgreSQL database starts at
-the current schema through the same numbered steps (there are no PostgreSQL databases of earlier
-commits to upgrade).
+first schema, 8ed2d95 the last one before versioned migrations, e1e25ac the last one before
+expiry (migration 4). PostgreSQL arrived with versioned migrations; e1e25ac.postgresql.sql is a
+`pg_dump --inserts` of a database written by that commit's own PostgreSQL store, the same uploads.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import stat
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -23,10 +25,10 @@ import pytest
 
 from pyfiledrop.compose import migrate
 from pyfiledrop.config import Settings
-from pyfiledrop.core.interfaces import ChunkStart
+from pyfiledrop.core.interfaces import ChunkStart, MetaStore
 from pyfiledrop.core.model import State
 from pyfiledrop.meta.migrations import migrations
-from pyfiledrop.meta.postgres import migrate_url
+from pyfiledrop.meta.postgres import PostgresMetaStore, migrate_url
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
 
 LEGACY = Path(__file__).parent / "legacy"
@@ -38,7 +40,7 @@ def legacy_db(commit: str, path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("commit", ["eb30d61", "8ed2d95"])
+@pytest.mark.parametrize("commit", ["eb30d61", "8ed2d95", "e1e25ac"])
 def test_a_database_of_an_earlier_commit_is_upgraded_with_its_data(
     commit: str, tmp_path: Path
 ) -> None:
@@ -89,6 +91,7 @@ def test_the_migrate_command_upgrades_without_serving(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "applied migration 3 (claims)" in done.stdout
+    assert "applied migration 4 (expiry)" in done.stdout
     again = subprocess.run(
         [sys.executable, "-m", "pyfiledrop", "migrate", "-s", str(storage)],
         capture_output=True, text=True, timeout=60,
@@ -149,7 +152,7 @@ def test_postgresql_starters_at_once_apply_each_migration_once(pg_url: str) -> N
     for thread in threads:
         thread.join()
     assert len(applied) == starters, "a starter failed"
-    assert sorted(v for versions in applied for v in versions) == [1, 2, 3]
+    assert sorted(v for versions in applied for v in versions) == [1, 2, 3, 4]
     with psycopg.connect(pg_url) as db:
         versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations")]
     assert sorted(versions) == [m.version for m in migrations("postgresql")]
@@ -163,7 +166,7 @@ def test_the_migrate_command_takes_a_postgresql_database(tmp_path: Path, pg_url:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "applied migration 1 (uploads)", "applied migration 2 (streams)",
-        "applied migration 3 (claims)",
+        "applied migration 3 (claims)", "applied migration 4 (expiry)",
     ]  # fmt: skip
     again = subprocess.run(
         command, capture_output=True, text=True, timeout=60,
@@ -171,3 +174,57 @@ def test_the_migrate_command_takes_a_postgresql_database(tmp_path: Path, pg_url:
     )  # fmt: skip
     assert again.returncode == 0 and "up to date" in again.stdout, again.stderr
     assert not (tmp_path / "pyfiledrop.sqlite3").exists(), "PostgreSQL, not the default file"
+
+
+# --- migration 4 (expiry) on a database of the commit before it, on both back ends ----------------
+
+
+def legacy_postgresql(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute((LEGACY / "e1e25ac.postgresql.sql").read_text().encode())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_expiry_arrives_on_a_database_of_the_commit_before_it(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Old uploads keep their rows and states, have no expiry (files finished before it are
+    kept), and the clean-up's questions and moves work on them."""
+    if backend == "postgresql":
+        url: str = request.getfixturevalue("pg_url")
+        legacy_postgresql(url)
+        make: Callable[[], MetaStore] = lambda: PostgresMetaStore(url)  # noqa: E731
+    else:
+        path = legacy_db("e1e25ac", tmp_path / "meta.sqlite3")
+        make = lambda: SQLiteMetaStore(path)  # noqa: E731
+    later = time.time() + 10 * 365 * 86400
+
+    async def check() -> None:
+        meta = make()
+        try:
+            done = await meta.get_by_token("T" * 32)
+            assert done is not None and done.state == State.COMPLETE
+            assert (done.lifetime, done.expires_at, done.removed_at, done.freed_bytes) == (
+                None, None, None, None
+            )  # fmt: skip
+            plain = await meta.get_by_token("P" * 32)
+            assert plain is not None and plain.protocol == "plain" and plain.size == 5
+            assert await meta.expired(later) == [], "files finished before expiry are kept"
+            idle = {u.id[0]: u.state for u in await meta.idle_since(later)}
+            assert idle == {"a": State.RECEIVING, "d": State.RECEIVING, "e": State.FAILED}
+            assert await meta.abandon("e" * 32, State.FAILED, later, later, 12)
+            assert await meta.move(
+                "b" * 32, State.COMPLETE, State.EXPIRED, removed_at=later, freed_bytes=10
+            )
+            gone, expired = await meta.get("e" * 32), await meta.get("b" * 32)
+            assert gone is not None and gone.state == State.ABANDONED
+            assert (gone.removed_at, gone.freed_bytes, gone.error) == (
+                later, 12, "assembled 9 bytes, expected 10"
+            )  # fmt: skip
+            assert expired is not None and expired.state == State.EXPIRED
+            assert (expired.removed_at, expired.freed_bytes) == (later, 10)
+            assert expired.sha256 == "c" * 64 and expired.download_token == "T" * 32
+        finally:
+            await meta.close()
+
+    asyncio.run(check())

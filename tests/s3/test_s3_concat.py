@@ -11,8 +11,8 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyfiledrop.storage.s3 import COPY_SPAN, MIN_PART
-from pyfiledrop.storage.s3_concat import Part, Piece, plan
+from pyfiledrop.storage.s3.concat import COPY_SPAN, Part, Piece, plan
+from pyfiledrop.storage.s3.unfinished import MIN_PART
 from tests.conftest import Server
 from tests.s3.conftest import MiB
 from tests.seaweed import SeaweedFS

@@ -15,7 +15,8 @@ import pytest
 
 from pyfiledrop.core.model import Layout
 from pyfiledrop.storage.local import LocalStorage
-from pyfiledrop.storage.s3 import MIB, S3Storage, connect
+from pyfiledrop.storage.s3 import S3Storage, connect
+from pyfiledrop.storage.s3.unfinished import MIB
 from tests.seaweed import SeaweedFS
 
 T = TypeVar("T")
@@ -208,7 +209,7 @@ def test_discard_removes_an_unfinished_upload(make: Make) -> None:
         with pytest.raises(OSError):
             await storage.complete(upload_id, upload_id, None)
         if isinstance(storage, S3Storage):
-            uploads = await storage._uploads(storage._final(upload_id))
+            uploads = await storage.unfinished.uploads(storage.bucket.final(upload_id))
             assert uploads == []
 
     run(go())

@@ -3,6 +3,8 @@
 Two body shapes. Multipart (Dropzone 5, and 6 by default): the dz* fields and a `file` part.
 Raw (Dropzone 6's `binaryBody`, which the page uses, and the command-line client): the body is
 the chunk itself and the dz* fields, plus `filename`, come in the query string; nothing to parse.
+Either may add `expire` (`1h`: a shorter life for the finished file than the server's), honoured
+when the upload is made (its first chunk, or the plain upload; in a form, before the file part).
 
 Dropzone sends its dz* fields before the file part, so a chunk's bytes stream straight to their
 offset in the upload's partial file. Other clients may put the file first: its bytes are then
@@ -101,7 +103,7 @@ async def receive_raw(
     filename = query.get("filename", "")
     if "dzuuid" in query:
         return await _chunk(service, owner, query, filename, content_type, body)
-    return await service.receive_plain(owner, filename, content_type, body)
+    return await service.receive_plain(owner, filename, content_type, body, query.get("expire"))
 
 
 async def receive(
@@ -115,7 +117,9 @@ async def receive(
     filename, file_type = reader.filename or "", reader.content_type
     if form.names_a_chunk():
         return await _chunk(service, owner, reader.fields, filename, file_type, form.file_data())
-    scratch = await service.create_stream(owner, filename, file_type, None, protocol="plain")
+    scratch = await service.create_stream(
+        owner, filename, file_type, None, protocol="plain", expire=reader.fields.get("expire")
+    )
     try:
         scratch = await service.append(scratch, 0, form.file_data(), keep_partial=False)
         if not any(name in reader.fields for name in DZ_FIELDS):
@@ -144,5 +148,7 @@ async def _chunk(
     index = _number(fields, "dzchunkindex")
     offset = _number(fields, "dzchunkbyteoffset")
     declared = _declared(fields, filename, content_type)
-    upload = await service.begin_chunked(owner, fields.get("dzuuid", ""), declared)
+    upload = await service.begin_chunked(
+        owner, fields.get("dzuuid", ""), declared, fields.get("expire")
+    )
     return await service.receive_chunk(upload, index, offset, data)

@@ -4,6 +4,11 @@ Core (HEAD, PATCH, OPTIONS) and the extensions creation, creation-with-upload,
 creation-defer-length, termination, checksum, expiration and concatenation. Upload URLs carry the
 server's random upload id: knowing the URL is what lets a client resume (tus clients keep no
 cookies), so it is the capability. Errors are plain text with the status the specification names.
+
+Expiration: an unfinished upload expires `--incomplete-ttl` after it last received bytes
+(`Upload-Expires`), and is 410 from then on. A finished upload lives as long as any file
+(`--expire`, or less if the Upload-Metadata key `expire` asks, such as `1h`); after that its HEAD
+and GET are 410 too.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import base64
 import binascii
 import hashlib
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 from urllib.parse import urlparse
@@ -29,7 +33,6 @@ from pyfiledrop.core.service import UploadService
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
 CHECKSUMS = {"md5": hashlib.md5, "sha1": hashlib.sha1, "sha256": hashlib.sha256}
-INCOMPLETE_LIFETIME = 7 * 24 * 3600  # seconds an unfinished upload may be resumed
 OCTET_STREAM = "application/offset+octet-stream"
 CORS_HEADERS = {
     "Access-Control-Allow-Methods": "POST, HEAD, PATCH, OPTIONS, GET, DELETE",
@@ -85,10 +88,6 @@ def _number(request: Request, header: str) -> int | None:
     if not _NUMBER.match(value.strip()):
         raise errors.BAD_REQUEST(f"{header} must be a whole number of bytes.")
     return int(value)
-
-
-def _expires(upload: Upload) -> str:
-    return formatdate(upload.created_at + INCOMPLETE_LIFETIME, usegmt=True)
 
 
 class Tus:
@@ -194,6 +193,7 @@ class Tus:
         metadata = parse_metadata(metadata_header or "")
         filename = metadata.get("filename") or metadata.get("name") or ""
         content_type = metadata.get("filetype") or metadata.get("type") or ""
+        expire = metadata.get("expire")
         concat = request.headers.get("upload-concat", "")
         owner = self.owner(request)
         if concat.startswith("final;"):
@@ -204,7 +204,7 @@ class Tus:
                 raise errors.BAD_REQUEST(f"A final upload may name at most {MAX_PARTS} partials.")
             parts = [await self.service.stream(self._id_of(url)) for url in urls]
             upload = await self.service.concatenate(
-                owner, filename, content_type, metadata_header, concat, parts
+                owner, filename, content_type, metadata_header, concat, parts, expire
             )
             return self._created(request, upload)
         if concat not in ("", "partial"):
@@ -216,7 +216,13 @@ class Tus:
         if (length is None) == (deferred is None):
             raise errors.BAD_REQUEST("Send either Upload-Length or Upload-Defer-Length: 1.")
         upload = await self.service.create_stream(
-            owner, filename, content_type, length, metadata=metadata_header, concat=concat or None
+            owner,
+            filename,
+            content_type,
+            length,
+            metadata=metadata_header,
+            concat=concat or None,
+            expire=expire,
         )
         if request.headers.get("content-type") == OCTET_STREAM:
             upload = await self._receive(request, upload, 0)
@@ -237,11 +243,10 @@ class Tus:
         return path.rsplit("/", 1)[1]
 
     async def _find(self, request: Request) -> Upload:
-        upload = await self.service.stream(request.path_params["upload_id"])
-        if (
-            upload.state == State.RECEIVING
-            and time.time() > upload.created_at + INCOMPLETE_LIFETIME
-        ):
+        """The upload, unless it expired: finished or not, removed by the clean-up or not."""
+        service = self.service
+        upload = service.kept(await service.stream(request.path_params["upload_id"]))
+        if upload.state == State.RECEIVING and service.clock.now() > service.idle_until(upload):
             raise errors.GONE("This upload expired before it was finished.")
         return upload
 
@@ -319,7 +324,7 @@ class Tus:
     async def _get(self, request: Request) -> Response:
         if not self.allow_downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
-        upload = await self.service.stream(request.path_params["upload_id"])
+        upload = await self._find(request)
         if upload.state != State.COMPLETE:
             raise errors.NOT_FOUND("This upload is not complete.")
         return await self.download(request, upload)
@@ -337,6 +342,6 @@ class Tus:
         if upload.concat:
             headers["Upload-Concat"] = upload.concat
         if upload.state == State.RECEIVING:
-            headers["Upload-Expires"] = _expires(upload)
+            headers["Upload-Expires"] = formatdate(self.service.idle_until(upload), usegmt=True)
         if upload.state == State.COMPLETE:
             headers["Pyfiledrop-Download-Url"] = self.link(request, upload)

@@ -60,12 +60,14 @@ def bars() -> Any:
 
 def upload_all(
     files: tuple[Path, ...], url: str, state: StateFile, *, chunk_size: int, parallel: int,
-    retries: int,
+    retries: int, expire: str | None = None,
 ) -> int:  # fmt: skip
     """Upload each file in turn; returns how many failed. Links go to stdout, notes to stderr."""
     failures = 0
     shown = bars() if sys.stderr.isatty() else contextlib.nullcontext(PlainView())
-    uploader = Uploader(url, state, chunk_size=chunk_size, parallel=parallel, retries=retries)
+    uploader = Uploader(
+        url, state, chunk_size=chunk_size, parallel=parallel, retries=retries, expire=expire
+    )
     with uploader, shown as view:
         total = view.add_task("all files", total=sum(p.stat().st_size for p in files))
         for path in files:

@@ -51,8 +51,11 @@ class Uploader:
         parallel: int,
         retries: int = 5,
         backoff: float = 0.5,
+        expire: str | None = None,
     ) -> None:
+        """`expire`: how long the server should keep the files (`1h`), None for its limit."""
         self.url = url.rstrip("/")
+        self.expire = expire
         self.state = state
         self.chunk_size = chunk_size
         self.parallel = parallel
@@ -140,6 +143,8 @@ class Uploader:
             "dzchunksize": str(layout.chunk_size),
             "dztotalchunkcount": str(layout.chunk_count),
         }
+        if self.expire is not None:  # sent with every chunk: whichever arrives first makes it
+            fields["expire"] = self.expire
         stop = threading.Event()
 
         def send(index: int) -> None:
@@ -175,7 +180,9 @@ class Uploader:
                 raise UploadFailed("the server no longer knows this upload")
             if status["state"] == "complete":
                 return status
-            if status["state"] == "failed":
+            if status["state"] == "expired":
+                raise UploadFailed("the server finished the file, but it has already expired")
+            if status["state"] not in ("receiving", "assembling"):  # failed, or abandoned
                 raise UploadFailed(f"the server could not finish the file: {status.get('error')}")
         raise UploadFailed("the server did not finish the file in time")
 

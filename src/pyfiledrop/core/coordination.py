@@ -14,6 +14,7 @@ import itertools
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 
 from pyfiledrop.core.interfaces import MetaStore
 
@@ -62,6 +63,17 @@ class Instance:
                     await self._meta.forget_silent(SILENT)
             except Exception:  # a busy or full database: beat again next time
                 pass
+
+
+async def every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:
+    """Run `work` every `seconds` until cancelled: the background tasks every process runs. A
+    failure (a busy or full database, a store that is down) waits for the next time."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            pass
 
 
 def _alive(pid: int) -> bool:

@@ -16,7 +16,9 @@ from collections import OrderedDict
 from collections.abc import Coroutine
 from typing import Any
 
-from pyfiledrop.core.coordination import Instance
+from pyfiledrop.core.clock import Clock
+from pyfiledrop.core.coordination import Instance, every
+from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.interfaces import (
     LocalFiles,
     MetaStore,
@@ -24,7 +26,7 @@ from pyfiledrop.core.interfaces import (
     StorageUnavailable,
     WritebackHints,
 )
-from pyfiledrop.core.model import ALLOWED_MOVES, Layout, State, Upload
+from pyfiledrop.core.model import Layout, State, Upload, check_move
 from pyfiledrop.core.prehash import Fold, Prehash, fold_blocking, fold_reads
 from pyfiledrop.core.receiving import is_full, storage_error
 
@@ -44,11 +46,15 @@ class Finisher:
         storage: Storage,
         instance: Instance,
         writeback: WritebackHints | None,
+        clock: Clock,
         local_files: LocalFiles | None = None,
+        events: Events | None = None,
     ) -> None:
         self.meta = meta
+        self.events = events or Events()
         self.storage = storage
         self.instance = instance
+        self.clock = clock
         self._writeback = writeback
         self._local_files = local_files
         self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
@@ -99,8 +105,8 @@ class Finisher:
     # --- finishing --------------------------------------------------------------------------------
 
     async def move(self, upload_id: str, old: State, new: State, **fields: Any) -> bool:
-        """Every state change goes through here, so the table of allowed moves is enforced."""
-        assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
+        """Every state change the finisher makes goes through here, checked against the table."""
+        check_move(old, new)
         return await self.meta.move(upload_id, old, new, **fields)
 
     async def finish(
@@ -148,22 +154,31 @@ class Finisher:
                 await self.meta.note_error(upload_id, storage_error(exc).message)
             else:
                 error = storage_error(exc).message
-                await self.move(upload_id, State.ASSEMBLING, State.FAILED, error=error)
+                await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
             return
         if stored.size != upload.layout.size:
             error = f"assembled {stored.size} bytes, expected {upload.layout.size}"
-            await self.move(upload_id, State.ASSEMBLING, State.FAILED, error=error)
+            await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
             return
-        await self.move(
+        life = upload.lifetime  # counted from now, when the file is complete
+        await self._told(
+            Event.COMPLETED,
             upload_id,
-            State.ASSEMBLING,
             State.COMPLETE,
             sha256=stored.sha256,
             storage_key=stored.key,
             download_token=upload.download_token or secrets.token_urlsafe(24),
+            expires_at=None if life is None else self.clock.now() + life,
         )
         if upload.error:
             await self.meta.note_error(upload_id, None)
+
+    async def _told(self, event: Event, upload_id: str, new: State, **fields: Any) -> None:
+        """Move an assembling upload to `new` and, if this call moved it, emit `event`."""
+        if await self.move(upload_id, State.ASSEMBLING, new, **fields):
+            found = await self.meta.get(upload_id)
+            if found is not None:
+                self.events.emit(event, found)
 
     def _notify(self) -> None:
         self.settled.set()
@@ -179,28 +194,9 @@ class Finisher:
         for upload in await self.meta.whole():
             await self.finish(upload.id)
 
-    async def remove_leftovers(self) -> int:
-        """Remove partial data that no unfinished upload needs; return how many uploads had some.
-
-        The storage is listed before the records are read: a record is made before its upload's
-        partial object, so whatever is listed and has no record is an orphan.
-        """
-        removed = 0
-        for upload_id in await self.storage.partials():
-            upload = await self.meta.get(upload_id)
-            if upload is None or upload.state in (State.COMPLETE, State.FAILED):
-                await self.storage.discard(upload_id)
-                removed += 1
-        return removed
-
     async def run(self) -> None:
         """Sweep every `SWEEP_EVERY` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(SWEEP_EVERY)
-            try:
-                await self.sweep()
-            except Exception:  # a busy or full database: sweep again next time
-                pass
+        await every(SWEEP_EVERY, self.sweep)
 
     def track(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` in the background; `drain` waits for it."""

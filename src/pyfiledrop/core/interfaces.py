@@ -11,6 +11,10 @@ instance keeps its heartbeat; a claim of a dead instance is free at once for any
 
 Every method is a coroutine: back ends do their blocking work (SQL, fsync, network) off the
 event loop, so a slow disk or database never freezes the server's other requests.
+
+Time: a metadata store stamps `updated_at` with the core's `Clock` (given to its constructor);
+questions about expiry take their "now" or cutoff from the caller. Leases are timed by the
+store's own clock (the database's, for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -59,20 +63,27 @@ class MetaStore(Protocol):
         or the stored offset at the known size (stream uploads, but not tus partial uploads,
         which wait to be concatenated). Used to finish what a crash left unfinished."""
 
+    async def expired(self, now: float) -> list[Upload]:
+        """Every complete upload whose `expires_at` is at or before `now`."""
+
+    async def idle_since(self, cutoff: float) -> list[Upload]:
+        """Every receiving or failed upload not updated since before `cutoff`."""
+
     async def start_chunk(
         self, upload_id: str, index: int, holder: str, instance: str, lease: float
     ) -> ChunkStart:
         """Claim chunk `index` for `holder` (of process `instance`) for `lease` seconds.
 
         Atomically: refuse (BUSY) while another live holder has the claim, refuse (CLOSED) unless
-        the upload is receiving; else take the claim and mark the chunk not received. When the
-        chunk was received before, its bytes are about to change: increment the upload's
-        `rewrites`, so a digest computed from the old bytes is known to be stale.
+        the upload is receiving; else take the claim, mark the chunk not received and set the
+        upload's `updated_at` to now (it is not idle). When the chunk was received before, its
+        bytes are about to change: increment the upload's `rewrites`, so a digest computed from
+        the old bytes is known to be stale.
         """
 
     async def end_chunk(self, upload_id: str, index: int, holder: str) -> int:
-        """Mark chunk `index` received and release `holder`'s claim on it; return how many
-        distinct chunks are received. Idempotent."""
+        """Mark chunk `index` received, set the upload's `updated_at` to now and release
+        `holder`'s claim on it; return how many distinct chunks are received. Idempotent."""
 
     async def abandon_chunk(self, upload_id: str, index: int, holder: str) -> None:
         """Release `holder`'s claim on chunk `index` without marking it received."""
@@ -91,10 +102,25 @@ class MetaStore(Protocol):
         storage_key: str | None = None,
         download_token: str | None = None,
         error: str | None = None,
+        expires_at: float | None = None,
+        removed_at: float | None = None,
+        freed_bytes: int | None = None,
     ) -> bool:
-        """Compare-and-set: move the upload from `old` to `new` and set the given fields.
+        """Compare-and-set: move the upload from `old` to `new`, set the given fields (those not
+        None) and `updated_at`.
 
         Returns False, changing nothing, when the upload is not in `old` (someone else moved it).
+        """
+
+    async def abandon(
+        self, upload_id: str, old: State, cutoff: float, removed_at: float, freed_bytes: int
+    ) -> bool:
+        """Compare-and-set for the clean-up: move the upload from `old` to abandoned, setting
+        `removed_at` and `freed_bytes`, only while it is still idle: not updated since before
+        `cutoff`, and no live holder has a claim on one of its chunks.
+
+        Atomic with `start_chunk`: once it returns True no chunk of the upload can start; a chunk
+        that started first makes it return False. Returns False, changing nothing, otherwise.
         """
 
     async def note_error(self, upload_id: str, error: str | None) -> None:

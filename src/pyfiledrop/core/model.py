@@ -9,24 +9,39 @@ from dataclasses import dataclass
 class State(enum.StrEnum):
     """The life of an upload.
 
-    receiving -> assembling -> complete
-             \\-> failed    \\-> failed
-    Only the upload service moves an upload, and every move goes through the metadata store's
-    compare-and-set so two workers never both finish the same upload.
+    receiving --> assembling --> complete --> expired
+      |    |          |
+      |    +----------+--> failed
+      |                      |
+      +--> abandoned <-------+
+    Only the upload service (its finisher and its clean-up) moves an upload, and every move goes
+    through the metadata store's compare-and-set so two workers never both finish, or remove, the
+    same upload. `expired` (a finished file past its life) and `abandoned` (an unfinished upload
+    left idle) are the clean-up's: the bytes are removed, the record stays.
     """
 
     RECEIVING = "receiving"
     ASSEMBLING = "assembling"
     COMPLETE = "complete"
     FAILED = "failed"
+    EXPIRED = "expired"
+    ABANDONED = "abandoned"
 
 
 ALLOWED_MOVES: dict[State, frozenset[State]] = {
-    State.RECEIVING: frozenset({State.ASSEMBLING, State.FAILED}),
+    State.RECEIVING: frozenset({State.ASSEMBLING, State.FAILED, State.ABANDONED}),
     State.ASSEMBLING: frozenset({State.COMPLETE, State.FAILED}),
-    State.COMPLETE: frozenset(),
-    State.FAILED: frozenset(),
+    State.COMPLETE: frozenset({State.EXPIRED}),
+    State.FAILED: frozenset({State.ABANDONED}),
+    State.EXPIRED: frozenset(),
+    State.ABANDONED: frozenset(),
 }
+IDLE_STATES = (State.RECEIVING, State.FAILED)  # what the clean-up abandons once left idle
+
+
+def check_move(old: State, new: State) -> None:
+    """Every state change is checked against the table before it is asked of the store."""
+    assert new in ALLOWED_MOVES[old], f"{old} -> {new} is not a legal move"
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,10 @@ class Upload:
     `metadata` the client's Upload-Metadata as sent, `concat` "partial" or "final;<urls>".
     `rewrites` counts chunks sent again after they were received: a digest computed while it had
     another value may cover bytes that changed since.
+
+    `lifetime` is how long the file may live once finished (None: for ever), fixed when the upload
+    is made; `expires_at` is set from it on completion. `removed_at` and `freed_bytes` say when the
+    clean-up removed its bytes and how many.
     """
 
     id: str
@@ -83,7 +102,19 @@ class Upload:
     metadata: str | None = None
     concat: str | None = None
     rewrites: int = 0
+    lifetime: float | None = None
+    expires_at: float | None = None
+    removed_at: float | None = None
+    freed_bytes: int | None = None
 
     @property
     def size(self) -> int | None:
         return self.layout.size if self.layout else None
+
+    def expired(self, now: float) -> bool:
+        """Whether the file is past its life at `now`, removed by the clean-up or not yet."""
+        if self.state == State.EXPIRED:
+            return True
+        return (
+            self.state == State.COMPLETE and self.expires_at is not None and self.expires_at <= now
+        )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import re
 import secrets
-import time
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -67,10 +66,12 @@ def new_upload(
     filename: str,
     content_type: str,
     layout: Layout | None,
+    now: float,
+    *,
     protocol: str = "dropzone",
+    lifetime: float | None = None,
 ) -> Upload:
-    """A fresh record with a server-issued id, not yet stored."""
-    now = time.time()
+    """A fresh record with a server-issued id, made at `now`, not yet stored."""
     return Upload(
         id=secrets.token_hex(16),
         client_id=client_id,
@@ -82,6 +83,7 @@ def new_upload(
         created_at=now,
         updated_at=now,
         protocol=protocol,
+        lifetime=lifetime,
     )
 
 

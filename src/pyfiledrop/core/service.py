@@ -10,6 +10,11 @@ finish the upload exactly once when every byte is in. Two kinds of upload share 
 - stream (tus, and plain one-request uploads): bytes in order from a stored offset, one writer at
   a time (the claim `stream:<id>`), progress saved every `STEP` bytes.
 
+Uploads live as long as `Lifetimes` say: a finished file until its `expires_at` (fixed on
+completion from the life it was given when it was made), an unfinished one while it does not sit
+idle too long. The `Cleanup` removes them afterwards; until it does, they are refused all the same
+(410), judged by the service's clock.
+
 Nothing here knows HTTP, SQL or file paths, and nothing that decides correctness lives only in
 this process's memory.
 """
@@ -24,7 +29,10 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
 
 from pyfiledrop import errors
+from pyfiledrop.core.cleanup import Cleanup
+from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import Instance
+from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.finishing import Finisher
 from pyfiledrop.core.interfaces import (
     ChunkStart,
@@ -36,6 +44,7 @@ from pyfiledrop.core.interfaces import (
     Storage,
     WritebackHints,
 )
+from pyfiledrop.core.lifetimes import Lifetimes, when
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.core.receiving import (
     ChunkSink,
@@ -68,6 +77,8 @@ class UploadService:
         storage: Storage,
         limits: Limits,
         *,
+        lifetimes: Lifetimes | None = None,
+        clock: Clock = SYSTEM,
         writeback: WritebackHints | None = None,
         concatenation: Concatenation | None = None,
         local_files: LocalFiles | None = None,
@@ -76,12 +87,19 @@ class UploadService:
     ) -> None:
         """`writeback`, `concatenation`, `local_files`, `range_reads` and `presigned` are the
         storage's optional capabilities, found once by `compose.py` (`presigned` only when the
-        operator turned it on)."""
+        operator turned it on). `lifetimes` default to keeping files for ever. `clock` is the one
+        source of time for records and expiry; the metadata store must stamp records with it."""
         self.meta = meta
         self.storage = storage
         self.limits = limits
+        self.lifetimes = lifetimes or Lifetimes()
+        self.clock = clock
         self.instance = Instance(meta)
-        self.finisher = Finisher(meta, storage, self.instance, writeback, local_files)
+        self.events = Events()
+        self.finisher = Finisher(
+            meta, storage, self.instance, writeback, clock, local_files, self.events
+        )
+        self.cleanup = Cleanup(meta, storage, self.instance, clock, self.lifetimes, self.events)
         self.concatenation = concatenation
         self.local_files = local_files
         self.range_reads = range_reads
@@ -93,10 +111,13 @@ class UploadService:
         """Join the other processes, remove leftovers, and resume interrupted work."""
         await self.instance.beat()
         await self.instance.reap()
-        await self.finisher.remove_leftovers()
+        await self.cleanup.remove_orphans()
         self.finisher.track(self.finisher.sweep())
         loop = asyncio.get_running_loop()
-        self._loops = [loop.create_task(self.instance.run()), loop.create_task(self.finisher.run())]
+        self._loops = [
+            loop.create_task(task)
+            for task in (self.instance.run(), self.finisher.run(), self.cleanup.run())
+        ]
 
     async def stop(self) -> None:
         for task in self._loops:
@@ -114,14 +135,23 @@ class UploadService:
 
     # --- creation -------------------------------------------------------------------------------
 
-    async def begin_chunked(self, owner: str, client_id: str, declared: Declared) -> Upload:
-        """The upload a chunk belongs to, made on its first chunk; checks every declared total."""
+    async def begin_chunked(
+        self, owner: str, client_id: str, declared: Declared, expire: str | None = None
+    ) -> Upload:
+        """The upload a chunk belongs to, made on its first chunk; checks every declared total.
+
+        `expire` is the life the uploader asks for (`1h`), checked on every chunk and given to
+        the upload by the chunk that makes it."""
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)
+        life = self.lifetimes.life_for(expire)
         existing = self._known.get(client_id) or await self.meta.get_by_client_id(client_id)
         if existing is None:
-            fresh = new_upload(owner, client_id, filename, declared.content_type, layout)
+            fresh = new_upload(
+                owner, client_id, filename, declared.content_type, layout, self.clock.now(),
+                lifetime=life,
+            )  # fmt: skip
             existing = await self._create(fresh)
         self._remember(client_id, existing)
         self._check_owner(existing, owner)
@@ -173,13 +203,19 @@ class UploadService:
         metadata: str | None = None,
         concat: str | None = None,
         protocol: str = "tus",
+        expire: str | None = None,
     ) -> Upload:
-        """A new stream upload; `size` None defers the length to a later request."""
+        """A new stream upload; `size` None defers the length to a later request. `expire` is
+        the life its uploader asks for."""
+        life = self.lifetimes.life_for(expire)
         layout = None
         if size is not None:
             self.check_size(size)
             layout = stream_layout(size)
-        fresh = new_upload(owner, None, filename, content_type, layout, protocol)
+        fresh = new_upload(
+            owner, None, filename, content_type, layout, self.clock.now(), protocol=protocol,
+            lifetime=life,
+        )  # fmt: skip
         return await self._create(replace(fresh, metadata=metadata, concat=concat))
 
     async def _create(self, fresh: Upload) -> Upload:
@@ -192,13 +228,12 @@ class UploadService:
             except OSError as exc:
                 await self.meta.delete(fresh.id)
                 raise storage_error(exc) from exc
+            self.events.emit(Event.CREATED, stored)
         return stored
 
     # --- chunks ---------------------------------------------------------------------------------
 
-    async def receive_chunk(
-        self, upload: Upload, index: int, offset: int, data: Bytes
-    ) -> Upload:
+    async def receive_chunk(self, upload: Upload, index: int, offset: int, data: Bytes) -> Upload:
         """Store chunk `index`; it counts once `data` ended with every byte stored. Returns the
         upload as the chunk left it.
 
@@ -221,7 +256,10 @@ class UploadService:
             sink.check_complete()
             if upload.client_id:  # finished or removed: nothing to keep for its next chunks
                 self._known.pop(upload.client_id, None)
-            return self._nudge(await self.refresh(upload))
+            current = await self.refresh(upload)
+            if current.state == State.ABANDONED:
+                raise self.gone(current)
+            return self._nudge(current)
         prehash = await self.finisher.prehash_of(upload)
         if prehash:
             prehash.forgotten(index)
@@ -387,10 +425,12 @@ class UploadService:
         return current
 
     async def receive_plain(
-        self, owner: str, filename: str, content_type: str, data: Bytes
+        self, owner: str, filename: str, content_type: str, data: Bytes, expire: str | None = None
     ) -> Upload:
         """A whole file in one request: stored as it arrives, finished at its end."""
-        upload = await self.create_stream(owner, filename, content_type, None, protocol="plain")
+        upload = await self.create_stream(
+            owner, filename, content_type, None, protocol="plain", expire=expire
+        )
         try:
             return await self.finish_plain(await self.append(upload, 0, data, keep_partial=False))
         except BaseException:
@@ -421,6 +461,7 @@ class UploadService:
         metadata: str | None,
         concat: str,
         parts: list[Upload],
+        expire: str | None = None,
     ) -> Upload:
         """A final upload made of finished partial uploads, each named once, in order; the
         partials are consumed. Naming a partial's URL is the right to use it (tus clients keep
@@ -430,6 +471,7 @@ class UploadService:
             raise errors.NOT_ALLOWED("This server's storage cannot concatenate uploads.")
         if len({p.id for p in parts}) != len(parts):
             raise errors.BAD_REQUEST("Each partial upload may be named only once.")
+        self.lifetimes.life_for(expire)  # refused before any partial is claimed
         holder = self.instance.holder()
         claimed: list[str] = []
         try:
@@ -443,7 +485,7 @@ class UploadService:
             if any(p is None for p in current):
                 raise errors.NOT_FOUND("A partial upload named here no longer exists.")
             return await self._concatenate(
-                owner, filename, content_type, metadata, concat, [p for p in current if p]
+                owner, filename, content_type, metadata, concat, [p for p in current if p], expire
             )
         finally:
             for name in claimed:
@@ -457,9 +499,11 @@ class UploadService:
         metadata: str | None,
         concat: str,
         parts: list[Upload],
+        expire: str | None,
     ) -> Upload:
         assert self.concatenation is not None
         for partial in parts:
+            self.kept(partial)  # abandoned: its bytes are gone
             layout = partial.layout
             if partial.concat != "partial" or layout is None or partial.offset != layout.size:
                 raise errors.BAD_REQUEST(
@@ -467,7 +511,7 @@ class UploadService:
                 )
         size = sum(p.layout.size for p in parts if p.layout)
         final = await self.create_stream(
-            owner, filename, content_type, size, metadata=metadata, concat=concat
+            owner, filename, content_type, size, metadata=metadata, concat=concat, expire=expire
         )
         try:
             digest = await self.concatenation.concat(final.id, [p.id for p in parts])
@@ -488,6 +532,7 @@ class UploadService:
         The record goes first, so nothing finds the upload while its files are being removed.
         """
         await self.meta.delete(upload.id)
+        self.events.emit(Event.DELETED, upload)
         self.finisher.forget(upload.id)
         if upload.client_id:
             self._known.pop(upload.client_id, None)
@@ -529,7 +574,7 @@ class UploadService:
         while True:
             current = await self.refresh(upload)
             left = deadline - asyncio.get_running_loop().time()
-            if current.state in (State.COMPLETE, State.FAILED) or left <= 0:
+            if current.state not in (State.RECEIVING, State.ASSEMBLING) or left <= 0:
                 return current
             try:  # woken at once by this process; by another one within _POLL seconds
                 await asyncio.wait_for(self.finisher.settled.wait(), min(left, _POLL))
@@ -540,11 +585,33 @@ class UploadService:
         return await self.meta.received(upload.id)
 
     async def downloadable(self, token: str) -> Upload:
-        """The complete upload a download token names."""
+        """The complete upload a download token names; 410 once it is past its life."""
         upload = await self.meta.get_by_token(token) if _TOKEN.match(token) else None
-        if upload is None or upload.state != State.COMPLETE:
+        if upload is None or upload.state not in (State.COMPLETE, State.EXPIRED):
             raise errors.NOT_FOUND("No file is available at this link.")
+        return self.kept(upload)
+
+    def kept(self, upload: Upload) -> Upload:
+        """`upload`, unless its bytes are gone or due to go: an expired file or an abandoned
+        upload (410), whether or not the clean-up has removed them yet."""
+        if upload.expired(self.clock.now()) or upload.state == State.ABANDONED:
+            raise self.gone(upload)
         return upload
+
+    def idle_until(self, upload: Upload) -> float:
+        """When an unfinished upload that receives nothing more is abandoned."""
+        return upload.updated_at + self.lifetimes.idle_limit
+
+    @staticmethod
+    def gone(upload: Upload) -> errors.UploadError:
+        if upload.state == State.ABANDONED:
+            return errors.GONE(
+                f"This upload sat unfinished for too long; its data was removed on "
+                f"{when(upload.removed_at)}. Send the file again."
+            )
+        return errors.GONE(
+            f"This file expired on {when(upload.expires_at)}; it is no longer available."
+        )
 
     async def refresh(self, upload: Upload) -> Upload:
         current = await self.meta.get(upload.id)

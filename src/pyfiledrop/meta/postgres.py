@@ -19,9 +19,9 @@ or serialisation failure (two `forget_instances` at once) is retried.
 
 Clock: lease expiry and heartbeats are on the database's clock (`statement_timestamp()`): the
 core passes lease lengths, not times, so hosts whose clocks differ still agree on which claims
-are live (SQLite, on one host, uses that host's clock). An upload's `created_at` comes from the
-core and `updated_at` is this host's `time.time()`, as in SQLite: they are shown, never compared
-across hosts to decide anything.
+are live (SQLite, on one host, uses that host's clock). An upload's times (`created_at`,
+`updated_at`, `expires_at`, `removed_at`) are on the core's clock, as in SQLite: expiry is
+judged against them in days or hours, where hosts' clocks that differ by seconds do not matter.
 
 Failures: no psycopg error leaves this module. A database that cannot be reached (refused,
 restarting, a dropped connection, no free connection within `POOL_WAIT`) is STORAGE_BUSY, 503
@@ -43,11 +43,13 @@ from psycopg import errors as pg_errors
 from psycopg.rows import TupleRow
 
 from pyfiledrop import errors
+from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta import OpenError
 from pyfiledrop.meta.migrations import Migration, migrations
+from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
 T = TypeVar("T")
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
@@ -63,11 +65,6 @@ TRIES = 3  # attempts at a step that hit a deadlock, a serialisation failure or 
 # again; a compare-and-set is the client's to retry (503).
 _ENDED = ("57P01", "57P02")
 
-_COLUMNS = (
-    "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
-    "sha256, download_token, storage_key, error, created_at, updated_at, "
-    "protocol, stream_offset, metadata, concat, rewrites"
-)
 _NOW = "extract(epoch FROM statement_timestamp())::float8"
 _LIVE = (
     f"claims.expires_at > {_NOW} AND claims.instance IN "
@@ -156,9 +153,15 @@ class PostgresMetaStore:
     """`MetaStore` on one PostgreSQL database."""
 
     def __init__(
-        self, url: str, *, pool_size: int = POOL_SIZE, pool_wait: float = POOL_WAIT
+        self,
+        url: str,
+        *,
+        pool_size: int = POOL_SIZE,
+        pool_wait: float = POOL_WAIT,
+        clock: Clock = SYSTEM,
     ) -> None:
         migrate_url(url)
+        self._clock = clock
         self._pool: Pool = psycopg_pool.AsyncConnectionPool(
             url,
             min_size=1,
@@ -230,26 +233,27 @@ class PostgresMetaStore:
             layout.chunk_count if layout else None, upload.state.value, upload.sha256,
             upload.download_token, upload.storage_key, upload.error, upload.created_at,
             upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
-            upload.rewrites,
+            upload.rewrites, upload.lifetime, upload.expires_at, upload.removed_at,
+            upload.freed_bytes,
         )  # fmt: skip
         # A racing creator's row is not in this statement's snapshot: look it up afterwards. On
         # `id` when there is no client id, so that sending the step again finds its own row.
         key, value = ("client_id", upload.client_id) if upload.client_id else ("id", upload.id)
         for _ in range(TRIES):
             made = await self._rows(
-                f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
-                f"ON CONFLICT ({key}) DO NOTHING RETURNING {_COLUMNS}",
+                f"INSERT INTO uploads ({COLUMNS}) VALUES ({', '.join(['%s'] * len(values))}) "
+                f"ON CONFLICT ({key}) DO NOTHING RETURNING {COLUMNS}",
                 values,
             )
-            found = _to_upload(made[0]) if made else await self._one(key, value)
+            found = to_upload(made[0]) if made else await self._one(key, value)
             if found is not None:
                 return found
             # the row in the way was deleted since: insert again
         raise errors.STORAGE_BUSY("The server's database is busy; try again shortly.")
 
     async def _one(self, where: str, value: str) -> Upload | None:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = %s", (value,))
-        return _to_upload(rows[0]) if rows else None
+        rows = await self._rows(f"SELECT {COLUMNS} FROM uploads WHERE {where} = %s", (value,))
+        return to_upload(rows[0]) if rows else None
 
     async def get(self, upload_id: str) -> Upload | None:
         return await self._one("id", upload_id)
@@ -261,18 +265,26 @@ class PostgresMetaStore:
         return await self._one("download_token", token)
 
     async def in_state(self, state: State) -> list[Upload]:
-        rows = await self._rows(f"SELECT {_COLUMNS} FROM uploads WHERE state = %s", (state.value,))
-        return [_to_upload(r) for r in rows]
+        return await self._select("state = %s", (state.value,))
 
     async def whole(self) -> list[Upload]:
-        rows = await self._rows(
-            f"SELECT {_COLUMNS} FROM uploads WHERE state = 'receiving' AND ("
+        return await self._select(
+            "state = 'receiving' AND ("
             "(protocol = 'dropzone' AND received = chunk_count) OR "
             "(protocol <> 'dropzone' AND stream_offset = size "
             "AND coalesce(concat, '') <> 'partial'))",
             (),
         )
-        return [_to_upload(r) for r in rows]
+
+    async def expired(self, now: float) -> list[Upload]:
+        return await self._select("state = 'complete' AND expires_at <= %s", (now,))
+
+    async def idle_since(self, cutoff: float) -> list[Upload]:
+        return await self._select(f"state IN ({IDLE}) AND updated_at < %s", (cutoff,))
+
+    async def _select(self, where: str, values: tuple[Any, ...]) -> list[Upload]:
+        rows = await self._rows(f"SELECT {COLUMNS} FROM uploads WHERE {where}", values)
+        return [to_upload(r) for r in rows]
 
     async def move(
         self,
@@ -285,18 +297,20 @@ class PostgresMetaStore:
         storage_key: str | None = None,
         download_token: str | None = None,
         error: str | None = None,
+        expires_at: float | None = None,
+        removed_at: float | None = None,
+        freed_bytes: int | None = None,
     ) -> bool:
-        sets: dict[str, Any] = {"state": new.value, "updated_at": time.time()}
-        if layout is not None:
-            sets |= {"size": layout.size, "chunk_size": layout.chunk_size}
-            sets["chunk_count"] = layout.chunk_count
-        optional = {
+        fields = {
             "sha256": sha256,
             "storage_key": storage_key,
             "download_token": download_token,
             "error": error,
+            "expires_at": expires_at,
+            "removed_at": removed_at,
+            "freed_bytes": freed_bytes,
         }
-        sets |= {k: v for k, v in optional.items() if v is not None}
+        sets = moved_columns(new, self._clock.now(), layout, fields)
         assignments = ", ".join(f"{column} = %({column})s" for column in sets)
         return await self._changed(
             f"UPDATE uploads SET {assignments} WHERE id = %(_id)s AND state = %(_old)s",
@@ -304,17 +318,32 @@ class PostgresMetaStore:
             again=False,
         )
 
+    async def abandon(
+        self, upload_id: str, old: State, cutoff: float, removed_at: float, freed_bytes: int
+    ) -> bool:
+        # A `start_chunk` that locked the row first sets `updated_at`: this statement, waiting on
+        # the lock, re-checks `updated_at < cutoff` against the new row and leaves it alone.
+        return await self._changed(
+            "UPDATE uploads SET state = 'abandoned', removed_at = %(removed)s, "
+            "freed_bytes = %(freed)s, updated_at = %(removed)s "
+            "WHERE id = %(id)s AND state = %(old)s AND updated_at < %(cutoff)s AND NOT EXISTS "
+            f"(SELECT FROM claims WHERE claims.upload_id = uploads.id AND {_LIVE})",
+            {"removed": removed_at, "freed": freed_bytes, "id": upload_id, "old": old.value,
+             "cutoff": cutoff},
+            again=False,
+        )  # fmt: skip
+
     async def note_error(self, upload_id: str, error: str | None) -> None:
         await self._changed(
             "UPDATE uploads SET error = %s, updated_at = %s WHERE id = %s",
-            (error, time.time(), upload_id),
+            (error, self._clock.now(), upload_id),
         )
 
     async def set_offset(self, upload_id: str, old: int, new: int) -> bool:
         return await self._changed(
             "UPDATE uploads SET stream_offset = %s, updated_at = %s "
             "WHERE id = %s AND stream_offset = %s AND state = 'receiving'",
-            (new, time.time(), upload_id, old),
+            (new, self._clock.now(), upload_id, old),
             again=False,
         )
 
@@ -322,7 +351,7 @@ class PostgresMetaStore:
         return await self._changed(
             "UPDATE uploads SET size = %s, chunk_size = %s, chunk_count = %s, updated_at = %s "
             "WHERE id = %s AND size IS NULL",
-            (layout.size, layout.chunk_size, layout.chunk_count, time.time(), upload_id),
+            (layout.size, layout.chunk_size, layout.chunk_count, self._clock.now(), upload_id),
             again=False,
         )
 
@@ -336,11 +365,11 @@ class PostgresMetaStore:
     ) -> ChunkStart:
         values = {
             "upload": upload_id, "idx": index, "name": f"chunk:{upload_id}:{index}",
-            "holder": holder, "instance": instance, "lease": lease,
+            "holder": holder, "instance": instance, "lease": lease, "now": self._clock.now(),
         }  # fmt: skip
         # One statement: the upload's row is locked first (the main query reads `up` before the
-        # unreferenced `gone` and `bump` run at its end). Taken: a re-send of a received chunk
-        # also counts a rewrite, its bytes may change under a digest.
+        # unreferenced `bump` runs at its end). Taken: the upload is not idle, and a re-send of a
+        # received chunk also counts a rewrite, its bytes may change under a digest.
         rows = await self._rows(
             "WITH up AS (SELECT state FROM uploads WHERE id = %(upload)s FOR NO KEY UPDATE), "
             "took AS ("
@@ -348,8 +377,9 @@ class PostgresMetaStore:
             + " RETURNING 1), "
             "gone AS (DELETE FROM chunks WHERE upload_id = %(upload)s AND idx = %(idx)s "
             "AND EXISTS (SELECT FROM took) RETURNING 1), "
-            "bump AS (UPDATE uploads SET received = received - 1, rewrites = rewrites + 1 "
-            "WHERE id = %(upload)s AND EXISTS (SELECT FROM gone)) "
+            "bump AS (UPDATE uploads SET received = received - (SELECT count(*) FROM gone), "
+            "rewrites = rewrites + (SELECT count(*) FROM gone), updated_at = %(now)s "
+            "WHERE id = %(upload)s AND EXISTS (SELECT FROM took)) "
             "SELECT (SELECT state FROM up), EXISTS (SELECT FROM took)",
             values,
         )
@@ -360,7 +390,7 @@ class PostgresMetaStore:
 
     async def end_chunk(self, upload_id: str, index: int, holder: str) -> int:
         values = {"upload": upload_id, "idx": index, "name": f"chunk:{upload_id}:{index}",
-                  "holder": holder}  # fmt: skip
+                  "holder": holder, "now": self._clock.now()}  # fmt: skip
         # One statement; the main UPDATE locks the upload's row (through `up`) before `added`
         # inserts, and the unreferenced `released` runs last.
         rows = await self._rows(
@@ -368,8 +398,8 @@ class PostgresMetaStore:
             "released AS (DELETE FROM claims WHERE name = %(name)s AND holder = %(holder)s), "
             "added AS (INSERT INTO chunks (upload_id, idx) SELECT id, %(idx)s FROM up "
             "ON CONFLICT DO NOTHING RETURNING 1) "
-            "UPDATE uploads SET received = received + (SELECT count(*) FROM added) "
-            "WHERE id = (SELECT id FROM up) RETURNING received",
+            "UPDATE uploads SET received = received + (SELECT count(*) FROM added), "
+            "updated_at = %(now)s WHERE id = (SELECT id FROM up) RETURNING received",
             values,
         )
         return int(rows[0][0]) if rows else 0
@@ -427,29 +457,3 @@ class PostgresMetaStore:
     async def close(self) -> None:
         if self._opened:
             await self._pool.close()
-
-
-def _to_upload(row: TupleRow) -> Upload:
-    (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
-     error, created, updated, protocol, offset, metadata, concat, rewrites) = row  # fmt: skip
-    layout = Layout(size, chunk_size, count) if size is not None else None
-    return Upload(
-        id=uid,
-        client_id=client_id,
-        owner=owner,
-        filename=filename,
-        content_type=ctype,
-        layout=layout,
-        state=State(state),
-        created_at=created,
-        updated_at=updated,
-        sha256=sha256,
-        download_token=token,
-        storage_key=key,
-        error=error,
-        protocol=protocol,
-        offset=offset,
-        metadata=metadata,
-        concat=concat,
-        rewrites=rewrites,
-    )

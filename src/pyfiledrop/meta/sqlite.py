@@ -31,28 +31,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pyfiledrop import errors
+from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta.migrations import Migration, migrations
+from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
 T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
 CHECKPOINT_EVERY = 1.0  # seconds between checkpoints of the WAL into the database
 READERS = 2
 
-_COLUMNS = (
-    "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
-    "sha256, download_token, storage_key, error, created_at, updated_at, "
-    "protocol, stream_offset, metadata, concat, rewrites"
-)
 _LIVE = "expires_at > :now AND instance IN (SELECT id FROM instances WHERE seen_at > :alive)"
+_LIVE_CLAIM = (
+    "claims.expires_at > :now AND claims.instance IN "
+    "(SELECT id FROM instances WHERE seen_at > :alive)"
+)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
-    )
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT)
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpoint thread does it
@@ -133,9 +132,10 @@ def _unversioned(db: sqlite3.Connection) -> set[int]:
 class SQLiteMetaStore:
     """`MetaStore` on one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = SYSTEM) -> None:
         _create_private(path)
         self._path = path
+        self._clock = clock
         self._writer = _connect(path)
         self._writer.execute("PRAGMA journal_mode=WAL")
         migrate(self._writer)
@@ -203,12 +203,13 @@ class SQLiteMetaStore:
             layout.chunk_count if layout else None, upload.state.value, upload.sha256,
             upload.download_token, upload.storage_key, upload.error, upload.created_at,
             upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
-            upload.rewrites,
+            upload.rewrites, upload.lifetime, upload.expires_at, upload.removed_at,
+            upload.freed_bytes,
         )  # fmt: skip
 
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
-                f"INSERT INTO uploads ({_COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
+                f"INSERT INTO uploads ({COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
                 "ON CONFLICT(client_id) DO NOTHING",
                 values,
             )
@@ -224,9 +225,9 @@ class SQLiteMetaStore:
 
     async def _one(self, where: str, value: str) -> Upload | None:
         def select(db: sqlite3.Connection) -> Upload | None:
-            row = db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE {where} = ?", (value,))
+            row = db.execute(f"SELECT {COLUMNS} FROM uploads WHERE {where} = ?", (value,))
             found = row.fetchone()
-            return _to_upload(found) if found else None
+            return to_upload(found) if found else None
 
         return await self._read(select)
 
@@ -240,21 +241,27 @@ class SQLiteMetaStore:
         return await self._one("download_token", token)
 
     async def in_state(self, state: State) -> list[Upload]:
-        def select(db: sqlite3.Connection) -> list[Upload]:
-            rows = db.execute(f"SELECT {_COLUMNS} FROM uploads WHERE state = ?", (state.value,))
-            return [_to_upload(r) for r in rows]
-
-        return await self._read(select)
+        return await self._select("state = ?", (state.value,))
 
     async def whole(self) -> list[Upload]:
+        return await self._select(
+            "state = 'receiving' AND ("
+            "(protocol = 'dropzone' AND received = chunk_count) OR "
+            "(protocol != 'dropzone' AND stream_offset = size "
+            "AND coalesce(concat, '') != 'partial'))",
+            (),
+        )
+
+    async def expired(self, now: float) -> list[Upload]:
+        return await self._select("state = 'complete' AND expires_at <= ?", (now,))
+
+    async def idle_since(self, cutoff: float) -> list[Upload]:
+        return await self._select(f"state IN ({IDLE}) AND updated_at < ?", (cutoff,))
+
+    async def _select(self, where: str, values: tuple[Any, ...]) -> list[Upload]:
         def select(db: sqlite3.Connection) -> list[Upload]:
-            rows = db.execute(
-                f"SELECT {_COLUMNS} FROM uploads WHERE state = 'receiving' AND ("
-                "(protocol = 'dropzone' AND received = chunk_count) OR "
-                "(protocol != 'dropzone' AND stream_offset = size "
-                "AND coalesce(concat, '') != 'partial'))"
-            )
-            return [_to_upload(r) for r in rows]
+            rows = db.execute(f"SELECT {COLUMNS} FROM uploads WHERE {where}", values)
+            return [to_upload(r) for r in rows]
 
         return await self._read(select)
 
@@ -269,42 +276,64 @@ class SQLiteMetaStore:
         storage_key: str | None = None,
         download_token: str | None = None,
         error: str | None = None,
+        expires_at: float | None = None,
+        removed_at: float | None = None,
+        freed_bytes: int | None = None,
     ) -> bool:
-        sets: dict[str, Any] = {"state": new.value, "updated_at": time.time()}
-        if layout is not None:
-            sets |= {"size": layout.size, "chunk_size": layout.chunk_size}
-            sets["chunk_count"] = layout.chunk_count
-        optional = {
+        fields = {
             "sha256": sha256,
             "storage_key": storage_key,
             "download_token": download_token,
             "error": error,
+            "expires_at": expires_at,
+            "removed_at": removed_at,
+            "freed_bytes": freed_bytes,
         }
-        sets |= {k: v for k, v in optional.items() if v is not None}
+        sets = moved_columns(new, self._clock.now(), layout, fields)
         assignments = ", ".join(f"{column} = ?" for column in sets)
         return await self._changed(
             f"UPDATE uploads SET {assignments} WHERE id = ? AND state = ?",
             (*sets.values(), upload_id, old.value),
         )
 
+    async def abandon(
+        self, upload_id: str, old: State, cutoff: float, removed_at: float, freed_bytes: int
+    ) -> bool:
+        def update(db: sqlite3.Connection) -> bool:
+            now = time.time()  # the leases' clock, as `_take` judges them
+            cursor = db.execute(
+                "UPDATE uploads SET state = 'abandoned', removed_at = :removed, "
+                "freed_bytes = :freed, updated_at = :removed "
+                "WHERE id = :id AND state = :old AND updated_at < :cutoff AND NOT EXISTS "
+                f"(SELECT 1 FROM claims WHERE claims.upload_id = :id AND {_LIVE_CLAIM})",
+                {
+                    "removed": removed_at, "freed": freed_bytes, "id": upload_id,
+                    "old": old.value, "cutoff": cutoff, "now": now,
+                    "alive": now - INSTANCE_GRACE,
+                },
+            )  # fmt: skip
+            return cursor.rowcount == 1
+
+        return await self._write(update)
+
     async def note_error(self, upload_id: str, error: str | None) -> None:
         await self._changed(
             "UPDATE uploads SET error = ?, updated_at = ? WHERE id = ?",
-            (error, time.time(), upload_id),
+            (error, self._clock.now(), upload_id),
         )
 
     async def set_offset(self, upload_id: str, old: int, new: int) -> bool:
         return await self._changed(
             "UPDATE uploads SET stream_offset = ?, updated_at = ? "
             "WHERE id = ? AND stream_offset = ? AND state = 'receiving'",
-            (new, time.time(), upload_id, old),
+            (new, self._clock.now(), upload_id, old),
         )
 
     async def set_layout(self, upload_id: str, layout: Layout) -> bool:
         return await self._changed(
             "UPDATE uploads SET size = ?, chunk_size = ?, chunk_count = ?, updated_at = ? "
             "WHERE id = ? AND size IS NULL",
-            (layout.size, layout.chunk_size, layout.chunk_count, time.time(), upload_id),
+            (layout.size, layout.chunk_size, layout.chunk_count, self._clock.now(), upload_id),
         )
 
     async def _changed(self, sql: str, values: tuple[Any, ...]) -> bool:
@@ -329,12 +358,12 @@ class SQLiteMetaStore:
             removed = db.execute(
                 "DELETE FROM chunks WHERE upload_id = ? AND idx = ?", (upload_id, index)
             ).rowcount
-            if removed:  # a re-send of a received chunk: its bytes may change under a digest
-                db.execute(
-                    "UPDATE uploads SET received = received - 1, rewrites = rewrites + 1 "
-                    "WHERE id = ?",
-                    (upload_id,),
-                )
+            # A re-send of a received chunk: its bytes may change under a digest.
+            db.execute(
+                "UPDATE uploads SET received = received - ?, rewrites = rewrites + ?, "
+                "updated_at = ? WHERE id = ?",
+                (removed, removed, self._clock.now(), upload_id),
+            )
             return ChunkStart.CLAIMED
 
         return await self._write(lambda db: self._transaction(db, lambda: start(db)))
@@ -351,8 +380,9 @@ class SQLiteMetaStore:
                 (upload_id, index, upload_id),
             ).rowcount
             row = db.execute(
-                "UPDATE uploads SET received = received + ? WHERE id = ? RETURNING received",
-                (added, upload_id),
+                "UPDATE uploads SET received = received + ?, updated_at = ? WHERE id = ? "
+                "RETURNING received",
+                (added, self._clock.now(), upload_id),
             ).fetchone()
             return int(row[0]) if row else 0
 
@@ -460,29 +490,3 @@ class SQLiteMetaStore:
         except sqlite3.Error:
             pass  # the WAL is kept and replayed by the next start
         self._writer.close()
-
-
-def _to_upload(row: tuple[Any, ...]) -> Upload:
-    (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
-     error, created, updated, protocol, offset, metadata, concat, rewrites) = row  # fmt: skip
-    layout = Layout(size, chunk_size, count) if size is not None else None
-    return Upload(
-        id=uid,
-        client_id=client_id,
-        owner=owner,
-        filename=filename,
-        content_type=ctype,
-        layout=layout,
-        state=State(state),
-        created_at=created,
-        updated_at=updated,
-        sha256=sha256,
-        download_token=token,
-        storage_key=key,
-        error=error,
-        protocol=protocol,
-        offset=offset,
-        metadata=metadata,
-        concat=concat,
-        rewrites=rewrites,
-    )

@@ -34,8 +34,10 @@ from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.web import observe
 from pyfiledrop.web.conditional import not_modified
 from pyfiledrop.web.links import ClientFacing, base_url
+from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.ranges import streamed
 
@@ -97,15 +99,16 @@ def render_error(path: str, exc: errors.UploadError) -> Response:
     return plain_error(exc) if path.startswith("/files/") else error_response(exc)
 
 
-def build_app(settings: Settings, service: UploadService) -> Starlette:
+def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
     async def describe(
         request: Request, upload: Upload, with_chunks: bool = False
     ) -> dict[str, Any]:
+        expired = upload.expired(service.clock.now())  # at once, whether removed yet or not
         found: dict[str, Any] = {
             "id": upload.client_id,
-            "state": upload.state.value,
+            "state": State.EXPIRED.value if expired else upload.state.value,
             "filename": upload.filename,
             "size": upload.size,
         }
@@ -113,9 +116,13 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             found["chunk_count"] = upload.layout.chunk_count
         if with_chunks:
             found["received"] = await service.received(upload)
-        if upload.state == State.COMPLETE:
+        if upload.state in (State.COMPLETE, State.EXPIRED):
             found["sha256"] = upload.sha256
+            found["expires_at"] = upload.expires_at  # seconds since the epoch; null: kept
+        if upload.state == State.COMPLETE and not expired:
             found["download_url"] = download_url(request, upload)
+        if upload.removed_at is not None:
+            found["removed_at"] = upload.removed_at
         if upload.error and upload.state != State.COMPLETE:  # why it failed, or is waiting
             found["error"] = upload.error
         return found
@@ -253,6 +260,7 @@ def build_app(settings: Settings, service: UploadService) -> Starlette:
             Route("/upload/{client_id}", remove, methods=["DELETE"]),
             Route("/download/{token}", download, name="download"),
             *tus.routes(),
+            *observe.routes(service, metrics),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={errors.UploadError: on_error},
@@ -276,4 +284,6 @@ def content_disposition(filename: str) -> str:
 
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
-    return ClientFacing(OwnerCookie(build_app(settings, service)), settings, render_error)
+    metrics = Metrics(service)
+    app = OwnerCookie(build_app(settings, service, metrics))
+    return metrics.watch(ClientFacing(app, settings, render_error))

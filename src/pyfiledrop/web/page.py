@@ -13,6 +13,7 @@ from string import Template
 from urllib.parse import urlsplit
 
 from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, Settings
+from pyfiledrop.core.lifetimes import format_duration
 
 TEMPLATE = Path(__file__).parent / "templates" / "index.html"
 LOCAL_DROPZONE = "/static/vendor/dropzone"
@@ -47,6 +48,8 @@ def render_page(settings: Settings) -> str:
         "parallelChunks": settings.parallel_chunks,
         "parallelChunkLimit": PARALLEL_CHUNK_LIMIT,
         "allowDownloads": settings.allow_downloads,
+        "expire": settings.expire or None,  # seconds a file is kept at most; None: for ever
+        "expireText": format_duration(settings.expire) if settings.expire else None,
     }
     return Template(TEMPLATE.read_text()).substitute(
         stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),

@@ -2,10 +2,11 @@
 // uploads kept in localStorage, and resuming: a file dropped again after a reload or a failure
 // sends only the chunks the server does not have. Pause, resume and cancel are in control.js,
 // what the page shows of uploads in progress in progress.js, every text in text.js. Names from
-// files or the server are only ever set as text.
+// files or the server are only ever set as text. The uploader may choose a shorter life for the
+// files than the server's limit.
 import { controlTransfers } from "./control.js";
 import { copyButton, showProgress } from "./progress.js";
-import { size, t } from "./text.js";
+import { lang, size, t } from "./text.js";
 
 const config = JSON.parse(document.getElementById("pyfiledrop-config").textContent);
 const STORE = "pyfiledrop.uploads";
@@ -41,7 +42,9 @@ function show(item) {
   name.textContent = item.name;
   const meta = document.createElement("span");
   meta.className = "meta";
-  meta.textContent = size(item.size || 0);
+  meta.textContent = item.expires
+    ? t("sizeUntil", { size: size(item.size || 0), date: new Date(item.expires * 1000).toLocaleString(lang) })
+    : size(item.size || 0);
   if (item.sha256) meta.title = t("sha256", { hash: item.sha256 });
   row.append(name, meta);
   if (config.allowDownloads && item.url) row.append(copyButton(item.url, item.name));
@@ -49,11 +52,28 @@ function show(item) {
 }
 
 function remember(status) {
-  const item = { name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256 };
+  const item = {
+    name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256,
+    expires: status.expires_at,
+  };
   const items = load();
   items.push(item);
   localStorage.setItem(STORE, JSON.stringify(items));
   show(item);
+}
+
+// How long the server keeps a file: its limit (the first choice) or less, never more.
+const expire = document.getElementById("expire");
+function addChoice(value, text) {
+  const option = document.createElement("option");
+  option.value = value;
+  option.textContent = text;
+  expire.append(option);
+}
+addChoice("", config.expire ? t("keepLongest", { time: config.expireText }) : t("keepForever"));
+for (const [seconds, value, key] of [[3600, "1h", "keep1h"], [86400, "1d", "keep1d"],
+  [604800, "7d", "keep7d"], [2592000, "30d", "keep30d"]]) {
+  if (!config.expire || seconds < config.expire) addChoice(value, t(key));
 }
 
 document.getElementById("clear").addEventListener("click", function () {
@@ -63,14 +83,18 @@ document.getElementById("clear").addEventListener("click", function () {
 load().forEach(show);
 
 // Dropzone sends no "done" request: the server finishes the file itself once every chunk is in.
-// Ask it, holding the call open until the file is complete (or failed), and ask again if not.
+// Ask it, holding the call open until the file is complete (or failed, or already expired), and
+// ask again while it is still being received or finished.
 async function waitUntilComplete(uuid) {
   for (;;) {
     const reply = await fetch("/upload/" + encodeURIComponent(uuid) + "?wait=20", { headers: { Accept: "application/json" } });
     const status = await reply.json();
     if (!reply.ok) throw new Error(status.error || t("serverAnswered", { status: reply.status }));
     if (status.state === "complete") return status;
-    if (status.state === "failed") throw new Error(status.error || t("serverCouldNotFinish"));
+    if (status.state === "expired") throw new Error(t("alreadyExpired"));
+    if (status.state !== "receiving" && status.state !== "assembling") {
+      throw new Error(status.error || t("serverCouldNotFinish"));
+    }
   }
 }
 
@@ -242,6 +266,7 @@ const rawBodies = typeof Dropzone.version === "string" && parseInt(Dropzone.vers
 function uploadUrl(files, dataBlocks) {
   const file = files[0];
   const query = new URLSearchParams({ filename: file.upload.filename });
+  if (file.pyfiledropExpire) query.set("expire", file.pyfiledropExpire);
   if (file.upload.chunked) {
     const index = dataBlocks[0].chunkIndex;
     const chunkSize = dropzone.options.chunkSize;
@@ -272,6 +297,7 @@ const dropzone = new Dropzone("#dropper", {
   dictResponseError: t("responseError"),
   dictUploadCanceled: t("uploadCanceled"),
   accept: function (file, done) {
+    file.pyfiledropExpire = expire.value;  // the choice when the file was dropped
     prepareResume(file).then(function () { done(); }, function () { done(); });
   },
   chunksUploaded: function (file, done) {
@@ -294,6 +320,10 @@ dropzone.uploadFiles = function (files) {
   dropzone.options.chunking = false;
   try { return uploadFiles(files); } finally { dropzone.options.chunking = chunking; }
 };
+// Dropzone 5's forms: the life asked for goes before the file part, where the server reads it.
+dropzone.on("sending", function (file, xhr, formData) {
+  if (!rawBodies && formData && file.pyfiledropExpire) formData.append("expire", file.pyfiledropExpire);
+});
 dropzone.on("success", function (file, response) {
   file.pyfiledropStatus = file.pyfiledropStatus || response;  // a plain upload's reply is its status
   remember(file.pyfiledropStatus);

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import pairwise
 
+COPY_SPAN = 512 << 20  # most bytes of one copied part: 10,000 of them reach S3's 5 TiB object limit
+
 
 @dataclass(frozen=True)
 class Piece:

@@ -1,0 +1,163 @@
+"""The clean-up: removes what has outlived its time, once across all processes.
+
+Every process runs a pass every `CLEAN_EVERY` seconds, but a pass works only under the claim
+`cleanup` (a lease, renewed before each removal), so one process at a time does it. A pass:
+
+- removes each finished file past its `expires_at` (`Storage.remove`), then moves its record
+  complete -> expired with `removed_at` and `freed_bytes` (the file's size). In that order, so a
+  pass cut short removes the file again next time, and a record never says expired while its
+  file is still stored. Downloads are refused from `expires_at` on, whether or not a pass ran.
+- abandons each unfinished upload (receiving, or failed) not updated for `idle_limit`: it takes
+  the upload's `stream:<id>` claim (no tus request writes to it meanwhile), moves the record to
+  abandoned by a compare-and-set that loses to any chunk that started since (`MetaStore.abandon`),
+  and only then discards the partial data (`Storage.discard`: on S3 it aborts the multipart
+  upload and removes staged chunks). `freed_bytes` is what the upload had received.
+- every `ORPHANS_EVERY` seconds, and when a process starts: discards partial data that no upload
+  still needs. Its upload has no record, or a finished or removed one. The storage is listed
+  before the records are read, and a record is always made before its partial data, so data
+  listed without a record is an orphan, however new: no age is needed to tell. This also
+  finishes a removal whose `discard` failed after the record was moved.
+
+Records stay, so an administrator can see what was removed, when and how much it freed. A
+storage failure skips that upload (the next pass tries again); a database failure ends the pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+
+from pyfiledrop.core.clock import Clock
+from pyfiledrop.core.coordination import Instance, every
+from pyfiledrop.core.events import Event, Events
+from pyfiledrop.core.interfaces import MetaStore, Storage
+from pyfiledrop.core.lifetimes import Lifetimes
+from pyfiledrop.core.model import State, Upload, check_move
+
+CLEAN_EVERY = 10.0  # seconds between passes, in every process (one of them does the work)
+CLEANUP_LEASE = 300.0  # seconds; renewed before each removal, so a long pass keeps it
+ORPHANS_EVERY = 3600.0  # seconds of the clock between listings of the storage
+NEEDS_NOTHING = (State.COMPLETE, State.EXPIRED, State.ABANDONED)  # partial data is leftover
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What one pass removed."""
+
+    expired: int = 0
+    abandoned: int = 0
+    orphans: int = 0
+    freed_bytes: int = 0
+
+
+class Cleanup:
+    """Expired files, abandoned uploads and orphaned partial data, removed by one process."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        storage: Storage,
+        instance: Instance,
+        clock: Clock,
+        lifetimes: Lifetimes,
+        events: Events | None = None,
+    ) -> None:
+        self.meta = meta
+        self.events = events or Events()
+        self.storage = storage
+        self.instance = instance
+        self.clock = clock
+        self.lifetimes = lifetimes
+        self._orphans_due = 0.0  # this process lists the storage when it holds the claim then
+
+    async def run(self) -> None:
+        """A pass every `CLEAN_EVERY` seconds until cancelled."""
+        await every(CLEAN_EVERY, self.run_once)
+
+    async def run_once(self) -> Removed | None:
+        """One pass, if no other process is making one (else None)."""
+        holder = self.instance.holder()
+        if not await self._renew(holder):
+            return None
+        try:
+            return await self._pass(holder)
+        finally:
+            await asyncio.shield(self.meta.release("cleanup", holder))
+
+    async def _renew(self, holder: str) -> bool:
+        return await self.meta.claim("cleanup", holder, self.instance.id, CLEANUP_LEASE)
+
+    async def _pass(self, holder: str) -> Removed:
+        expired = abandoned = orphans = freed = 0
+        now = self.clock.now()
+        for upload in await self.meta.expired(now):
+            if not await self._renew(holder):
+                break
+            size = await self._expire(upload, now)
+            expired, freed = expired + (size is not None), freed + (size or 0)
+        cutoff = now - self.lifetimes.idle_limit
+        for upload in await self.meta.idle_since(cutoff):
+            if not await self._renew(holder):
+                break
+            size = await self._abandon(upload, cutoff, now)
+            abandoned, freed = abandoned + (size is not None), freed + (size or 0)
+        if now >= self._orphans_due and await self._renew(holder):
+            orphans = await self.remove_orphans()
+            self._orphans_due = now + ORPHANS_EVERY
+        return Removed(expired, abandoned, orphans, freed)
+
+    async def _expire(self, upload: Upload, now: float) -> int | None:
+        """Remove a finished file past its life; the bytes freed, or None if it was not."""
+        check_move(upload.state, State.EXPIRED)
+        assert upload.storage_key is not None
+        size = upload.size or 0
+        try:
+            await self.storage.remove(upload.storage_key)
+        except OSError:
+            return None  # the store is down: the next pass removes it
+        moved = await self.meta.move(
+            upload.id, State.COMPLETE, State.EXPIRED, removed_at=now, freed_bytes=size
+        )
+        if not moved:
+            return None
+        self.events.emit(Event.EXPIRED, replace(upload, state=State.EXPIRED))
+        return size
+
+    async def _abandon(self, upload: Upload, cutoff: float, now: float) -> int | None:
+        """Remove an idle upload's partial data; the bytes freed, or None if it was kept."""
+        check_move(upload.state, State.ABANDONED)
+        holder, name = self.instance.holder(), f"stream:{upload.id}"
+        if not await self.meta.claim(name, holder, self.instance.id, CLEANUP_LEASE):
+            return None  # a request is writing to it
+        try:
+            held = await self._held(upload)
+            if not await self.meta.abandon(upload.id, upload.state, cutoff, now, held):
+                return None  # a chunk came in since
+            self.events.emit(Event.ABANDONED, replace(upload, state=State.ABANDONED))
+            try:
+                await self.storage.discard(upload.id)
+            except OSError:
+                pass  # the record says abandoned: the next listing of orphans removes the data
+            return held
+        finally:
+            await asyncio.shield(self.meta.release(name, holder))
+
+    async def _held(self, upload: Upload) -> int:
+        """The bytes an unfinished upload had stored: its received chunks, or its offset."""
+        if upload.protocol == "dropzone" and upload.layout is not None:
+            layout = upload.layout
+            return sum(layout.length(index) for index in await self.meta.received(upload.id))
+        return upload.offset
+
+    async def remove_orphans(self) -> int:
+        """Discard partial data no unfinished upload needs; how many uploads had some."""
+        removed = 0
+        for upload_id in await self.storage.partials():
+            upload = await self.meta.get(upload_id)
+            if upload is None or upload.state in NEEDS_NOTHING:
+                try:
+                    await self.storage.discard(upload_id)
+                except OSError:
+                    continue
+                removed += 1
+        return removed

@@ -1,0 +1,256 @@
+"""`S3Storage`: the Storage contract (core/interfaces.py) on an S3 bucket, with concatenation,
+range reads and presigned downloads. How it lays uploads out is in the package's docstring."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
+
+from pyfiledrop.core.interfaces import StoredFile
+from pyfiledrop.core.model import Layout
+from pyfiledrop.storage.s3.cache import Cache
+from pyfiledrop.storage.s3.client import S3API, Bucket
+from pyfiledrop.storage.s3.concat import COPY_SPAN, Part, plan
+from pyfiledrop.storage.s3.unfinished import MAX_PARTS, MIB, MIN_PART, Unfinished
+from pyfiledrop.storage.s3.writers import ChunkWriter, StreamWriter
+
+READ_BLOCK = 1 * MIB
+_HASH_BLOCK = 8 * MIB
+_GATHER = 4  # groups gathered at once by `complete`, parts made at once by `concat`
+SEALED = "sealed"  # staging object of a partial upload completed to be copied from: see `concat`
+PRESIGNED_SECONDS = 3600
+
+
+class S3Storage:
+    """Unfinished uploads as multipart uploads plus staging objects; finished files as objects."""
+
+    def __init__(
+        self,
+        api: S3API,
+        bucket: str,
+        prefix: str,
+        *,
+        endpoint: str,
+        part_size: int = 8 * MIB,
+        threads: int = 32,
+        cache_bytes: int = 64 * MIB,
+    ) -> None:
+        self.bucket = Bucket(api, bucket, prefix, endpoint, threads)
+        self.part_size = max(part_size, MIN_PART)
+        self.unfinished = Unfinished(self.bucket, Cache(cache_bytes), self.part_size)
+
+    async def check(self) -> tuple[str, str] | None:
+        """Reach the bucket and list its unfinished uploads; None when that works, else what
+        is wrong: ("bucket" | "endpoint" | "credentials", the reason)."""
+        return await self.bucket.check()
+
+    # --- the Storage contract -------------------------------------------------------------------
+
+    async def create(self, upload_id: str) -> None:
+        await self.unfinished.create(upload_id)
+
+    async def part_writer(
+        self, upload_id: str, index: int, offset: int, chunking: Layout | None = None
+    ) -> ChunkWriter | StreamWriter:
+        if chunking is not None:
+            return ChunkWriter(self.unfinished, upload_id, index, offset, chunking)
+        return StreamWriter(self.unfinished, upload_id, offset)
+
+    async def read(self, upload_id: str, offset: int, length: int) -> bytes:
+        return await self.unfinished.read(upload_id, offset, length)
+
+    async def release(self, upload_id: str, offset: int, length: int) -> None:
+        self.unfinished.cache.release(upload_id, offset, length)
+
+    async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
+        final = self.bucket.final(key)
+        size = await self.bucket.exists(final)
+        if size is None:
+            if key != upload_id:
+                raise OSError(errno.EINVAL, "an upload can only be completed under its own id")
+            size = await self._assemble(upload_id, final)
+            digest = sha256 or await self._hash(final, size)
+        else:  # completed by an attempt cut short: check what is in place
+            digest = await self._hash(final, size)
+        await self._clear(upload_id)
+        return StoredFile(key=key, size=size, sha256=digest)
+
+    async def _assemble(self, upload_id: str, final: str) -> int:
+        """Gather what is staged into the parts it belongs to, then complete the multipart
+        upload into `final`; its size."""
+        unfinished, bucket = self.unfinished, self.bucket
+        mpu = await unfinished.upload_id(upload_id)
+        if mpu is None:
+            raise FileNotFoundError(errno.ENOENT, f"no unfinished upload {upload_id}")
+        listing = await unfinished.listing(upload_id)
+        parts: dict[int, str] = {}
+        sizes: dict[int, int] = {}
+        for number in listing.parts:
+            record = await unfinished.part(listing, number)
+            assert record is not None
+            parts[number], sizes[number] = record
+        pending: dict[int, list[tuple[int, int, str, str]]] = {}
+        for segment in unfinished.segments(upload_id, listing):
+            rest = segment[2][len(bucket.staging(upload_id)) :].split("/")
+            number = int(rest[1]) if rest[0] == "c" else segment[0] // self.part_size + 1
+            pending.setdefault(number, []).append(segment)
+        limit = asyncio.Semaphore(_GATHER)
+
+        async def gather(number: int, pieces: list[tuple[int, int, str, str]]) -> None:
+            async with limit:
+                pieces.sort()
+                start, size = pieces[0][0], pieces[-1][1] - pieces[0][0]
+                if size:
+                    blocks = unfinished.blocks(upload_id, listing, start, size)
+                    parts[number] = await unfinished.send_part(upload_id, number, size, blocks)
+                    sizes[number] = size
+
+        await asyncio.gather(*(gather(n, p) for n, p in pending.items()))
+        if sum(sizes.values()) == 0:  # an empty file: S3 wants no empty multipart object
+            await bucket.call("put_object", Key=final, Body=b"")
+            await bucket.call("abort_multipart_upload", Key=final, UploadId=mpu)
+            return 0
+        await bucket.call(
+            "complete_multipart_upload",
+            Key=final,
+            UploadId=mpu,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": parts[n]} for n in sorted(parts)]},
+        )
+        unfinished.forget(upload_id)
+        found = await bucket.exists(final)
+        if found is None:
+            raise OSError(errno.EIO, "the completed object is not in the store")
+        return found
+
+    # --- concatenation (tus) --------------------------------------------------------------------
+
+    async def concat(self, upload_id: str, sources: list[str]) -> None:
+        """Seal the sources, then make the parts `concat.plan` chooses, copied by the store or
+        gathered here. None: copied bytes are never seen here, so `complete` hashes the file."""
+        sizes = [await self._seal(source) for source in sources]
+        parts = plan(sizes, MIN_PART, COPY_SPAN)
+        if len(parts) > MAX_PARTS:
+            raise OSError(errno.EFBIG, f"the concatenation would take {len(parts)} parts")
+        limit = asyncio.Semaphore(_GATHER)
+
+        async def make(number: int, part: Part) -> None:
+            async with limit:
+                pieces = [(self.bucket.final(sources[p.source]), p) for p in part.pieces]
+                if part.copied:
+                    key, piece = pieces[0]
+                    copied = {"Bucket": self.bucket.name, "Key": key}
+                    span = f"bytes={piece.start}-{piece.end - 1}"
+                    await self.unfinished.put_part(
+                        upload_id, number, part.size, "upload_part_copy",
+                        CopySource=copied, CopySourceRange=span,
+                    )  # fmt: skip
+                else:
+                    ranges = [(k, p.start, p.end) for k, p in pieces]
+                    await self.unfinished.send_part(
+                        upload_id, number, part.size, self._ranges(ranges)
+                    )
+
+        made = [make(n, part) for n, part in enumerate(parts, 1)]
+        for outcome in await asyncio.gather(*made, return_exceptions=True):
+            if isinstance(outcome, BaseException):  # raised once every part call has ended
+                raise outcome
+
+    async def _ranges(self, ranges: list[tuple[str, int, int]]) -> AsyncGenerator[bytes, None]:
+        """The bytes of these (object key, start, end) ranges, one after the other, in blocks."""
+        for key, start, end in ranges:
+            async with aclosing(self.bucket.get_blocks(key, start, end)) as blocks:
+                async for block in blocks:
+                    yield block
+
+    async def _seal(self, upload_id: str) -> int:
+        """Complete a whole partial upload into its object, once, and return its size: parts
+        can be copied only from objects. Its marker, put first, tells `discard` that the object
+        is still this partial upload, not a finished file."""
+        final = self.bucket.final(upload_id)
+        size = await self.bucket.exists(final)
+        if size is None:
+            marker = self.bucket.staging(upload_id, SEALED)
+            await self.bucket.call("put_object", Key=marker, Body=b"")
+            size = await self._assemble(upload_id, final)
+        return size
+
+    # --- finishing and removing -----------------------------------------------------------------
+
+    async def _hash(self, key: str, size: int) -> str:
+        if size == 0:
+            return hashlib.sha256().hexdigest()
+        reply = await self.bucket.call("get_object", Key=key)
+        body = reply["Body"]
+
+        def digest() -> str:
+            sha = hashlib.sha256()
+            while block := body.read(_HASH_BLOCK):
+                sha.update(block)
+            return sha.hexdigest()
+
+        try:
+            return await self.bucket.run(digest)
+        finally:
+            body.close()
+
+    async def _clear(self, upload_id: str) -> None:
+        """Remove the staging objects of `upload_id` and forget what this process held."""
+        self.unfinished.cache.forget(upload_id)
+        self.unfinished.forget(upload_id)
+        keys = [obj["Key"] for obj in await self.bucket.objects(self.bucket.staging(upload_id))]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            await self.bucket.call("delete_objects", Delete={"Objects": batch, "Quiet": True})
+
+    async def discard(self, upload_id: str) -> None:
+        final = self.bucket.final(upload_id)
+        if await self.bucket.exists(final) is None:  # never abort an upload that was completed
+            for upload in await self.unfinished.uploads(final):
+                try:
+                    await self.bucket.call(
+                        "abort_multipart_upload", Key=final, UploadId=upload["UploadId"]
+                    )
+                except FileNotFoundError:
+                    pass
+        elif await self.bucket.exists(self.bucket.staging(upload_id, SEALED)) is not None:
+            await self.remove(upload_id)  # sealed for a concatenation: not a finished file
+        await self._clear(upload_id)
+
+    async def remove(self, key: str) -> None:
+        await self.bucket.call(
+            "delete_objects", Delete={"Objects": [{"Key": self.bucket.final(key)}]}
+        )
+
+    async def partials(self) -> set[str]:
+        files = self.bucket.final("")
+        found = {u["Key"][len(files) :] for u in await self.bucket.uploads(files)}
+        staging = self.bucket.staging("")[:-1]  # no delimiter: some stores list emptied "folders"
+        for entry in await self.bucket.objects(staging):
+            found.add(entry["Key"][len(staging) :].split("/")[0])
+        return {f for f in found if f}
+
+    # --- downloads ------------------------------------------------------------------------------
+
+    async def read_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        blocks = self.bucket.get_blocks(self.bucket.final(key), start, end, READ_BLOCK)
+        async with aclosing(blocks) as stored:
+            async for block in stored:
+                yield block
+
+    def presigned_url(self, key: str, disposition: str, media_type: str) -> str:
+        return self.bucket.api.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": self.bucket.name,
+                "Key": self.bucket.final(key),
+                "ResponseContentDisposition": disposition,
+                "ResponseContentType": media_type,
+            },
+            ExpiresIn=PRESIGNED_SECONDS,
+        )
+
+    def close(self) -> None:
+        self.bucket.close()
