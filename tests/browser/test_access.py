@@ -34,13 +34,15 @@ def luminance(page: Page, selector: str) -> float:
 
 
 def test_the_keyboard_alone_chooses_pauses_and_cancels(page: Page, server: Server) -> None:
-    """Tab reaches the drop area, whose Enter and Space open the file chooser; then every button
+    """Tab reaches the files' lifetime, then the drop area, whose Enter and Space open the file chooser; then every button
     of a file in progress and of all uploads, each with a name; Enter pauses, Space cancels."""
     choosers: list[FileChooser] = []
     page.on(
         "filechooser", lambda chooser: choosers.append(chooser)
     )  # well before any key: Playwright sets this up late
     page.goto(server.url)
+    page.keyboard.press("Tab")  # first how long to keep the files, then the drop area
+    expect(page.locator("#expire")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.locator(".dz-button")).to_be_focused()
     assert focused_name(page) == "Drop files here or click to choose them"
@@ -120,9 +122,10 @@ def test_german_browsers_get_the_german_page(new_page: Callable[..., Page], serv
     expect(page.locator(".dz-button")).to_have_text(
         "Dateien hier ablegen oder klicken, um sie auszuwählen"
     )
-    expect(page.locator(".limits")).to_have_text(
+    expect(page.locator("#limits")).to_have_text(
         "Dateien bis 64 MiB; gesendet in Teilen zu 977 KiB, 6 gleichzeitig."
     )
+    expect(page.get_by_label("Jede Datei behalten")).to_contain_text("für immer")
     expect(page.get_by_role("button", name="Liste der Uploads leeren")).to_have_text("Leeren")
 
     drop(page, a_file("bericht.pdf", os.urandom(1_500_000)))
