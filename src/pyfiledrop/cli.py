@@ -268,8 +268,15 @@ def main() -> None:
     default=Settings.forwarded_allow_ips,
     show_default=True,
     envvar=_env("FORWARDED_ALLOW_IPS"),
-    help="Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and "
-    "X-Forwarded-Host are believed.",
+    help="Proxies (addresses or networks, comma-separated, or *) whose Forwarded, "
+    "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix are believed.",
+)
+@click.option(
+    "--root-path",
+    default="",
+    envvar=_env("ROOT_PATH"),
+    help="The sub-path the server lives under behind a proxy that sends no X-Forwarded-Prefix, "
+    "e.g. /drop (the proxy may strip it or pass it on).",
 )
 @click.option(
     "--expire",
@@ -342,6 +349,7 @@ def serve(**options: Any) -> None:
         shutdown_timeout=options["shutdown_timeout"],
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
+        root_path=options["root_path"].rstrip("/"),
         database_url=options["database"],
         expire=options["expire"],
         incomplete_ttl=options["incomplete_ttl"],

@@ -34,8 +34,9 @@ def luminance(page: Page, selector: str) -> float:
 
 
 def test_the_keyboard_alone_chooses_pauses_and_cancels(page: Page, server: Server) -> None:
-    """Tab reaches the files' lifetime, then the drop area, whose Enter and Space open the file chooser; then every button
-    of a file in progress and of all uploads, each with a name; Enter pauses, Space cancels."""
+    """Tab reaches the files' lifetime, then the drop area, whose Enter and Space open the file
+    chooser; then every button of a file in progress and of all uploads, each with a name; Enter
+    pauses, Space cancels."""
     choosers: list[FileChooser] = []
     page.on(
         "filechooser", lambda chooser: choosers.append(chooser)

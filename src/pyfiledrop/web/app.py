@@ -74,9 +74,9 @@ class OwnerCookie:
 
         async def send_with_cookie(message: Message) -> None:
             if fresh and message["type"] == "http.response.start" and state.get("binds_owner"):
-                cookie = (
-                    f"{OWNER_COOKIE}={token}; Path=/; Max-Age=315360000; HttpOnly; SameSite=Lax"
-                )
+                path = scope.get("root_path", "") + "/"  # the app's own sub-path, or all
+                cookie = f"{OWNER_COOKIE}={token}; Path={path}; Max-Age=315360000"
+                cookie += "; HttpOnly; SameSite=Lax"
                 message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
             await send(message)
 
@@ -233,7 +233,7 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
     async def page(request: Request) -> Response:
         owner_of(request)  # the page's first load gives the browser its cookie
         return Response(
-            render_page(settings),
+            render_page(settings, request.scope.get("root_path", "")),
             media_type="text/html; charset=utf-8",
             headers=page_headers(settings),
         )

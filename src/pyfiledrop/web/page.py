@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
@@ -16,7 +16,7 @@ from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, Settings
 from pyfiledrop.core.lifetimes import format_duration
 
 TEMPLATE = Path(__file__).parent / "templates" / "index.html"
-LOCAL_DROPZONE = "/static/vendor/dropzone"
+LOCAL_DROPZONE = "static/vendor/dropzone"  # relative to the page's <base>: its sub-path
 PARALLEL_CHUNK_LIMIT = 6  # what a browser opens to one host over HTTP/1.1
 
 
@@ -36,9 +36,12 @@ def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
     return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
 
 
-@cache
-def render_page(settings: Settings) -> str:
-    """The page's HTML: where Dropzone comes from, and the settings the page needs as JSON."""
+@lru_cache(maxsize=64)  # one per sub-path: --root-path, or the prefixes of trusted proxies
+def render_page(settings: Settings, root_path: str) -> str:
+    """The page's HTML: where Dropzone comes from, and the settings the page needs as JSON.
+
+    Every URL in the page and its scripts is relative, resolved against `<base href>`: the
+    app's sub-path (`root_path`, already checked to be a plain path) and a slash."""
     script, styles = dropzone_urls(settings)
     config = {
         "chunkSize": settings.chunk_size,
@@ -54,6 +57,7 @@ def render_page(settings: Settings) -> str:
     return Template(TEMPLATE.read_text()).substitute(
         stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),
         dropzone_js=html.escape(script),
+        base=html.escape(root_path + "/"),
         config=json.dumps(config).replace("<", "\\u003c"),
         downloads_hidden="hidden" if settings.allow_downloads else "",
     )
@@ -69,7 +73,7 @@ def page_headers(settings: Settings) -> dict[str, str]:
     cdn = f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
     policy = (
         f"default-src 'none'; script-src 'self'{cdn}; style-src 'self'{cdn}; "
-        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'self'; "
         "frame-ancestors 'none'"
     )
     return {"Content-Security-Policy": policy, "X-Frame-Options": "DENY"}

@@ -87,7 +87,7 @@ load().forEach(show);
 // ask again while it is still being received or finished.
 async function waitUntilComplete(uuid) {
   for (;;) {
-    const reply = await fetch("/upload/" + encodeURIComponent(uuid) + "?wait=20", { headers: { Accept: "application/json" } });
+    const reply = await fetch("upload/" + encodeURIComponent(uuid) + "?wait=20", { headers: { Accept: "application/json" } });
     const status = await reply.json();
     if (!reply.ok) throw new Error(status.error || t("serverAnswered", { status: reply.status }));
     if (status.state === "complete") return status;
@@ -148,7 +148,7 @@ function forgetUpload(key, uuid) {
 // The server's record of an upload, or null if it has none for this browser (404, 403).
 // Throws if the server could not be asked.
 async function lookUp(uuid) {
-  const reply = await fetch("/upload/" + encodeURIComponent(uuid), {
+  const reply = await fetch("upload/" + encodeURIComponent(uuid), {
     headers: { Accept: "application/json" }, cache: "no-store",
   });
   if (reply.status === 403 || reply.status === 404) return null;
@@ -245,7 +245,7 @@ async function discard(file) {
   if (file.pyfiledropResume) forgetUpload(file.pyfiledropResume, file.upload.uuid);
   let reason;
   try {
-    const reply = await fetch("/upload/" + encodeURIComponent(file.upload.uuid), { method: "DELETE" });
+    const reply = await fetch("upload/" + encodeURIComponent(file.upload.uuid), { method: "DELETE" });
     if (reply.ok || reply.status === 404) return;  // 404: no chunk of it had arrived
     const answer = await reply.json().catch(() => ({}));
     reason = answer.error || t("serverAnswered", { status: reply.status });
@@ -277,11 +277,11 @@ function uploadUrl(files, dataBlocks) {
     query.set("dztotalchunkcount", file.upload.totalChunkCount);
     query.set("dzchunkbyteoffset", index * chunkSize);
   }
-  return "/upload?" + query.toString();
+  return "upload?" + query.toString();
 }
 
 const dropzone = new Dropzone("#dropper", {
-  url: rawBodies ? uploadUrl : "/upload",
+  url: rawBodies ? uploadUrl : "upload",
   binaryBody: rawBodies,
   paramName: "file",
   chunking: true,
