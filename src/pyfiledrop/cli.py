@@ -272,6 +272,13 @@ def main() -> None:
     "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix are believed.",
 )
 @click.option(
+    "--cors-origins",
+    default="",
+    envvar=_env("CORS_ORIGINS"),
+    help="Sites whose pages may upload here (comma-separated origins such as "
+    "https://example.org, or *): CORS on /upload and the status call. See README, Embedding.",
+)
+@click.option(
     "--root-path",
     default="",
     envvar=_env("ROOT_PATH"),
@@ -350,6 +357,7 @@ def serve(**options: Any) -> None:
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         root_path=options["root_path"].rstrip("/"),
+        cors_origins=tuple(filter(None, (o.strip() for o in options["cors_origins"].split(",")))),
         database_url=options["database"],
         expire=options["expire"],
         incomplete_ttl=options["incomplete_ttl"],

@@ -74,6 +74,7 @@ class Settings:
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     root_path: str = ""  # the sub-path behind a proxy that sends no X-Forwarded-Prefix
+    cors_origins: tuple[str, ...] = ()  # sites that may embed the upload; "*" for any
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder
     s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders
     expire: float = 0.0  # seconds a finished file lives; 0: for ever, as the seed kept them
@@ -138,6 +139,10 @@ class Settings:
             )
         if self.public_url is not None and not _is_base_url(self.public_url):
             found.append(("--public-url", f"{self.public_url!r} is not an http(s):// URL"))
+        for origin in self.cors_origins:
+            if origin != "*" and not _is_origin(origin):
+                reason = f"{origin!r} is not an origin such as https://example.org or *"
+                found.append(("--cors-origins", reason))
         if not is_url_path(self.root_path):
             found.append(("--root-path", f"{self.root_path!r} is not a URL path such as /drop"))
         try:
@@ -175,6 +180,11 @@ def is_url_path(value: str) -> bool:
     return segments[0] == "" and all(
         _PATH_SEGMENT.match(part) and part not in (".", "..") for part in segments[1:]
     )
+
+
+def _is_origin(value: str) -> bool:
+    """scheme://host[:port], as a browser sends it in `Origin`: no path, no trailing slash."""
+    return _is_base_url(value) and urlsplit(value).path == "" and not value.endswith("/")
 
 
 def _is_base_url(url: str) -> bool:

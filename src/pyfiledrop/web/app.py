@@ -7,11 +7,9 @@ and `UploadError`s into HTTP responses.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import mimetypes
 import os
 import re
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.utils import formatdate
@@ -24,7 +22,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
@@ -36,57 +34,18 @@ from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.web import observe
 from pyfiledrop.web.conditional import not_modified
+from pyfiledrop.web.embedding import Embedding
 from pyfiledrop.web.links import ClientFacing, base_url
 from pyfiledrop.web.observe import Metrics
+from pyfiledrop.web.owners import OwnerCookie, owner_of
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.ranges import streamed
 
 STATIC = Path(__file__).parent / "static"
-OWNER_COOKIE = "pyfiledrop_client"
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
-_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43,64}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
 _SECONDS = re.compile(r"^[0-9]{1,9}$")
-
-
-class OwnerCookie:
-    """Gives every client a random id in a cookie; uploads are bound to a digest of it.
-
-    The cookie is set only by the routes that bind uploads to a client, which ask for it with
-    `owner_of`: the page (its first load sets it), POST /upload, the status call and tus creation;
-    never on downloads, static files or other routes' answers.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = Request(scope).cookies.get(OWNER_COOKIE, "")
-        fresh = not _COOKIE_VALUE.match(token)
-        if fresh:
-            token = secrets.token_urlsafe(32)
-        state = scope.setdefault("state", {})
-        state["owner"] = hashlib.sha256(token.encode()).hexdigest()
-
-        async def send_with_cookie(message: Message) -> None:
-            if fresh and message["type"] == "http.response.start" and state.get("binds_owner"):
-                path = scope.get("root_path", "") + "/"  # the app's own sub-path, or all
-                cookie = f"{OWNER_COOKIE}={token}; Path={path}; Max-Age=315360000"
-                cookie += "; HttpOnly; SameSite=Lax"
-                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
-
-
-def owner_of(request: Request) -> str:
-    """The client's owner id, for binding uploads to it: the answer sets the cookie if it is new."""
-    request.state.binds_owner = True
-    return str(request.state.owner)
 
 
 def error_response(exc: errors.UploadError) -> JSONResponse:
@@ -285,5 +244,7 @@ def content_disposition(filename: str) -> str:
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     metrics = Metrics(service)
-    app = OwnerCookie(build_app(settings, service, metrics))
+    app: ASGIApp = OwnerCookie(build_app(settings, service, metrics))
+    if settings.cors_origins:
+        app = Embedding(app, list(settings.cors_origins))
     return metrics.watch(ClientFacing(app, settings, render_error))
