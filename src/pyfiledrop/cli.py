@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -71,6 +71,21 @@ def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} has a bad port") from exc
     return value
+
+
+def _password(given: str | None, file: TextIO | None) -> str | None:
+    """The upload password from its flag (or variable) or from the first line of a file."""
+    if given is not None and file is not None:
+        raise click.BadParameter(
+            "give the password or a file with it, not both", param_hint="'--upload-password-file'"
+        )
+    if file is not None:
+        given = file.readline().rstrip("\r\n")
+        if not given:
+            raise click.BadParameter("the file is empty", param_hint="'--upload-password-file'")
+    if given == "":
+        raise click.BadParameter("must not be empty", param_hint="'--upload-password'")
+    return given
 
 
 def _env(name: str) -> str:
@@ -272,6 +287,21 @@ def main() -> None:
     "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix are believed.",
 )
 @click.option(
+    "--upload-password",
+    default=None,
+    envvar=_env("UPLOAD_PASSWORD"),
+    help="Uploading needs this password (the page asks for it once; clients send it as HTTP "
+    "Basic credentials). A flag is visible to other users in `ps`: prefer the variable or "
+    "--upload-password-file.",
+)
+@click.option(
+    "--upload-password-file",
+    type=click.File("r"),
+    default=None,
+    envvar=_env("UPLOAD_PASSWORD_FILE"),
+    help="Read the upload password from the first line of this file.",
+)
+@click.option(
     "--cors-origins",
     default="",
     envvar=_env("CORS_ORIGINS"),
@@ -357,6 +387,7 @@ def serve(**options: Any) -> None:
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         root_path=options["root_path"].rstrip("/"),
+        upload_password=_password(options["upload_password"], options["upload_password_file"]),
         cors_origins=tuple(filter(None, (o.strip() for o in options["cors_origins"].split(",")))),
         database_url=options["database"],
         expire=options["expire"],
@@ -415,6 +446,13 @@ def serve(**options: Any) -> None:
     help="Where unfinished uploads are remembered [default: see below].",
 )
 @click.option(
+    "--password",
+    default=None,
+    envvar=_env("PASSWORD"),
+    help="The server's upload password, if it has one (better from the variable: a flag is "
+    "visible to other users in `ps`).",
+)
+@click.option(
     "--expire",
     type=Duration(),
     default=None,
@@ -424,7 +462,7 @@ def serve(**options: Any) -> None:
 )
 def upload(
     files: tuple[Path, ...], url: str, parallel: int, chunk_size: int, retries: int,
-    state_file: Path | None, expire: float | None,
+    state_file: Path | None, expire: float | None, password: str | None,
 ) -> None:  # fmt: skip
     """Upload FILES; run it again to resume what was interrupted.
 
@@ -438,7 +476,7 @@ def upload(
     state = StateFile(state_file or default_path())
     life = None if expire is None else format_duration(expire) if expire else "0"
     failures = upload_all(files, url, state, chunk_size=chunk_size, parallel=parallel,
-                          retries=retries, expire=life)  # fmt: skip
+                          retries=retries, expire=life, password=password)  # fmt: skip
     if failures:
         sys.exit(1)
 

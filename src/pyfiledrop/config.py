@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -74,6 +74,7 @@ class Settings:
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     root_path: str = ""  # the sub-path behind a proxy that sends no X-Forwarded-Prefix
+    upload_password: str | None = field(default=None, repr=False)  # None: anyone may upload
     cors_origins: tuple[str, ...] = ()  # sites that may embed the upload; "*" for any
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder
     s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders

@@ -19,7 +19,13 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
@@ -33,12 +39,14 @@ from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.web import observe
+from pyfiledrop.web.access import UploadAccess, UploadGuard
+from pyfiledrop.web.access import routes as access_routes
 from pyfiledrop.web.conditional import not_modified
 from pyfiledrop.web.embedding import Embedding
 from pyfiledrop.web.links import ClientFacing, base_url
 from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.owners import OwnerCookie, owner_of
-from pyfiledrop.web.page import page_headers, render_page
+from pyfiledrop.web.page import page_headers, render_page, render_sign_in
 from pyfiledrop.web.ranges import streamed
 
 STATIC = Path(__file__).parent / "static"
@@ -58,7 +66,9 @@ def render_error(path: str, exc: errors.UploadError) -> Response:
     return plain_error(exc) if path.startswith("/files/") else error_response(exc)
 
 
-def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> Starlette:
+def build_app(
+    settings: Settings, service: UploadService, metrics: Metrics, access: UploadAccess
+) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
     async def describe(
@@ -190,12 +200,17 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
     )
 
     async def page(request: Request) -> Response:
+        root_path = request.scope.get("root_path", "")
+        refusal = access.check(request.scope)
+        if refusal is not None and "text/html" not in request.headers.get("accept", ""):
+            return error_response(refusal)  # a program, not a browser: why, as JSON
+        if refusal is not None:  # the sign-in page, saying why if a password was wrong
+            why = {"Wrong password.": "wrongPassword", "too_many_tries": "tooManyTries"}
+            shown = why.get(refusal.message) or why.get(refusal.code)
+            html = render_sign_in(root_path, shown)
+            return HTMLResponse(html, refusal.status if shown else 200, page_headers(settings))
         owner_of(request)  # the page's first load gives the browser its cookie
-        return Response(
-            render_page(settings, request.scope.get("root_path", "")),
-            media_type="text/html; charset=utf-8",
-            headers=page_headers(settings),
-        )
+        return HTMLResponse(render_page(settings, root_path), headers=page_headers(settings))
 
     async def favicon(request: Request) -> Response:
         return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
@@ -220,6 +235,7 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
             Route("/download/{token}", download, name="download"),
             *tus.routes(),
             *observe.routes(service, metrics),
+            *access_routes(access, page_headers(settings)),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={errors.UploadError: on_error},
@@ -244,7 +260,10 @@ def content_disposition(filename: str) -> str:
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     metrics = Metrics(service)
-    app: ASGIApp = OwnerCookie(build_app(settings, service, metrics))
+    access = UploadAccess(settings.upload_password)
+    app: ASGIApp = UploadGuard(
+        OwnerCookie(build_app(settings, service, metrics, access)), access, render_error
+    )
     if settings.cors_origins:
         app = Embedding(app, list(settings.cors_origins))
     return metrics.watch(ClientFacing(app, settings, render_error))

@@ -18,7 +18,9 @@ from pyfiledrop.web.owners import OWNER_HEADER
 
 _UPLOAD_ROUTES = re.compile(r"^/upload(?:/[^/]+)?$")
 # What Dropzone 5 and 6 send with every chunk, and the owner header.
-ALLOWED_HEADERS = ["Cache-Control", "Content-Type", "X-Requested-With", OWNER_HEADER]
+ALLOWED_HEADERS = [
+    "Authorization", "Cache-Control", "Content-Type", "X-Requested-With", OWNER_HEADER,
+]  # fmt: skip
 
 
 class Embedding:

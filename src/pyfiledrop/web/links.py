@@ -80,13 +80,31 @@ class ClientFacing:
         self.root_path = settings.root_path
         self.render = render
 
-    def _from_trusted_proxy(self, scope: Scope) -> bool:
-        client = scope.get("client")
+    def _trusted(self, host: str) -> bool:
         try:
-            address = ipaddress.ip_address(client[0]) if client else None
+            address = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
             return False
-        return address is not None and any(address in network for network in self.trusted)
+        return any(address in network for network in self.trusted)
+
+    def _from_trusted_proxy(self, scope: Scope) -> bool:
+        client = scope.get("client")
+        return client is not None and self._trusted(client[0])
+
+    def _client(self, told: dict[str, str], headers: Headers) -> str | None:
+        """The client a trusted proxy reports: Forwarded's `for`, else the nearest address in
+        X-Forwarded-For that is not itself a trusted proxy (the ones before it are whatever the
+        client wrote)."""
+        node = told.get("for", "")
+        if node.startswith("["):  # "[2001:db8::1]:4711"
+            return node[1:].split("]", 1)[0]
+        if node:  # "192.0.2.60:4711", "192.0.2.60", or an obfuscated name such as "_proxy"
+            return node.split(":", 1)[0]
+        hops = [hop.strip() for hop in headers.get("x-forwarded-for", "").split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop
+        return hops[0] if hops else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,6 +125,9 @@ class ClientFacing:
                     (b"host", forwarded_host.encode("latin-1")),
                 ]
                 headers = Headers(scope=scope)
+            client = self._client(told, headers)
+            if client:
+                scope["client"] = (client, 0)
             if "x-forwarded-prefix" in headers:
                 prefix = headers["x-forwarded-prefix"].split(",")[0].strip().rstrip("/")
                 stripped = True  # a proxy that names the prefix has taken it off the path

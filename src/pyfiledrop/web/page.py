@@ -16,6 +16,7 @@ from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, Settings
 from pyfiledrop.core.lifetimes import format_duration
 
 TEMPLATE = Path(__file__).parent / "templates" / "index.html"
+SIGN_IN = Path(__file__).parent / "templates" / "sign-in.html"
 LOCAL_DROPZONE = "static/vendor/dropzone"  # relative to the page's <base>: its sub-path
 PARALLEL_CHUNK_LIMIT = 6  # what a browser opens to one host over HTTP/1.1
 
@@ -53,6 +54,7 @@ def render_page(settings: Settings, root_path: str) -> str:
         "allowDownloads": settings.allow_downloads,
         "expire": settings.expire or None,  # seconds a file is kept at most; None: for ever
         "expireText": format_duration(settings.expire) if settings.expire else None,
+        "passwordRequired": settings.upload_password is not None,
     }
     return Template(TEMPLATE.read_text()).substitute(
         stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),
@@ -60,6 +62,16 @@ def render_page(settings: Settings, root_path: str) -> str:
         base=html.escape(root_path + "/"),
         config=json.dumps(config).replace("<", "\\u003c"),
         downloads_hidden="hidden" if settings.allow_downloads else "",
+    )
+
+
+def render_sign_in(root_path: str, refusal: str | None) -> str:
+    """The page asking for the upload password; `refusal` names the text of why the last try
+    failed (a key of static/text.js), if one did."""
+    return Template(SIGN_IN.read_text()).substitute(
+        base=html.escape(root_path + "/"),
+        refusal=refusal or "",
+        refusal_hidden="" if refusal else "hidden",
     )
 
 

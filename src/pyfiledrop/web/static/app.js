@@ -62,6 +62,11 @@ function remember(status) {
   show(item);
 }
 
+// Whether uploading needs the password (then this browser is signed in, or it would see the
+// sign-in page instead), so that nobody takes an open server for a private one.
+document.getElementById("access-text").textContent = t(config.passwordRequired ? "signedIn" : "openUploads");
+document.getElementById("sign-out").hidden = !config.passwordRequired;
+
 // How long the server keeps a file: its limit (the first choice) or less, never more.
 const expire = document.getElementById("expire");
 function addChoice(value, text) {
