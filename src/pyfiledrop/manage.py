@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -55,6 +56,9 @@ def run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(work())
     except (errors.UploadError, CommandFailed) as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except BrokenPipeError:  # `pyfiledrop ls | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         sys.exit(1)
 
 
