@@ -217,8 +217,8 @@ class MetaStore(Protocol):
         uploads made or removed meanwhile never shift a row onto two pages or off both).
 
         `next` is the position of the page's last upload when more may follow, else None. The
-        position stays valid when that upload is deleted. A page costs one pass over the matching
-        uploads at most, however deep: well under 200 ms with 100,000 uploads, whatever the
+        position stays valid when that upload is deleted. A page costs at most one pass over the
+        matching uploads, however deep it is: under 200 ms with 100,000 uploads whatever the
         filters and order (bench/list_bench.py). Raise ValueError when `limit` is below 1.
         """
 

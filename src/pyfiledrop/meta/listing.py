@@ -4,10 +4,11 @@ Keyset pagination: a page asks for the rows after the last one shown, `(key, id)
 in the listing's order, and reads one row more than it shows to know whether another page
 follows. With `LIMIT` the database keeps only that many rows while it scans (a top-N sort), so a
 page costs one pass over the matching rows however deep it is; `OFFSET n` sorts and skips n rows
-more on every page (46 times slower than keyset after 99,000 of 100,000 uploads on SQLite).
+more on every page (46-61 times slower than keyset after 99,000 of 100,000 uploads on SQLite).
 
-No index serves the orders, on purpose (bench/list_bench.py, 100,000 uploads: a page takes
-11-21 ms on SQLite and 17-83 ms on PostgreSQL whatever the filter and order, deep pages too).
+No index serves the orders, on purpose (bench/list_bench.py, 100,000 uploads, 2 CPUs: a page
+took 11-21 ms on SQLite and 17-83 ms on PostgreSQL whatever the filter and order, deep pages too;
+3-5 times that with both CPUs busy with other work).
 Indexes on (created_at, id), (filename, id) and (size, id) made unfiltered pages take 1-3 ms,
 but SQLite's planner then walked the whole index for a filter that matches few rows (a name that
 is nowhere, one owner's uploads: 217 ms, ten times the scan), and one on `updated_at`, which
