@@ -545,33 +545,6 @@ S3_REGION = click.option(
 )
 
 
-def _settings(
-    storage: Path | str,
-    chunks: Path,
-    database: str | None,
-    s3_endpoint: str | None = None,
-    s3_region: str | None = None,
-    incomplete_ttl: float = Settings.incomplete_ttl,
-) -> Settings:
-    """The server's settings that the operator's commands need, checked as `serve` checks them;
-    the database must exist (a command never makes an empty one)."""
-    from pyfiledrop.manage import check_database
-
-    s3 = None
-    if isinstance(storage, str):
-        bucket, prefix = parse_s3_url(storage) or ("", "")
-        s3 = S3Location(bucket, prefix, s3_endpoint, s3_region)
-        storage = Path("storage")  # unused, as in `serve`
-    settings = Settings(storage=storage, chunks=chunks, database_url=database, s3=s3,
-                        incomplete_ttl=incomplete_ttl)  # fmt: skip
-    for flag, reason in settings.problems():
-        raise click.BadParameter(reason, param_hint=f"'{flag}'")
-    missing = check_database(settings)
-    if missing:
-        raise click.BadParameter(missing, param_hint="'--database'")
-    return settings
-
-
 def _service(settings: Settings) -> UploadService:
     from pyfiledrop.compose import build_service, storage_problems
 
@@ -637,7 +610,7 @@ def ls(
     from pyfiledrop import manage
     from pyfiledrop.compose import open_meta
 
-    settings = _settings(storage, chunks, database)
+    settings = manage.server_settings(storage, chunks, database)
     now = time.time()
     listing = Listing(
         states=tuple(State(value) for value in state),
@@ -670,7 +643,7 @@ def rm(
     """
     from pyfiledrop import manage
 
-    service = _service(_settings(storage, chunks, database, s3_endpoint, s3_region))
+    service = _service(manage.server_settings(storage, chunks, database, s3_endpoint, s3_region))
     if manage.run(lambda: manage.rm(service, ids)):
         sys.exit(1)
 
@@ -708,6 +681,8 @@ def gc(
     """
     from pyfiledrop import manage
 
-    settings = _settings(storage, chunks, database, s3_endpoint, s3_region, incomplete_ttl)
+    settings = manage.server_settings(
+        storage, chunks, database, s3_endpoint, s3_region, incomplete_ttl
+    )
     service = _service(settings)
     manage.run(lambda: manage.gc(service, dry_run))

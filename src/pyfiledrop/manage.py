@@ -24,13 +24,14 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 from unicodedata import category
 
 import click
 
 from pyfiledrop import errors
-from pyfiledrop.config import Settings
+from pyfiledrop.config import S3Location, Settings, parse_s3_url
 from pyfiledrop.core.cleanup import Removal
 from pyfiledrop.core.interfaces import Listing, MetaStore
 from pyfiledrop.core.model import State, Upload
@@ -240,9 +241,28 @@ def total(found: list[Removal], dry_run: bool) -> str:
     )
 
 
-def check_database(settings: Settings) -> str | None:
-    """Why the SQLite file the settings name cannot be the server's (None: it can, or the
-    database is PostgreSQL): a command must not make an empty one."""
-    if settings.postgres_url or settings.database.is_file():
-        return None
-    return f"no database at {settings.database}: is --storage (or --database) the server's?"
+def server_settings(
+    storage: Path | str,
+    chunks: Path,
+    database: str | None,
+    s3_endpoint: str | None = None,
+    s3_region: str | None = None,
+    incomplete_ttl: float = Settings.incomplete_ttl,
+) -> Settings:
+    """The server's settings that the commands need, checked as `serve` checks them (a bad one is
+    click's usage error); the database must exist, as a command never makes an empty one."""
+    s3 = None
+    if isinstance(storage, str):
+        bucket, prefix = parse_s3_url(storage) or ("", "")
+        s3 = S3Location(bucket, prefix, s3_endpoint, s3_region)
+        storage = Path("storage")  # unused, as in `serve`
+    settings = Settings(storage=storage, chunks=chunks, database_url=database, s3=s3,
+                        incomplete_ttl=incomplete_ttl)  # fmt: skip
+    for flag, reason in settings.problems():
+        raise click.BadParameter(reason, param_hint=f"'{flag}'")
+    if not settings.postgres_url and not settings.database.is_file():
+        raise click.BadParameter(
+            f"no database at {settings.database}: is --storage (or --database) the server's?",
+            param_hint="'--database'",
+        )
+    return settings
