@@ -45,9 +45,10 @@ from psycopg.rows import TupleRow
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart
+from pyfiledrop.core.interfaces import ChunkStart, Listing, Page
 from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta import OpenError
+from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
@@ -457,3 +458,17 @@ class PostgresMetaStore:
     async def close(self) -> None:
         if self._opened:
             await self._pool.close()
+
+    # --- listing ----------------------------------------------------------------------------------
+
+    async def list_uploads(self, listing: Listing) -> Page:
+        # ILIKE: ASCII letters match either case, as SQLite's LIKE; COLLATE "C": names in code
+        # point order, as SQLite's (the database's own collation may be a language's).
+        sql, values = listing_sql(
+            listing,
+            COLUMNS,
+            lambda name: f"%({name})s",
+            like="ILIKE",
+            name_key='filename COLLATE "C"',
+        )
+        return page_of(await self._rows(sql, values), listing.limit, to_upload)

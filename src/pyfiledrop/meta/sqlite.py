@@ -33,8 +33,9 @@ from typing import Any, TypeVar
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart
+from pyfiledrop.core.interfaces import ChunkStart, Listing, Page
 from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
@@ -490,3 +491,10 @@ class SQLiteMetaStore:
         except sqlite3.Error:
             pass  # the WAL is kept and replayed by the next start
         self._writer.close()
+
+    # --- listing ----------------------------------------------------------------------------------
+
+    async def list_uploads(self, listing: Listing) -> Page:
+        sql, values = listing_sql(listing, COLUMNS, lambda name: f":{name}")
+        rows = await self._read(lambda db: db.execute(sql, values).fetchall())
+        return page_of(rows, listing.limit, to_upload)
