@@ -36,7 +36,6 @@ from pyfiledrop.core.cleanup import Removal
 from pyfiledrop.core.interfaces import Listing, MetaStore
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
-from pyfiledrop.web.page import human_size
 
 T = TypeVar("T")
 PAGE = 500  # uploads read at a time
@@ -44,6 +43,18 @@ CLAIM_WAIT = 30.0  # seconds `gc` waits for a server's pass to end
 CLAIM_POLL = 0.5
 COLUMNS = ("ID", "STATE", "SIZE", "CREATED", "UPDATED", "EXPIRES", "OWNER", "SHA256", "NAME")
 WIDTHS = (32, 10, 9, 16, 16, 16, 12, 12)  # NAME takes the rest
+
+
+def human_size(size: float) -> str:
+    """Bytes in binary units with up to three significant digits: 97.7 GiB, 977 KiB, 1 MiB."""
+    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    unit = 0
+    while size >= 1024 and unit < len(units) - 1:
+        size /= 1024
+        unit += 1
+    decimals = 0 if size >= 100 or unit == 0 else 1 if size >= 10 else 2
+    text = f"{size:.{decimals}f}"
+    return f"{text.rstrip('0').rstrip('.') if '.' in text else text} {units[unit]}"
 
 
 class CommandFailed(Exception):
