@@ -56,17 +56,18 @@ def test_the_keyboard_alone_chooses_pauses_and_cancels(page: Page, server: Serve
     choosers[1].set_files(a_file("keys.bin", os.urandom(3 * CHUNK)))
 
     expect(page.locator(".dz-preview .status")).to_have_text("0%")
-    names = []
-    for key in ["Tab"] * 5 + ["Shift+Tab"] * 5 + ["Tab"]:
-        page.keyboard.press(key)
-        names.append(focused_name(page))
     buttons = [
         "Pause keys.bin",
         "Cancel keys.bin",
         "Pause all",
         "Cancel all",
         "Clear the list of uploads",
+        "Show every finished upload of this browser that the server keeps",
     ]
+    names = []
+    for key in ["Tab"] * len(buttons) + ["Shift+Tab"] * len(buttons) + ["Tab"]:
+        page.keyboard.press(key)
+        names.append(focused_name(page))
     drop_area = "Drop files here or click to choose them"
     assert names == buttons + buttons[-2::-1] + [drop_area, buttons[0]]
     page.keyboard.press("Enter")
@@ -140,7 +141,7 @@ def test_german_browsers_get_the_german_page(new_page: Callable[..., Page], serv
     expect(page.locator("#uploaded .meta")).to_have_text("1,43 MiB")
     expect(page.locator(".dz-preview .dz-size")).to_have_text("1,43 MiB")
     shown = page.locator("body").inner_text()
-    english = r"\b(Drop|Files up|Uploaded|Clear|All uploads|files?|done|paused)\b"
+    english = r"\b(Drop|Files up|Uploaded|Clear|Show all|All uploads|files?|done|paused)\b"
     assert re.findall(english, shown) == [], shown
 
 

@@ -43,8 +43,9 @@ FAILURES = 10  # wrong passwords an address may send ...
 WINDOW = 60.0  # ... in this many seconds
 _ADDRESSES = 10_000  # addresses remembered at most; the oldest are forgotten first
 _FORM_LIMIT = 4096  # bytes of the sign-in form read at most
-# Chunks and plain uploads, the status call, cancel; tus but its downloads.
-_GUARDED = re.compile(r"^/(?:upload(?:/[^/]+)?|files/.*)$")
+# Chunks and plain uploads, the status call, cancel, the list of one's uploads; tus but its
+# downloads.
+_GUARDED = re.compile(r"^/(?:uploads|upload(?:/[^/]+)?|files/.*)$")
 
 Renderer = Callable[[str, errors.UploadError], Response]
 

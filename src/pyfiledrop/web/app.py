@@ -38,7 +38,7 @@ from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
-from pyfiledrop.web import observe
+from pyfiledrop.web import mine, observe
 from pyfiledrop.web.access import UploadAccess, UploadGuard
 from pyfiledrop.web.access import routes as access_routes
 from pyfiledrop.web.conditional import not_modified
@@ -235,6 +235,7 @@ def build_app(
             Route("/download/{token}", download, name="download"),
             *tus.routes(),
             *observe.routes(service, metrics),
+            *mine.routes(service, describe),
             *access_routes(access, page_headers(settings)),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyfiledrop.web.owners import OWNER_HEADER
 
-_UPLOAD_ROUTES = re.compile(r"^/upload(?:/[^/]+)?$")
+_UPLOAD_ROUTES = re.compile(r"^/(?:uploads|upload(?:/[^/]+)?)$")
 # What Dropzone 5 and 6 send with every chunk, and the owner header.
 ALLOWED_HEADERS = [
     "Authorization", "Cache-Control", "Content-Type", "X-Requested-With", OWNER_HEADER,

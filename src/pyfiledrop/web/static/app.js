@@ -52,10 +52,7 @@ function show(item) {
 }
 
 function remember(status) {
-  const item = {
-    name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256,
-    expires: status.expires_at,
-  };
+  const item = itemOf(status);
   const items = load();
   items.push(item);
   localStorage.setItem(STORE, JSON.stringify(items));
@@ -80,6 +77,41 @@ for (const [seconds, value, key] of [[3600, "1h", "keep1h"], [86400, "1d", "keep
   [604800, "7d", "keep7d"], [2592000, "30d", "keep30d"]]) {
   if (!config.expire || seconds < config.expire) addChoice(value, t(key));
 }
+
+// The server keeps which uploads this browser made (its owner cookie): Show all lists every
+// finished one again, newest first, after Clear or in a browser profile whose storage was wiped.
+function itemOf(status) {
+  return {
+    name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256,
+    expires: status.expires_at,
+  };
+}
+
+async function restore() {
+  const items = [];
+  let after = null;
+  do {
+    const query = new URLSearchParams({ limit: "100" });
+    if (after) query.set("after", after);
+    const reply = await fetch("uploads?" + query, { headers: { Accept: "application/json" }, cache: "no-store" });
+    const page = await reply.json();
+    if (!reply.ok) throw new Error(page.error || t("serverAnswered", { status: reply.status }));
+    items.push(...page.uploads.filter((u) => u.state === "complete").map(itemOf));
+    after = page.next;
+  } while (after);
+  items.reverse();  // the list shows the oldest first, as it grew
+  localStorage.setItem(STORE, JSON.stringify(items));
+  list.replaceChildren();
+  items.forEach(show);
+}
+
+document.getElementById("restore").addEventListener("click", function () {
+  restore().catch(function (err) {
+    const notice = document.getElementById("notice");
+    notice.textContent = t("restoreFailed", { reason: err.message });
+    notice.hidden = false;
+  });
+});
 
 document.getElementById("clear").addEventListener("click", function () {
   localStorage.removeItem(STORE);
