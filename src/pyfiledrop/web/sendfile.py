@@ -29,14 +29,38 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 from starlette.types import Message
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 PATHSEND = "http.response.pathsend"
 ZEROCOPYSEND = "http.response.zerocopysend"
 MOST_AT_ONCE = 1 << 30  # per sendfile call (Linux sends at most 2 GiB - 4 KiB)
+
+
+class Flow(Protocol):
+    async def drain(self) -> None:
+        """Returns once the transport no longer holds more than its low mark."""
+
+
+class Cycle(Protocol):
+    """What the sender reads and sets of one request's state in uvicorn's protocol
+    (`Cycle`); the same names, so uvicorn's own cycle fits."""
+
+    response_started: bool
+    response_complete: bool
+    chunked_encoding: bool | None  # None until the head is sent
+    expected_content_length: int  # body bytes still to come, counted down
+    disconnected: bool
+
+    @property
+    def scope(self) -> Mapping[str, Any]: ...
+
+    @property
+    def flow(self) -> Flow: ...
+
+    async def send(self, message: Any) -> None: ...
 
 
 def extensions() -> dict[str, dict[object, object]]:
@@ -52,7 +76,7 @@ class FileSender:
         self.transport = transport  # the socket's own, not uvicorn's view of it
         self._waiter: asyncio.Future[None] | None = None
 
-    def wrap(self, cycle: RequestResponseCycle) -> Callable[[Message], Awaitable[None]]:
+    def wrap(self, cycle: Cycle) -> Callable[[Message], Awaitable[None]]:
         plain = cycle.send
 
         async def send(message: Message) -> None:
@@ -70,7 +94,7 @@ class FileSender:
                 await self._send_file(cycle, fd, message.get("offset"), message.get("count"))
                 more = message.get("more_body", False)
             else:
-                await plain(message)  # type: ignore[arg-type]
+                await plain(message)
                 return
             if not cycle.disconnected:
                 await plain({"type": "http.response.body", "body": b"", "more_body": more})
@@ -83,7 +107,7 @@ class FileSender:
             self._waiter.set_result(None)
 
     async def _send_file(
-        self, cycle: RequestResponseCycle, fd: int, offset: int | None, count: int | None
+        self, cycle: Cycle, fd: int, offset: int | None, count: int | None
     ) -> None:
         """`count` bytes of `fd` from `offset` (None: its position, which then moves; count None:
         to its end) as the next part of the body, whose length the head declared."""
@@ -102,7 +126,7 @@ class FileSender:
             await self._copy(cycle, fd, offset, count)
             cycle.expected_content_length -= count
 
-    async def _flushed(self, cycle: RequestResponseCycle) -> bool:
+    async def _flushed(self, cycle: Cycle) -> bool:
         """Waits until the transport has written everything it holds; False if the connection
         is gone by then. (uvloop pauses the protocol at once when the limit drops below what it
         holds, and resumes it when it holds no more than the low mark.)"""
@@ -116,14 +140,12 @@ class FileSender:
                 real.set_write_buffer_limits(high=high, low=low)
         return not self._gone(cycle)
 
-    def _gone(self, cycle: RequestResponseCycle) -> bool:
+    def _gone(self, cycle: Cycle) -> bool:
         if self.transport.is_closing():
             cycle.disconnected = True
         return cycle.disconnected
 
-    async def _copy(
-        self, cycle: RequestResponseCycle, fd: int, offset: int | None, count: int
-    ) -> None:
+    async def _copy(self, cycle: Cycle, fd: int, offset: int | None, count: int) -> None:
         loop = asyncio.get_running_loop()
         sock = os.dup(self.transport.get_extra_info("socket").fileno())
         try:
