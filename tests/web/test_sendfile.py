@@ -5,6 +5,7 @@ socket's buffers, so the server has to wait for its readers."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import signal
@@ -13,11 +14,13 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from pyfiledrop.web.files import SendfileResponse
 from tests.conftest import Server
 from tests.dz import DzFile
 from tests.test_nginx import Deployment, deployment  # noqa: F401  (the fixture)
@@ -249,6 +252,22 @@ def test_stopping_the_server_cuts_a_stalled_download(make_server) -> None:  # ty
     assert took < 8, f"stopped after {took:.1f} s with --shutdown-timeout 1"
     assert "Cancel 1 running task" in stored.server.log.read_text(), "what was cut is logged"
     assert got < SIZE
+
+
+def test_without_the_extensions_starlette_reads_the_file_itself(tmp_path: Path) -> None:
+    """Under a server that offers no zero-copy sending (here httpx's ASGI transport), whole
+    files and ranges still come back, read by Starlette."""
+    data = os.urandom(200_000)
+    (tmp_path / "f").write_bytes(data)
+
+    async def fetch(**headers: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=SendfileResponse(tmp_path / "f"))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/", headers=headers)
+
+    assert asyncio.run(fetch()).content == data
+    part = asyncio.run(fetch(Range="bytes=70000-139999"))
+    assert part.status_code == 206 and part.content == data[70000:140000]
 
 
 def test_whole_files_and_ranges_through_nginx(deployment: Deployment) -> None:  # noqa: F811

@@ -2,9 +2,9 @@
 extensions for uvicorn's httptools protocol (web/server.py), served with `os.sendfile`.
 
 Starlette's FileResponse sends `pathsend` for a whole file when the server offers it; for a single
-range, web/files.py sends `zerocopysend` (a file, an offset and a count). Through Python's hands, a
-download runs at a sixth of what nginx reaches; with sendfile the page cache goes straight into the
-socket, and the loop wakes once per socket buffer.
+range, web/files.py sends `zerocopysend` (a file, an offset and a count). Read through Python in
+64 KiB pieces, a download ran at 330-370 MB/s where nginx reached 2.1-2.4 GB/s; with sendfile the
+page cache goes straight into the socket, and the loop wakes once per socket buffer.
 
 How a file goes out: the response head is written by uvicorn as for any response. Then whatever
 the transport still holds (the head, the end of an earlier answer on a kept-alive connection) is
@@ -46,7 +46,7 @@ class Flow(Protocol):
 
 class Cycle(Protocol):
     """What the sender reads and sets of one request's state in uvicorn's protocol
-    (`Cycle`); the same names, so uvicorn's own cycle fits."""
+    (`RequestResponseCycle`); the same names, so uvicorn's own cycle fits."""
 
     response_started: bool
     response_complete: bool
