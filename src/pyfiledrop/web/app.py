@@ -43,6 +43,7 @@ from pyfiledrop.web.access import UploadAccess, UploadGuard
 from pyfiledrop.web.access import routes as access_routes
 from pyfiledrop.web.conditional import not_modified
 from pyfiledrop.web.embedding import Embedding
+from pyfiledrop.web.files import SendfileResponse
 from pyfiledrop.web.links import ClientFacing, base_url
 from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.owners import OwnerCookie, owner_of
@@ -159,7 +160,9 @@ def build_app(
             return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
         if path is None:
             return await from_store(request, found, headers)
-        return FileResponse(path, stat_result=stat, media_type=media_type(found), headers=headers)
+        return SendfileResponse(
+            path, stat_result=stat, media_type=media_type(found), headers=headers
+        )
 
     def link(request: Request, name: str, **params: str) -> str:
         path: str = request.app.url_path_for(name, **params)
