@@ -34,7 +34,7 @@ def event_fields(event: Event, upload: Upload) -> dict[str, Any]:
     if event == Event.COMPLETED:
         seconds = max(upload.updated_at - upload.created_at, 0.0)
         found["sha256"] = upload.sha256
-        found["seconds"] = round(seconds, 3)
+        found["seconds"] = round(seconds, 6)
         if seconds > 0 and upload.size is not None:
             found["bytes_per_second"] = round(upload.size / seconds)
     elif event == Event.FAILED:

@@ -102,8 +102,8 @@ class Receiver:
             if last:
                 log.error("hook given up", extra=about)
                 return
-            about["fields"]["retry_in"] = BACKOFF[attempt - 1]
-            log.warning("hook attempt failed", extra=about)
+            retry = fields(**about["fields"], retry_in=BACKOFF[attempt - 1])
+            log.warning("hook attempt failed", extra=retry)
             if self.closing.wait(BACKOFF[attempt - 1]):
                 log.error("hook given up: shutting down", extra=about)
                 return

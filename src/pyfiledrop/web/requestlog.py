@@ -91,7 +91,7 @@ def access_log(app: ASGIApp, enabled: bool) -> ASGIApp:
                 refused(seen.refusal, seen)
             if enabled:
                 extra = fields(method=seen.method, path=path, status=status, bytes=sent,
-                               received=received, seconds=time.monotonic() - started,
+                               received=received, seconds=round(time.monotonic() - started, 6),
                                client=seen.client)  # fmt: skip
                 access.info("request", extra=extra)
 
