@@ -9,7 +9,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +24,16 @@ from tests.logged import LoggedServer, logged_servers  # noqa: F401  (fixture)
 from tests.tus.helpers import TUS, metadata, new_upload, patch
 
 SECRET = "s3cret-for-hooks"
+README = Path(__file__).parent.parent / "README.md"
+
+
+def readme_verify() -> Callable[[bytes, bytes, str], dict[str, Any]]:
+    """The signature check the README's Hooks section gives receivers, as written there."""
+    section = README.read_text().split("\n## Hooks\n")[1]
+    code = section.split("```python\n")[1].split("```")[0]
+    found: dict[str, Any] = {}
+    exec(code, found)
+    return found["verify"]  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -40,8 +50,9 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A hook receiver on 127.0.0.1 that checks the signature as the README says: 401 when it
-    is wrong; `failures` more answers of 503 first; `hold` makes it hang until released."""
+    """A hook receiver on 127.0.0.1 that checks the signature with the README's code: 401 when
+    it is wrong or old; `failures` more answers of 503 first; `hold` makes it hang until
+    released."""
 
     secret: str | None = SECRET
     failures: int = 0
@@ -51,6 +62,7 @@ class Receiver:
 
     def start(self) -> Receiver:
         receiver = self
+        verify = readme_verify()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802  (the name http.server calls)
@@ -59,9 +71,10 @@ class Receiver:
                 if receiver.hold:
                     receiver.released.wait(30)
                 if receiver.secret is not None:
-                    expected = hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
                     given = self.headers.get("X-Pyfiledrop-Signature", "")
-                    if not hmac.compare_digest(given, f"sha256={expected}"):
+                    try:
+                        verify(receiver.secret.encode(), body, given)
+                    except ValueError:
                         self.send_response(401)
                         self.end_headers()
                         return
@@ -214,3 +227,16 @@ def test_a_receiver_that_hangs_slows_neither_uploads_nor_the_shutdown(
     log = server.text()
     assert "hook dropped: queue full" in log
     assert "hooks not delivered at shutdown" in log
+
+
+def test_the_readmes_check_refuses_a_wrong_or_replayed_signature() -> None:
+    verify = readme_verify()
+    body = json.dumps({"event": "upload-created", "time": time.time()}).encode()
+    good = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert verify(SECRET.encode(), body, good)["event"] == "upload-created"
+    with pytest.raises(ValueError, match="wrong signature"):
+        verify(b"another secret", body, good)
+    old = json.dumps({"event": "upload-created", "time": time.time() - 3600}).encode()
+    signed = "sha256=" + hmac.new(SECRET.encode(), old, hashlib.sha256).hexdigest()
+    with pytest.raises(ValueError, match="too old"):
+        verify(SECRET.encode(), old, signed)
