@@ -240,3 +240,24 @@ def test_the_readmes_check_refuses_a_wrong_or_replayed_signature() -> None:
     signed = "sha256=" + hmac.new(SECRET.encode(), old, hashlib.sha256).hexdigest()
     with pytest.raises(ValueError, match="too old"):
         verify(SECRET.encode(), old, signed)
+
+
+def test_with_workers_each_process_logs_and_sends_its_own_events(
+    logged: type[LoggedServer], receivers: type[Receiver]
+) -> None:
+    receiver = receivers()
+    server = logged("--workers", "2", "--log-format", "json", "--hook-url", receiver.url,
+                    "--hook-secret", SECRET)  # fmt: skip
+    with server.client() as client:
+        for n in range(4):
+            assert (
+                client.post("/upload", params={"filename": f"{n}"}, content=b"w").status_code == 200
+            )
+    receiver.wait_for(8)
+    server.stop()
+    assert sorted(receiver.events()) == ["upload-completed"] * 4 + ["upload-created"] * 4
+    assert len({r.json["delivery"] for r in receiver.got}) == 8, "each event sent once"
+    started = server.find("server started")
+    assert len({record["pid"] for record in started}) == 2, "one start line per worker"
+    delivered = server.find("hook delivered")
+    assert len(delivered) == 8

@@ -397,7 +397,7 @@ def serve(
     if workers == 1:
         uvicorn.Server(config(make_app())).run()
         return
-    listening = Config(make_app, host=host, port=port).bind_socket()
+    listening = Config(make_app, host=host, port=port, log_config=None).bind_socket()
     supervise(workers, lambda: uvicorn.Server(config(make_app())).run(sockets=[listening]))
 
 
