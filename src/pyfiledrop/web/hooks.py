@@ -95,7 +95,7 @@ class Receiver:
             about = fields(url=self.name, event=delivery.event, id=delivery.upload_id,
                            delivery=delivery.delivery, attempt=attempt,
                            outcome=outcome)  # fmt: skip
-            if outcome.startswith("2"):
+            if isinstance(outcome, int) and 200 <= outcome < 300:
                 log.info("hook delivered", extra=about)
                 return
             last = attempt > len(BACKOFF) or self.closing.is_set()
@@ -108,8 +108,8 @@ class Receiver:
                 log.error("hook given up: shutting down", extra=about)
                 return
 
-    def _post(self, delivery: Delivery) -> str:
-        """One attempt: the status answered ("204"), or why there was none."""
+    def _post(self, delivery: Delivery) -> int | str:
+        """One attempt: the status answered, or why there was none."""
         parts = urlsplit(self.url)
         https = parts.scheme == "https"
         kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
@@ -127,7 +127,7 @@ class Receiver:
             connection.request("POST", target, delivery.body, headers)
             response = connection.getresponse()
             response.read(64 * 1024)
-            return str(response.status)
+            return response.status
         except (OSError, http.client.HTTPException) as exc:
             return f"{type(exc).__name__}: {exc}"[:200]
         finally:
