@@ -27,7 +27,11 @@ def test_json_log_says_start_completion_refusal_and_stop_one_object_per_line(
     with server.client() as client:
         f.send_all(client)
         assert f.wait_complete(client)["state"] == "complete"
-        bad = client.post("/upload", params={"dzuuid": "not-a-uuid", "dzchunkindex": "0"})
+        bad = client.post(
+            "/upload",
+            params={"dzuuid": "not-a-uuid", "dzchunkindex": "0"},
+            headers={"X-Forwarded-For": "203.0.113.9"},  # from 127.0.0.1, a trusted proxy
+        )
         assert bad.status_code == 400
     server.stop()
 
@@ -45,7 +49,7 @@ def test_json_log_says_start_completion_refusal_and_stop_one_object_per_line(
     (refused,) = server.find("request refused")
     assert refused["logger"] == "pyfiledrop.refusals" and refused["level"] == "info"
     assert refused["status"] == 400 and refused["code"] == "bad_chunk"
-    assert refused["reason"] == bad.json()["error"] and refused["client"] == "127.0.0.1"
+    assert refused["reason"] == bad.json()["error"] and refused["client"] == "203.0.113.9"
     assert refused["method"] == "POST"
     assert refused["path"] == "/upload?dzuuid=not-a-uuid&dzchunkindex=0"
     lifecycle = [r["message"] for r in records if r["logger"] == "pyfiledrop.server"]

@@ -54,6 +54,7 @@ from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.owners import OwnerCookie, owner_of
 from pyfiledrop.web.page import page_headers, render_page, render_sign_in
 from pyfiledrop.web.ranges import streamed
+from pyfiledrop.web.requestlog import note_client
 
 STATIC = Path(__file__).parent / "static"
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
@@ -287,7 +288,7 @@ def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     app: ASGIApp = UploadGuard(OwnerCookie(built), access, render_error)
     if settings.cors_origins:
         app = Embedding(app, list(settings.cors_origins))
-    return metrics.watch(ClientFacing(app, settings, render_error))
+    return metrics.watch(ClientFacing(note_client(app), settings, render_error))
 
 
 def hooks_for(settings: Settings, service: UploadService) -> Hooks:

@@ -5,7 +5,8 @@
 `access_log` wraps the whole app (web/server.py puts it around the turns), so a refusal made
 anywhere below it, the turns' 503 included, is seen. Refusals made before a request
 reaches the app (web/server.py: 408, 431, the connection cap's 503) are logged there with
-`refused`.
+`refused`. Lines name the client as `links.ClientFacing` found it (`note_client`): behind a
+trusted proxy, the address the proxy reports.
 
 Paths are logged without secrets: a download link's token is replaced by `[token]`, query
 values are dropped except those known to be harmless (the names stay), and a path longer than
@@ -47,6 +48,19 @@ def redact(path: str, query: str = "") -> str:
 def client_of(scope: Scope) -> str | None:
     client = scope.get("client")
     return str(client[0]) if client else None
+
+
+def note_client(app: ASGIApp) -> ASGIApp:
+    """Put inside `links.ClientFacing`: the client it found (from a trusted proxy, the address
+    the proxy reports) becomes the one the request's lines name."""
+
+    async def noted(scope: Scope, receive: Receive, send: Send) -> None:
+        seen, client = current.get(), client_of(scope)
+        if seen is not None and client is not None:
+            seen.client = client
+        await app(scope, receive, send)
+
+    return noted
 
 
 def refused(exc: errors.UploadError, seen: Seen) -> None:
