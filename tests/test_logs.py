@@ -95,14 +95,18 @@ def test_the_access_log_has_a_line_per_request_without_tokens_or_query_values(
         f.send_all(client, raw=True)
         link = str(f.wait_complete(client)["download_url"])
         assert client.get(link).content == f.data
+        part = client.get(link, headers={"Range": "bytes=100-1099"})
+        assert part.status_code == 206 and part.content == f.data[100:1100]
     server.stop()
 
     token = link.rsplit("/", 1)[1]
     assert token not in server.text()
-    (download,) = server.find("request", method="GET", path="/download/[token]")
-    assert download["logger"] == "pyfiledrop.access" and download["status"] == 200
+    (download,) = server.find("request", method="GET", path="/download/[token]", status=200)
+    assert download["logger"] == "pyfiledrop.access"
     assert download["bytes"] == len(f.data) and download["client"] == "127.0.0.1"
     assert download["seconds"] >= 0
+    (ranged,) = server.find("request", method="GET", path="/download/[token]", status=206)
+    assert ranged["bytes"] == 1000, "a range sent with sendfile counts what was sent"
     chunks = server.find("request", method="POST", status=200)
     assert len(chunks) == f.count
     assert sum(chunk["received"] for chunk in chunks) == len(f.data)

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyfiledrop import errors
 from pyfiledrop.logs import Seen, current, fields
+from pyfiledrop.web.sendfile import PATHSEND, ZEROCOPYSEND
 
 access = logging.getLogger("pyfiledrop.access")
 refusals = logging.getLogger("pyfiledrop.refusals")
@@ -83,6 +84,7 @@ def access_log(app: ASGIApp, enabled: bool) -> ASGIApp:
         current.set(seen)  # this request's task (and the tasks it starts) see it
         started = time.monotonic()
         status, sent, received = 500, 0, 0  # 500: what uvicorn answers if the app raises
+        length = 0  # the answer's Content-Length: what a whole-file sendfile sends
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -91,11 +93,16 @@ def access_log(app: ASGIApp, enabled: bool) -> ASGIApp:
             return message
 
         async def counting_send(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.start":
+            nonlocal status, sent, length
+            kind = message["type"]
+            if kind == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body":
+                declared = dict(message.get("headers", [])).get(b"content-length", b"0")
+                length = int(declared) if declared.isdigit() else 0
+            elif kind == "http.response.body":
                 sent += len(message.get("body", b""))
+            elif kind in (PATHSEND, ZEROCOPYSEND):  # web/sendfile.py: files go out with sendfile
+                sent += message.get("count") or length
             await send(message)
 
         try:
