@@ -198,7 +198,7 @@ def test_a_dead_receiver_drops_what_its_queue_cannot_hold_and_slows_no_upload(
             started = time.monotonic()
             reply = client.post("/upload", params={"filename": f"{n}.txt"}, content=b"x" * 1000)
             assert reply.status_code == 200 and reply.json()["state"] == "complete"
-            assert time.monotonic() - started < 2
+            assert time.monotonic() - started < 5, "retries take 15 s: the upload waits on none"
     assert len(live.wait_for(8)) == 8, "each URL has its own queue: the live one gets all"
     server.stop()
     log = server.text()
