@@ -410,6 +410,10 @@ def supervise(workers: int, work: Callable[[], None]) -> None:
     def start() -> None:
         pid = os.fork()
         if pid == 0:  # the child: no threads or event loop were started before the fork
+            # Not the parent's handlers: a SIGTERM before uvicorn has set its own must stop this
+            # worker, not run `stop` on the parent's copy of `children` and be lost.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             code = 0
             try:
                 work()
