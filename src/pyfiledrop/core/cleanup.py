@@ -146,7 +146,8 @@ class Cleanup:
         )
         if not moved:
             return None
-        self.events.emit(Event.EXPIRED, replace(upload, state=State.EXPIRED))
+        expired = replace(upload, state=State.EXPIRED, removed_at=now, freed_bytes=size)
+        self.events.emit(Event.EXPIRED, expired)
         return size
 
     async def _abandon(self, upload: Upload, cutoff: float, now: float) -> int | None:
@@ -159,7 +160,8 @@ class Cleanup:
             held = await self._held(upload)
             if not await self.meta.abandon(upload.id, upload.state, cutoff, now, held):
                 return None  # a chunk came in since
-            self.events.emit(Event.ABANDONED, replace(upload, state=State.ABANDONED))
+            abandoned = replace(upload, state=State.ABANDONED, removed_at=now, freed_bytes=held)
+            self.events.emit(Event.ABANDONED, abandoned)
             try:
                 await self.storage.discard(upload.id)
             except OSError:
