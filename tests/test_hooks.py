@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,7 @@ class Receiver:
     secret: str | None = SECRET
     failures: int = 0
     hold: bool = False
+    refuse: str | None = None  # names ending in this are refused: 403 with a JSON message
     got: list[Received] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
 
@@ -78,6 +80,14 @@ class Receiver:
                         self.send_response(401)
                         self.end_headers()
                         return
+                name = json.loads(body)["upload"].get("name") or ""
+                if receiver.refuse and name.endswith(receiver.refuse):
+                    answer = json.dumps({"message": f"No {receiver.refuse} files, please."})
+                    self.send_response(403)
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer.encode())
+                    return
                 if receiver.failures > 0:
                     receiver.failures -= 1
                     self.send_response(503)
@@ -261,3 +271,43 @@ def test_with_workers_each_process_logs_and_sends_its_own_events(
     assert len({record["pid"] for record in started}) == 2, "one start line per worker"
     delivered = server.find("hook delivered")
     assert len(delivered) == 8
+
+
+def uploads_recorded(server: LoggedServer) -> int:
+    with sqlite3.connect(server.storage / "pyfiledrop.sqlite3") as db:
+        return int(db.execute("SELECT count(*) FROM uploads").fetchone()[0])
+
+
+def test_with_may_refuse_the_receiver_decides_before_anything_is_stored(
+    logged: type[LoggedServer], receivers: type[Receiver]
+) -> None:
+    judge = receivers(refuse=".exe")
+    server = logged("--hook-url", judge.url, "--hook-secret", SECRET, "--hook-may-refuse", "-a")
+    with server.client() as client:
+        chunk = DzFile(os.urandom(200_000), 100_000, name="setup.exe").send(client, 0)
+        assert chunk.status_code == 403
+        assert chunk.json() == {"error": "No .exe files, please.", "code": "refused"}
+        plain = client.post("/upload", params={"filename": "b.exe"}, content=b"MZ")
+        assert plain.status_code == 403
+        tus = client.post("/files/", headers={**TUS, "Upload-Length": "2",
+                                              "Upload-Metadata": metadata(filename="c.exe")})
+        assert tus.status_code == 403 and tus.text == "No .exe files, please."
+        assert uploads_recorded(server) == 0 and list(server.chunks.iterdir()) == []
+
+        fine = DzFile(os.urandom(200_000), 100_000, name="notes.txt")
+        fine.send_all(client)
+        assert fine.wait_complete(client)["state"] == "complete"
+    judge.wait_for(5)
+    server.stop()
+    assert judge.events() == ["upload-created"] * 4 + ["upload-completed"], "created once each"
+    log = server.text()
+    assert log.count("hook refused the upload") == 3 and "hook admitted the upload" in log
+
+
+def test_with_may_refuse_no_answer_refuses_for_now(logged: type[LoggedServer]) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/gone"
+    server = logged("--hook-url", dead, "--hook-may-refuse")
+    with server.client() as client:
+        reply = client.post("/upload", params={"filename": "a.txt"}, content=b"a")
+        assert reply.status_code == 503 and reply.json()["code"] == "hook_unavailable"
+    assert uploads_recorded(server) == 0

@@ -400,6 +400,13 @@ def main() -> None:
     help="Read --hook-secret from this file (its first line).",
 )
 @click.option(
+    "--hook-may-refuse",
+    is_flag=True,
+    envvar=_env("HOOK_MAY_REFUSE"),
+    help="Send upload-created before the upload is taken and wait: an answer other than 2xx "
+    "refuses it with the answer's message; no answer refuses it for now (503).",
+)
+@click.option(
     "--hook-queue",
     type=POSITIVE,
     default=Settings.hook_queue,
@@ -455,6 +462,7 @@ def serve(**options: Any) -> None:
         hook_urls=tuple(options["hook_url"]),
         hook_secret=_hook_secret(options["hook_secret"], options["hook_secret_file"]),
         hook_queue=options["hook_queue"],
+        hook_may_refuse=options["hook_may_refuse"],
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")

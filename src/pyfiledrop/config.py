@@ -87,6 +87,7 @@ class Settings:
     hook_urls: tuple[str, ...] = ()  # each gets a JSON POST per upload event (web/hooks.py)
     hook_secret: str | None = field(default=None, repr=False)  # signs the hooks' bodies
     hook_queue: int = 1000  # events waiting per hook URL; more are dropped
+    hook_may_refuse: bool = False  # upload-created waits for the hooks, which may refuse it
 
     @property
     def max_size(self) -> int:

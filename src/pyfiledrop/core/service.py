@@ -224,7 +224,8 @@ class UploadService:
 
     async def _create(self, fresh: Upload) -> Upload:
         """Record a new upload, then make its partial object (so an object never lacks a record);
-        if its client id is taken, the upload that has it."""
+        if its client id is taken, the upload that has it. A vetter may refuse it first."""
+        await self.events.vet(fresh)
         stored = await self.meta.create_or_get(fresh)
         if stored.id == fresh.id:
             try:

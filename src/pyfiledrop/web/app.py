@@ -297,5 +297,6 @@ def hooks_for(settings: Settings, service: UploadService) -> Hooks:
     if settings.public_url and settings.allow_downloads:
         link = settings.public_url.rstrip("/")
     return Hooks(
-        service.events, settings.hook_urls, settings.hook_secret, settings.hook_queue, link
-    )
+        service.events, settings.hook_urls, settings.hook_secret, settings.hook_queue, link,
+        settings.hook_may_refuse,
+    )  # fmt: skip

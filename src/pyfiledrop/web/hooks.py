@@ -19,6 +19,7 @@ exact body with the secret: it covers `time`, so a receiver can also refuse old 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import http.client
@@ -34,6 +35,7 @@ from importlib.metadata import version
 from typing import Any
 from urllib.parse import urlsplit
 
+from pyfiledrop import errors
 from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.model import Upload
 from pyfiledrop.logs import fields
@@ -91,7 +93,7 @@ class Receiver:
 
     def _deliver(self, delivery: Delivery) -> None:
         for attempt in range(1, len(BACKOFF) + 2):
-            outcome = self._post(delivery)
+            outcome, _ = self.post(delivery)
             about = fields(url=self.name, event=delivery.event, id=delivery.upload_id,
                            delivery=delivery.delivery, attempt=attempt,
                            outcome=outcome)  # fmt: skip
@@ -108,8 +110,9 @@ class Receiver:
                 log.error("hook given up: shutting down", extra=about)
                 return
 
-    def _post(self, delivery: Delivery) -> int | str:
-        """One attempt: the status answered, or why there was none."""
+    def post(self, delivery: Delivery) -> tuple[int | str, bytes]:
+        """One attempt: the status answered and the start of the answer's body, or why there
+        was none."""
         parts = urlsplit(self.url)
         https = parts.scheme == "https"
         kind = http.client.HTTPSConnection if https else http.client.HTTPConnection
@@ -126,10 +129,9 @@ class Receiver:
         try:
             connection.request("POST", target, delivery.body, headers)
             response = connection.getresponse()
-            response.read(64 * 1024)
-            return response.status
+            return response.status, response.read(64 * 1024)
         except (OSError, http.client.HTTPException) as exc:
-            return f"{type(exc).__name__}: {exc}"[:200]
+            return f"{type(exc).__name__}: {exc}"[:200], b""
         finally:
             connection.close()
 
@@ -146,19 +148,61 @@ class Receiver:
         return sum(1 for delivery in list(self.queue.queue) if delivery is not None)
 
 
+def refusal_message(answer: bytes) -> str:
+    """What a receiver said when it refused: the `message` or `error` of a JSON object, else its
+    text; one line of printable characters, at most 300, for the uploader to read."""
+    text = answer.decode("utf-8", "replace")
+    try:
+        found = json.loads(text)
+    except ValueError:
+        found = None
+    if isinstance(found, dict) and isinstance(found.get("message") or found.get("error"), str):
+        text = found.get("message") or found["error"]
+    line = "".join(c if c.isprintable() else " " for c in text).strip()[:300]
+    return line or "The server's upload hook refused this upload."
+
+
 class Hooks:
     """The hook receivers of one process, fed by the core's events."""
 
     def __init__(
         self, events: Events, urls: Sequence[str], secret: str | None, queue_size: int,
-        link: str | None = None,
+        link: str | None = None, may_refuse: bool = False,
     ) -> None:  # fmt: skip
+        """`may_refuse`: upload-created is sent before the upload is recorded, and waited for."""
         self.receivers = [Receiver(url, secret, queue_size) for url in urls]
         self.link = link  # the start of a download link (--public-url), None: no link
+        self.may_refuse = may_refuse
         if self.receivers:
             events.listen(self.told)
+            if may_refuse:
+                events.vet_with(self.vet)
+
+    async def vet(self, upload: Upload) -> None:
+        """upload-created, once to each receiver in turn, before anything is recorded: a 2xx
+        answer admits the upload, any other refuses it with the answer's message (403), no
+        answer refuses it for now (503): with --hook-may-refuse, an upload nobody could vet is
+        not taken."""
+        delivery_id = str(uuid.uuid4())
+        body = self.body(Event.CREATED, upload, delivery_id)
+        delivery = Delivery(Event.CREATED.value, upload.id, delivery_id, body)
+        for receiver in self.receivers:
+            outcome, answer = await asyncio.to_thread(receiver.post, delivery)
+            about = fields(url=receiver.name, event=delivery.event, id=upload.id,
+                           delivery=delivery_id, outcome=outcome)  # fmt: skip
+            if isinstance(outcome, str):
+                log.error("hook did not answer: upload refused", extra=about)
+                raise errors.HOOK_UNAVAILABLE(
+                    "The server cannot check new uploads right now; try again later."
+                )
+            if not 200 <= outcome < 300:
+                log.info("hook refused the upload", extra=about)
+                raise errors.REFUSED_BY_HOOK(refusal_message(answer))
+            log.info("hook admitted the upload", extra=about)
 
     def told(self, event: Event, upload: Upload) -> None:
+        if event == Event.CREATED and self.may_refuse:
+            return  # already delivered, and waited for, by `vet`
         delivery_id = str(uuid.uuid4())
         body = self.body(event, upload, delivery_id)
         delivery = Delivery(event.value, upload.id, delivery_id, body)
