@@ -80,18 +80,20 @@ def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def _password(given: str | None, file: TextIO | None) -> str | None:
-    """The upload password from its flag (or variable) or from the first line of a file."""
+def _secret(flag: str, given: str | None, file: TextIO | None) -> str | None:
+    """A secret from `flag` (or its variable), or from the first line of the file that
+    `flag`-file names; never empty."""
     if given is not None and file is not None:
         raise click.BadParameter(
-            "give the password or a file with it, not both", param_hint="'--upload-password-file'"
+            f"give {flag} or {flag}-file, not both", param_hint=f"'{flag}-file'"
         )
     if file is not None:
         given = file.readline().rstrip("\r\n")
         if not given:
-            raise click.BadParameter("the file is empty", param_hint="'--upload-password-file'")
+            reason = f"{file.name} holds no secret on its first line"
+            raise click.BadParameter(reason, param_hint=f"'{flag}-file'")
     if given == "":
-        raise click.BadParameter("must not be empty", param_hint="'--upload-password'")
+        raise click.BadParameter("must not be empty", param_hint=f"'{flag}'")
     return given
 
 
@@ -451,7 +453,9 @@ def serve(**options: Any) -> None:
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         root_path=options["root_path"].rstrip("/"),
-        upload_password=_password(options["upload_password"], options["upload_password_file"]),
+        upload_password=_secret(
+            "--upload-password", options["upload_password"], options["upload_password_file"]
+        ),
         cors_origins=tuple(filter(None, (o.strip() for o in options["cors_origins"].split(",")))),
         database_url=options["database"],
         expire=options["expire"],
@@ -460,7 +464,7 @@ def serve(**options: Any) -> None:
         log_format=options["log_format"].lower(),
         access_log=options["access_log"],
         hook_urls=tuple(options["hook_url"]),
-        hook_secret=_hook_secret(options["hook_secret"], options["hook_secret_file"]),
+        hook_secret=_secret("--hook-secret", options["hook_secret"], options["hook_secret_file"]),
         hook_queue=options["hook_queue"],
         hook_may_refuse=options["hook_may_refuse"],
     )
@@ -472,16 +476,6 @@ def serve(**options: Any) -> None:
         for flag, reason in storage_problems(settings):
             raise click.BadParameter(reason, param_hint=f"'{flag}'")
     run(settings)
-
-
-def _hook_secret(given: str | None, file: TextIO | None) -> str | None:
-    if given and file:
-        raise click.BadParameter("give --hook-secret or --hook-secret-file, not both",
-                                 param_hint="'--hook-secret-file'")  # fmt: skip
-    secret = file.readline().strip() if file else given
-    if file and not secret:
-        raise click.BadParameter(f"{file.name} holds no secret", param_hint="'--hook-secret-file'")
-    return secret or None
 
 
 @main.command()
