@@ -1,6 +1,7 @@
 """The request log: one `pyfiledrop.refusals` line for every request answered with an
 `UploadError` (its status, code, message and the client), and with `--access-log` one
-`pyfiledrop.access` line for every request.
+`pyfiledrop.access` line for every request; whatever the flag, a warning for each request cut
+off when the server stops (after `--shutdown-timeout`).
 
 `access_log` wraps the whole app (web/server.py puts it around the turns), so a refusal made
 anywhere below it, the turns' 503 included, is seen. Refusals made before a request
@@ -15,6 +16,7 @@ values are dropped except those known to be harmless (the names stay), and a pat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -107,6 +109,11 @@ def access_log(app: ASGIApp, enabled: bool) -> ASGIApp:
 
         try:
             await app(scope, counting_receive, counting_send)
+        except asyncio.CancelledError:  # the server stops and --shutdown-timeout has passed
+            extra = fields(method=seen.method, path=path, client=seen.client, received=received,
+                           seconds=round(time.monotonic() - started, 3))  # fmt: skip
+            access.warning("request cut off at shutdown", extra=extra)
+            raise
         finally:
             if seen.refusal is not None:
                 refused(seen.refusal, seen)
