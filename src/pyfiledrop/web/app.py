@@ -161,12 +161,18 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
             found = await service.settled(found, min(int(wait), _MAX_WAIT))
         return JSONResponse(await describe(request, found, with_chunks=True))
 
+    async def known(request: Request) -> Response:
+        """Finish an upload at once from content the asker already uploaded (404: send it)."""
+        done = await dropzone.known(service, owner_of(request), request.query_params)
+        return JSONResponse(await describe(request, done))
+
     async def download(request: Request) -> Response:
         if not settings.allow_downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
         return await serve_file(request, await service.downloadable(request.path_params["token"]))
 
     async def serve_file(request: Request, found: Upload) -> Response:
+        found = await service.present(found)  # 410 before any byte when its file is gone
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
         headers = {
@@ -249,6 +255,7 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
             Route("/", page),
             Route("/favicon.ico", favicon),
             Route("/upload", upload, methods=["POST"]),
+            Route("/upload/known", known, methods=["POST"]),
             Route("/upload/{client_id}", status),
             Route("/download/{token}", download, name="download"),
             *tus.routes(),
