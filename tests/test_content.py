@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from tests.conftest import Server, finished_files
 from tests.dz import DzFile
 from tests.s3.conftest import ensure_bucket, s3_flags
 from tests.seaweed import SeaweedFS
+from tests.tus.helpers import TUS
+from tests.tus.helpers import upload as tus_upload
 
 MiB = 1024 * 1024
 CHUNK = 4 * MiB
@@ -148,3 +151,23 @@ def test_asking_by_hash_completes_only_for_the_owner_and_tells_a_stranger_nothin
         assert httpx.get(shown["download_url"]).content == data
         assert owner.get(f"/upload/{shown['id']}").json()["state"] == "complete"
         assert backend.stored() == {content_key(sent["sha256"]): len(data)}
+
+
+def test_removing_the_last_upload_and_uploading_its_bytes_at_once_in_two_processes(
+    backend: Backend,
+) -> None:
+    """Rounds of: a tus upload's DELETE in one process while another process finishes an upload
+    of the same bytes. Whichever the database orders first, the new upload's file is in place."""
+    with backend.a.client() as one, backend.b.client() as two:
+        for round_ in range(6):
+            data = os.urandom(MiB + round_)
+            old = tus_upload(one, data)  # the one upload of this content
+            new = DzFile(data, CHUNK)
+            with ThreadPoolExecutor(2) as pool:
+                deleted = pool.submit(one.delete, old, headers=TUS)
+                sent = pool.submit(send, backend.b, two, new)
+                assert deleted.result().status_code == 204
+                status = sent.result()
+            assert status["state"] == "complete", (round_, status)
+            assert two.get(status["download_url"]).content == data, round_
+            assert backend.stored().get(content_key(new.sha256)) == len(data), round_
