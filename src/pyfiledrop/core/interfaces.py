@@ -294,7 +294,7 @@ class Storage(Protocol):
         """Remove the file placed under `key`, if any."""
 
     async def partials(self) -> set[str]:
-        """The ids of uploads that have a partial object or scratch data here.
+        """The ids of uploads that have a partial or sealed object or scratch data here.
 
         With `discard`, lets recovery remove what no upload record names any more. Files that
         no current version creates (an older version's scratch files) are removed on the way.

@@ -7,11 +7,13 @@ Tables (see migrations/postgresql/ for the exact schema; the same versions as SQ
     chunks      (upload_id, idx): the set of received chunks, so a re-sent chunk counts once
     claims      named leases, live while unexpired and their instance beats
     instances   server processes and when each last beat
+    contents    finished files stored once, counted by the uploads that point to them
 
 Connections: a pool of async psycopg connections in autocommit mode, opened on first use by the
 event loop that serves; the constructor connects once, synchronously, to apply migrations and to
 fail at start (as `OpenError`) when the database cannot be reached. Every step is one statement,
-so one round trip and its own transaction. `start_chunk` and `end_chunk` touch three tables
+so one round trip and its own transaction, but the content steps (a few statements in one
+transaction: they run once per finished or removed file, not per chunk). `start_chunk` and `end_chunk` touch three tables
 through data-modifying CTEs that first lock the upload's row (`FOR NO KEY UPDATE`): steps on one
 upload's chunks take their locks in the same order and happen one after another, as SQLite's
 single writer makes them, and a move of the upload waits for them (or they see it). A deadlock

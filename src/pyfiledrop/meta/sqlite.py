@@ -7,6 +7,8 @@ Tables (see migrations/sqlite/ for the exact schema and its history):
     claims      named leases: a chunk being written, an upload being assembled or written by a
                 tus request, a background task; live while unexpired and their instance beats
     instances   server processes and when each last beat
+    contents    finished files stored once: how many uploads point to each (their `content`),
+                and whether its file is absent (being placed), present, or being removed
 
 Threads: every statement runs off the event loop. Writes go through one writer thread (one
 connection, `BEGIN IMMEDIATE` around multi-statement steps, so they are serialised within the
