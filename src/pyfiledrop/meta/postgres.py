@@ -13,9 +13,9 @@ Connections: a pool of async psycopg connections in autocommit mode, opened on f
 event loop that serves; the constructor connects once, synchronously, to apply migrations and to
 fail at start (as `OpenError`) when the database cannot be reached. Every step is one statement,
 so one round trip and its own transaction, but the content steps (a few statements in one
-transaction: they run once per finished or removed file, not per chunk). `start_chunk` and `end_chunk` touch three tables
-through data-modifying CTEs that first lock the upload's row (`FOR NO KEY UPDATE`): steps on one
-upload's chunks take their locks in the same order and happen one after another, as SQLite's
+transaction: they run once per finished or removed file, not per chunk). `start_chunk` and
+`end_chunk` touch three tables through data-modifying CTEs that first lock the upload's row
+(`FOR NO KEY UPDATE`): steps on one upload's chunks take their locks in the same order and happen one after another, as SQLite's
 single writer makes them, and a move of the upload waits for them (or they see it). A deadlock
 or serialisation failure (two `forget_instances` at once) is retried.
 
