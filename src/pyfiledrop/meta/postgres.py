@@ -17,7 +17,8 @@ transaction: they run once per finished or removed file, not per chunk). `start_
 `end_chunk` touch three tables through data-modifying CTEs that first lock the upload's row
 (`FOR NO KEY UPDATE`): steps on one upload's chunks take their locks in the same order and
 happen one after another, as SQLite's single writer makes them, and a move of the upload waits
-for them (or they see it). A deadlock or serialisation failure (two `forget_instances` at once) is retried.
+for them (or they see it). A deadlock or serialisation failure (two `forget_instances` at
+once) is retried.
 
 Clock: lease expiry and heartbeats are on the database's clock (`statement_timestamp()`): the
 core passes lease lengths, not times, so hosts whose clocks differ still agree on which claims
