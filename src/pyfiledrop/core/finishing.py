@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Coroutine
 from typing import Any
 
+from pyfiledrop import errors
 from pyfiledrop.core.clock import Clock
 from pyfiledrop.core.contents import Contents
 from pyfiledrop.core.coordination import Instance, every
@@ -160,6 +161,10 @@ class Finisher:
                 content = Content(upload.content, upload.layout.size)
             held = await self.contents.hold(upload_id, content)
             await self.contents.place(upload_id, content, held)
+        except errors.UploadError as exc:
+            if exc.kind is errors.NOT_FOUND:
+                return  # deleted meanwhile: nothing to finish
+            raise
         except OSError as exc:
             if is_full(exc):  # stays assembling; a later sweep finishes it
                 await self.meta.note_error(upload_id, WAITING_FOR_SPACE)
