@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pyfiledrop.web.page import human_size
 from tests.conftest import Server, free_port
 
 SEED_FLAGS = [
@@ -116,12 +115,3 @@ def test_cdn_flags_point_the_page_at_a_cdn(make_server) -> None:  # type: ignore
 def test_default_page_needs_no_internet(server: Server) -> None:
     page = httpx.get(server.url).text
     assert "http://" not in page.replace(server.url, "") and "https://" not in page
-
-
-@pytest.mark.parametrize(
-    ("size", "text"),
-    [(0, "0 B"), (1000000, "977 KiB"), (2**20, "1 MiB"), (104857600, "100 MiB"),
-     (100000 * 2**20, "97.7 GiB"), (1536, "1.5 KiB"), (10 * 2**40, "10 TiB")],
-)  # fmt: skip
-def test_page_sizes_read_well(size: int, text: str) -> None:
-    assert human_size(size) == text

@@ -22,7 +22,7 @@ def options(command: list[str]) -> list[click.Option]:
 
 
 def test_every_command_is_covered() -> None:
-    assert {"serve", "upload", "migrate"} <= set(main.commands)
+    assert {"serve", "upload", "migrate", "ls", "rm", "gc"} <= set(main.commands)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "pyfiledrop")

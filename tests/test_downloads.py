@@ -93,7 +93,7 @@ def test_downloads_off_is_403_even_with_a_valid_link(make_server) -> None:  # ty
 def test_page_and_favicon(server: Server) -> None:
     page = httpx.get(server.url + "/")
     assert page.status_code == 200
-    assert "/static/vendor/dropzone/dropzone-min.js" in page.text
+    assert 'src="static/vendor/dropzone/dropzone-min.js"' in page.text  # under <base>
     assert "pyfiledrop_client" in page.headers["set-cookie"]
     icon = httpx.get(server.url + "/favicon.ico")
     assert icon.status_code == 200 and icon.content[:4] == b"\x00\x00\x01\x00"

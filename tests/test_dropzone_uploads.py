@@ -184,3 +184,22 @@ def test_waiting_on_an_unfinished_upload_ends_at_the_timeout(server: Server) -> 
         status = client.get(f"/upload/{f.uuid}?wait=1").json()
         assert 0.9 < time.monotonic() - started < 5
         assert status["state"] == "receiving"
+
+
+def test_delete_removes_an_unfinished_upload_for_its_creator_only(server: Server) -> None:
+    """The page's cancel: DELETE /upload/<dzuuid> from another browser is refused and changes
+    nothing; from the creator it removes the record and the partial file, and a second one 404s."""
+    with server.client() as owner, server.client() as other:
+        f = DzFile(os.urandom(4 * CHUNK), CHUNK)
+        f.send_all(owner, [0, 2])
+        assert len(list(server.chunks.glob("*.part"))) == 1
+
+        refused = other.delete(f"/upload/{f.uuid}")
+        assert refused.status_code == 403, refused.text
+        assert "set-cookie" not in refused.headers
+        assert owner.get(f"/upload/{f.uuid}").json()["received"] == [0, 2]
+
+        assert owner.delete(f"/upload/{f.uuid}").status_code == 204
+        assert owner.get(f"/upload/{f.uuid}").status_code == 404
+        assert list(server.chunks.glob("*.part")) == []
+        assert owner.delete(f"/upload/{f.uuid}").status_code == 404

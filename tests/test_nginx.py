@@ -45,11 +45,32 @@ BUFFERED = "buffered to a temporary file"  # nginx's warning when it spools a bo
 T = TypeVar("T")
 
 
+def readme_nginx_blocks() -> list[str]:
+    """The README's ```nginx blocks."""
+    return [str(b) for b in re.findall(r"^```nginx\n(.*?)^```", README.read_text(), re.S | re.M)]
+
+
 def readme_nginx_block() -> str:
-    """The one ```nginx block of the README."""
-    blocks = re.findall(r"^```nginx\n(.*?)^```", README.read_text(), re.S | re.M)
-    assert len(blocks) == 1, "the README should have exactly one ```nginx block"
-    return str(blocks[0])
+    """The README's nginx site: its one ```nginx block with an upstream."""
+    sites = [block for block in readme_nginx_blocks() if "upstream" in block]
+    assert len(sites) == 1, "the README should have exactly one ```nginx site with an upstream"
+    return sites[0]
+
+
+def readme_sub_path_site() -> tuple[str, str]:
+    """The README's site moved under a sub-path as the README says (its `location /` line and
+    the `proxy_pass` after it replaced with the sub-path block's lines), and that sub-path."""
+    snippets = [block for block in readme_nginx_blocks() if "X-Forwarded-Prefix" in block]
+    assert len(snippets) == 1, "the README should show one sub-path location"
+    found = re.search(r"location\s+(/\S+)/\s*\{", snippets[0])
+    assert found, "the sub-path block has no `location /prefix/ {`"
+    site, count = re.subn(
+        r"(?m)^\s*location / \{\n\s*proxy_pass http://pyfiledrop;\n",
+        lambda _: snippets[0],
+        readme_nginx_block(),
+    )
+    assert count == 1, "the README's site has no `location /` with its proxy_pass"
+    return site, found.group(1)
 
 
 def readme_chunk_size() -> int:

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 import click
 from click_default_group import DefaultGroup
 
 from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
+from pyfiledrop.core.interfaces import Listing, Sort
 from pyfiledrop.core.lifetimes import format_duration, parse_duration
+from pyfiledrop.core.model import State
+
+if TYPE_CHECKING:
+    from pyfiledrop.core.service import UploadService
 
 POSITIVE = click.IntRange(min=1)
 
@@ -71,6 +77,21 @@ def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} has a bad port") from exc
     return value
+
+
+def _password(given: str | None, file: TextIO | None) -> str | None:
+    """The upload password from its flag (or variable) or from the first line of a file."""
+    if given is not None and file is not None:
+        raise click.BadParameter(
+            "give the password or a file with it, not both", param_hint="'--upload-password-file'"
+        )
+    if file is not None:
+        given = file.readline().rstrip("\r\n")
+        if not given:
+            raise click.BadParameter("the file is empty", param_hint="'--upload-password-file'")
+    if given == "":
+        raise click.BadParameter("must not be empty", param_hint="'--upload-password'")
+    return given
 
 
 def _env(name: str) -> str:
@@ -268,8 +289,37 @@ def main() -> None:
     default=Settings.forwarded_allow_ips,
     show_default=True,
     envvar=_env("FORWARDED_ALLOW_IPS"),
-    help="Proxies (addresses or networks, comma-separated, or *) whose X-Forwarded-Proto and "
-    "X-Forwarded-Host are believed.",
+    help="Proxies (addresses or networks, comma-separated, or *) whose Forwarded, "
+    "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix are believed.",
+)
+@click.option(
+    "--upload-password",
+    default=None,
+    envvar=_env("UPLOAD_PASSWORD"),
+    help="Uploading needs this password (the page asks for it once; clients send it as HTTP "
+    "Basic credentials). A flag is visible to other users in `ps`: prefer the variable or "
+    "--upload-password-file.",
+)
+@click.option(
+    "--upload-password-file",
+    type=click.File("r"),
+    default=None,
+    envvar=_env("UPLOAD_PASSWORD_FILE"),
+    help="Read the upload password from the first line of this file.",
+)
+@click.option(
+    "--cors-origins",
+    default="",
+    envvar=_env("CORS_ORIGINS"),
+    help="Sites whose pages may upload here (comma-separated origins such as "
+    "https://example.org, or *): CORS on /upload and the status call. See README, Embedding.",
+)
+@click.option(
+    "--root-path",
+    default="",
+    envvar=_env("ROOT_PATH"),
+    help="The sub-path the server lives under behind a proxy that sends no X-Forwarded-Prefix, "
+    "e.g. /drop (the proxy may strip it or pass it on).",
 )
 @click.option(
     "--expire",
@@ -342,6 +392,9 @@ def serve(**options: Any) -> None:
         shutdown_timeout=options["shutdown_timeout"],
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
+        root_path=options["root_path"].rstrip("/"),
+        upload_password=_password(options["upload_password"], options["upload_password_file"]),
+        cors_origins=tuple(filter(None, (o.strip() for o in options["cors_origins"].split(",")))),
         database_url=options["database"],
         expire=options["expire"],
         incomplete_ttl=options["incomplete_ttl"],
@@ -399,6 +452,13 @@ def serve(**options: Any) -> None:
     help="Where unfinished uploads are remembered [default: see below].",
 )
 @click.option(
+    "--password",
+    default=None,
+    envvar=_env("PASSWORD"),
+    help="The server's upload password, if it has one (better from the variable: a flag is "
+    "visible to other users in `ps`).",
+)
+@click.option(
     "--expire",
     type=Duration(),
     default=None,
@@ -408,7 +468,7 @@ def serve(**options: Any) -> None:
 )
 def upload(
     files: tuple[Path, ...], url: str, parallel: int, chunk_size: int, retries: int,
-    state_file: Path | None, expire: float | None,
+    state_file: Path | None, expire: float | None, password: str | None,
 ) -> None:  # fmt: skip
     """Upload FILES; run it again to resume what was interrupted.
 
@@ -422,7 +482,7 @@ def upload(
     state = StateFile(state_file or default_path())
     life = None if expire is None else format_duration(expire) if expire else "0"
     failures = upload_all(files, url, state, chunk_size=chunk_size, parallel=parallel,
-                          retries=retries, expire=life)  # fmt: skip
+                          retries=retries, expire=life, password=password)  # fmt: skip
     if failures:
         sys.exit(1)
 
@@ -522,3 +582,185 @@ def run(settings: Settings) -> None:
         workers=settings.workers,
         shutdown_timeout=settings.shutdown_timeout,
     )
+
+
+# --- the operator's commands: ls, rm, gc (their work is in manage.py) -----------------------------
+
+
+def _server_storage(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
+    """The server's --storage, a folder or an s3:// URL; nothing is created."""
+    try:
+        if parse_s3_url(value) is not None:
+            return value
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return Path(value)
+
+
+STORAGE = click.option(
+    "-s",
+    "--storage",
+    default="./storage",
+    show_default=True,
+    envvar=_env("STORAGE"),
+    callback=_server_storage,
+    help="The server's --storage: folder or s3://bucket/prefix.",
+)
+CHUNKS = click.option(
+    "-c",
+    "--chunks",
+    default="./chunks",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=_env("CHUNKS"),
+    help="The server's --chunks folder.",
+)
+S3_ENDPOINT = click.option(
+    "--s3-endpoint", default=None, envvar=_env("S3_ENDPOINT"), help="The server's --s3-endpoint."
+)
+S3_REGION = click.option(
+    "--s3-region", default=None, envvar=_env("S3_REGION"), help="The server's --s3-region."
+)
+
+
+def _service(settings: Settings) -> UploadService:
+    from pyfiledrop.compose import build_service, storage_problems
+
+    if settings.s3:
+        for flag, reason in storage_problems(settings):
+            raise click.BadParameter(reason, param_hint=f"'{flag}'")
+    with _database_errors():
+        return build_service(settings)
+
+
+@main.command(name="ls")
+@STORAGE
+@CHUNKS
+@DATABASE
+@click.option(
+    "--state",
+    multiple=True,
+    type=click.Choice([state.value for state in State]),
+    envvar=_env("STATE"),
+    help="Only uploads in this state (repeat for several).",
+)
+@click.option(
+    "--older-than",
+    type=Duration(zero=False),
+    default=None,
+    envvar=_env("OLDER_THAN"),
+    help="Only uploads created longer ago than this (30s, 15m, 12h, 7d).",
+)
+@click.option(
+    "--newer-than",
+    type=Duration(zero=False),
+    default=None,
+    envvar=_env("NEWER_THAN"),
+    help="Only uploads created within this time.",
+)
+@click.option(
+    "--name", default=None, envvar=_env("NAME"), help="Only uploads whose file name contains this."
+)
+@click.option(
+    "--sort",
+    type=click.Choice([sort.value for sort in Sort]),
+    default=Sort.CREATED.value,
+    show_default=True,
+    envvar=_env("SORT"),
+    help="Order by creation, last change, size or name.",
+)
+@click.option("--reverse", is_flag=True, envvar=_env("REVERSE"), help="Newest, largest or Z first.")
+@click.option(
+    "--json",
+    is_flag=True,
+    envvar=_env("JSON"),
+    help="One JSON array of uploads (one per line), exact sizes and ISO 8601 times.",
+)
+def ls(
+    storage: Path | str, chunks: Path, database: str | None, state: tuple[str, ...],
+    older_than: float | None, newer_than: float | None, name: str | None, sort: str,
+    reverse: bool, json: bool,
+) -> None:  # fmt: skip
+    """List uploads: state, size, times (UTC), owner, SHA-256 and name, oldest first.
+
+    Works while servers run on the same database.
+    """
+    from pyfiledrop import manage
+    from pyfiledrop.compose import open_meta
+
+    settings = manage.server_settings(storage, chunks, database)
+    now = time.time()
+    listing = Listing(
+        states=tuple(State(value) for value in state),
+        created_before=None if older_than is None else now - older_than,
+        created_after=None if newer_than is None else now - newer_than,
+        name_contains=name or None,
+        sort=Sort(sort),
+        descending=reverse,
+    )
+    with _database_errors():
+        meta = open_meta(settings)
+    manage.run(lambda: manage.ls(meta, listing, json))
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@STORAGE
+@CHUNKS
+@DATABASE
+@S3_ENDPOINT
+@S3_REGION
+def rm(
+    ids: tuple[str, ...], storage: Path | str, chunks: Path, database: str | None,
+    s3_endpoint: str | None, s3_region: str | None,
+) -> None:  # fmt: skip
+    """Remove the uploads IDS (as `ls` shows them): their record and their bytes.
+
+    Exit status 1 when an id names no upload, or one could not be removed; the others are
+    removed all the same. Works while servers run on the same database and storage.
+    """
+    from pyfiledrop import manage
+
+    service = _service(manage.server_settings(storage, chunks, database, s3_endpoint, s3_region))
+    if manage.run(lambda: manage.rm(service, ids)):
+        sys.exit(1)
+
+
+@main.command()
+@STORAGE
+@CHUNKS
+@DATABASE
+@S3_ENDPOINT
+@S3_REGION
+@click.option(
+    "--incomplete-ttl",
+    type=Duration(zero=False),
+    default="7d",
+    show_default=True,
+    envvar=_env("INCOMPLETE_TTL"),
+    help="The server's --incomplete-ttl: unfinished uploads idle this long are removed.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    envvar=_env("DRY_RUN"),
+    help="Only print what would be removed and the space it would free.",
+)
+def gc(
+    storage: Path | str, chunks: Path, database: str | None, s3_endpoint: str | None,
+    s3_region: str | None, incomplete_ttl: float, dry_run: bool,
+) -> None:  # fmt: skip
+    """Clean up now, as the server does every 10 s: remove expired files, unfinished uploads
+    idle for --incomplete-ttl, and partial data no upload needs; print each with the space it
+    freed, and the total.
+
+    Takes the same claim as the servers' clean-up, so it never runs at once with theirs (it
+    waits for a pass under way). Works while servers run on the same database and storage.
+    """
+    from pyfiledrop import manage
+
+    settings = manage.server_settings(
+        storage, chunks, database, s3_endpoint, s3_region, incomplete_ttl
+    )
+    service = _service(settings)
+    manage.run(lambda: manage.gc(service, dry_run))

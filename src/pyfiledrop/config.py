@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pyfiledrop.core.lifetimes import WEEK, Lifetimes
+
+_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")  # no escapes: %2e%2e is `..` to a browser
 
 MIB = 1024 * 1024
 DROPZONE_VERSION = "6.3.5"  # the version vendored under web/static/vendor/dropzone (package.json)
@@ -71,6 +73,9 @@ class Settings:
     shutdown_timeout: int = 30  # seconds requests in flight may take to finish at SIGTERM
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
+    root_path: str = ""  # the sub-path behind a proxy that sends no X-Forwarded-Prefix
+    upload_password: str | None = field(default=None, repr=False)  # None: anyone may upload
+    cors_origins: tuple[str, ...] = ()  # sites that may embed the upload; "*" for any
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder
     s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders
     expire: float = 0.0  # seconds a finished file lives; 0: for ever, as the seed kept them
@@ -135,6 +140,12 @@ class Settings:
             )
         if self.public_url is not None and not _is_base_url(self.public_url):
             found.append(("--public-url", f"{self.public_url!r} is not an http(s):// URL"))
+        for origin in self.cors_origins:
+            if origin != "*" and not _is_origin(origin):
+                reason = f"{origin!r} is not an origin such as https://example.org or *"
+                found.append(("--cors-origins", reason))
+        if not is_url_path(self.root_path):
+            found.append(("--root-path", f"{self.root_path!r} is not a URL path such as /drop"))
         try:
             self.trusted_proxies  # noqa: B018  (raises on an address that is not one)
         except ValueError as exc:
@@ -159,6 +170,22 @@ class Settings:
         if url == SQLITE_PREFIX or url.endswith("/"):
             return [f"{url!r} names no file"]
         return []
+
+
+def is_url_path(value: str) -> bool:
+    """`/a/b`-style: segments of letters, digits and `._~-`, none of them `.` or `..`; or empty.
+    Strict on purpose: it goes into every link and the page's `<base>`."""
+    if value == "":
+        return True
+    segments = value.split("/")
+    return segments[0] == "" and all(
+        _PATH_SEGMENT.match(part) and part not in (".", "..") for part in segments[1:]
+    )
+
+
+def _is_origin(value: str) -> bool:
+    """scheme://host[:port], as a browser sends it in `Origin`: no path, no trailing slash."""
+    return _is_base_url(value) and urlsplit(value).path == "" and not value.endswith("/")
 
 
 def _is_base_url(url: str) -> bool:

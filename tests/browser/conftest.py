@@ -29,14 +29,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """Opens pages, each in a fresh context: its own cookies and localStorage, so another browser
-    as far as the server can tell. Uncaught errors in any of them fail the test."""
+    as far as the server can tell; keyword arguments go to the context (`locale="de-DE"`).
+    Uncaught errors in any of them fail the test."""
     contexts = []
     errors: list[str] = []
 
-    def open_page() -> Page:
-        context = browser.new_context(viewport={"width": 1000, "height": 800})
+    def open_page(**options: Any) -> Page:
+        context = browser.new_context(viewport={"width": 1000, "height": 800}, **options)
         context.set_default_timeout(20_000)
         contexts.append(context)
         page = context.new_page()
@@ -50,7 +51,7 @@ def new_page(browser: Browser) -> Iterator[Callable[[], Page]]:
 
 
 @pytest.fixture
-def page(new_page: Callable[[], Page]) -> Page:
+def page(new_page: Callable[..., Page]) -> Page:
     """A page in a fresh context (own cookies and localStorage) per test."""
     return new_page()
 

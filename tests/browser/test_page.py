@@ -179,6 +179,25 @@ def test_list_survives_reload_and_clear_empties_it(page: Page, server: Server) -
     assert page.locator("#uploaded li").count() == 0
 
 
+def test_show_all_brings_back_what_clear_and_a_wiped_storage_lost(
+    page: Page, server: Server
+) -> None:
+    """The server keeps which uploads this browser made: Show all lists them again."""
+    page.goto(server.url)
+    upload(page, a_file("one.txt", b"first\n"), a_file("two.txt", b"second\n"))
+    before = listed(page)
+    page.click("#clear")
+    page.evaluate("localStorage.clear()")
+    page.reload()
+    expect(page.locator("#uploaded li")).to_have_count(0)
+    page.get_by_role("button", name="Show every finished upload").click()
+    expect(page.locator("#uploaded li")).to_have_count(2)
+    assert sorted(listed(page), key=str) == sorted(before, key=str)
+    check_download(page, "one.txt", b"first\n")
+    page.reload()  # what Show all found is the page's list again
+    expect(page.locator("#uploaded li")).to_have_count(2)
+
+
 def test_downloads_off_lists_name_without_link(page: Page, make_server: MakeServer) -> None:
     """Without -a the file still uploads, but the list shows its name with no link."""
     server = make_server("--chunk-size", str(CHUNK))

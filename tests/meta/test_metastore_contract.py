@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pyfiledrop.core.interfaces import ChunkStart, Held, MetaStore
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, MetaStore, Sort
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.postgres import PostgresMetaStore
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
@@ -467,6 +469,58 @@ def test_hold_counts_an_upload_once_and_the_last_release_marks_removing(opener: 
         assert await meta.release_content("u2") == X, "the last one lets it go"
         assert (await meta.get("u2")).content is None  # type: ignore[union-attr]
         assert await meta.removals() == [X] and await meta.is_removing(X.sha256)
+# --- listing (pyfiledrop ls, the admin page) ------------------------------------------------------
+
+
+async def listed(meta: MetaStore, **query: Any) -> list[str]:
+    """The ids of every page of a listing, walked with pages of two."""
+    ids: list[str] = []
+    listing = Listing(limit=2, **query)
+    while True:
+        page = await meta.list_uploads(listing)
+        assert len(page.uploads) <= 2
+        ids += [u.id for u in page.uploads]
+        if page.next is None:
+            return ids
+        listing = replace(listing, after=page.next)
+
+
+async def made(meta: MetaStore, clock: FakeClock, uid: str, **fields: Any) -> None:
+    """An upload made now by the clock, which then moves on a second."""
+    now = clock.now()
+    fresh = replace(upload(uid, client_id=uid), created_at=now, updated_at=now, **fields)
+    await meta.create_or_get(fresh)
+    clock.advance(1)
+
+
+def test_list_filters_by_state_age_name_and_owner(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        start = clock.now()
+        await made(meta, clock, "u1", filename="Holiday 100%.mp4")
+        await made(meta, clock, "u2", filename="holiday_2.MP4", owner="bob")
+        await made(meta, clock, "u3", filename="holidayX2.mp4")
+        await made(meta, clock, "u4", filename="back\\up.zip")
+        await meta.move("u2", State.RECEIVING, State.FAILED, error="x")
+        await meta.move("u3", State.RECEIVING, State.ASSEMBLING)
+        assert await listed(meta) == ["u1", "u2", "u3", "u4"]
+        assert await listed(meta, states=(State.FAILED, State.ASSEMBLING)) == ["u2", "u3"]
+        assert await listed(meta, states=(State.EXPIRED,)) == []
+        assert await listed(meta, created_before=start + 2) == ["u1", "u2"]
+        assert await listed(meta, created_after=start + 2) == ["u3", "u4"]
+        assert await listed(meta, created_after=start + 1, created_before=start + 3) == [
+            "u2", "u3"
+        ]  # fmt: skip
+        assert await listed(meta, name_contains="HOLIDAY") == ["u1", "u2", "u3"], "any case"
+        assert await listed(meta, name_contains="mp4") == ["u1", "u2", "u3"]
+        assert await listed(meta, name_contains="_2") == ["u2"], "_ is no wildcard"
+        assert await listed(meta, name_contains="0%") == ["u1"], "% is no wildcard"
+        assert await listed(meta, name_contains="%") == ["u1"]
+        assert await listed(meta, name_contains="k\\u") == ["u4"], "\\ is no escape"
+        assert await listed(meta, name_contains="nowhere") == []
+        assert await listed(meta, owner="bob") == ["u2"]
+        assert await listed(meta, owner="bob", states=(State.RECEIVING,)) == []
+        assert await listed(meta, owner="alice", name_contains="holiday") == ["u1", "u3"]
 
     run(test, opener)
 
@@ -483,6 +537,28 @@ def test_a_content_being_removed_is_not_held_until_forgotten(opener: Opener) -> 
         await meta.forget_content(X.sha256)
         assert not await meta.is_removing(X.sha256)
         assert await meta.hold_content("u2", X) == Held.ABSENT, "stored anew"
+def test_list_sorts_each_way_with_ties_in_id_order(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        for uid, name, size in (("u4", "b.bin", 5), ("u2", "B.bin", None), ("u1", "a.bin", 5),
+                                ("u3", "été.bin", 900), ("u5", "a.bin", 0)):  # fmt: skip
+            layout = None if size is None else Layout(size, 4, Layout.expected_count(size, 4))
+            await made(meta, clock, uid, filename=name, layout=layout)
+        clock.advance(10)
+        await meta.note_error("u4", "touched")  # updated last
+        assert await listed(meta) == ["u4", "u2", "u1", "u3", "u5"]
+        assert await listed(meta, descending=True) == ["u5", "u3", "u1", "u2", "u4"]
+        assert await listed(meta, sort=Sort.UPDATED) == ["u2", "u1", "u3", "u5", "u4"]
+        assert await listed(meta, sort=Sort.NAME) == ["u2", "u1", "u5", "u4", "u3"], (
+            "code point order: B < a < b < é, ties by id"
+        )
+        assert await listed(meta, sort=Sort.NAME, descending=True) == ["u3", "u4", "u5", "u1",
+                                                                       "u2"]  # fmt: skip
+        assert await listed(meta, sort=Sort.SIZE) == ["u2", "u5", "u1", "u4", "u3"], (
+            "no size yet sorts first"
+        )
+        assert await listed(meta, sort=Sort.SIZE, descending=True) == ["u3", "u4", "u1", "u5",
+                                                                       "u2"]  # fmt: skip
 
     run(test, opener)
 
@@ -548,3 +624,25 @@ def test_holds_and_the_last_release_on_two_stores_never_both_win(opener: Opener)
             await b.forget_content(X.sha256)
 
     drive(opener, go)
+def test_list_pages_keep_their_place_while_uploads_come_and_go(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        for n in range(5):
+            await made(meta, clock, f"u{n}")
+        first = await meta.list_uploads(Listing(limit=2))
+        assert [u.id for u in first.uploads] == ["u0", "u1"] and first.next is not None
+        await meta.delete("u1")  # the position is a value, not a row: it outlives the row
+        await made(meta, clock, "u9")  # made after the others: at the end, not in between
+        second = await meta.list_uploads(Listing(limit=2, after=first.next))
+        assert [u.id for u in second.uploads] == ["u2", "u3"]
+        last = await meta.list_uploads(Listing(limit=3, after=second.next))
+        assert [u.id for u in last.uploads] == ["u4", "u9"] and last.next is None
+        whole = await meta.list_uploads(Listing(limit=6))
+        assert len(whole.uploads) == 5 and whole.next is None, "no next page when all fit"
+        exact = await meta.list_uploads(Listing(limit=5))
+        assert exact.next is None, "one row more is read to know whether a page follows"
+        assert whole.uploads[0] == await meta.get("u0"), "the records as `get` returns them"
+        with pytest.raises(ValueError):
+            await meta.list_uploads(Listing(limit=0))
+
+    run(test, opener)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import httpx
 import pytest
 
 from tests.conftest import Server
@@ -16,10 +17,23 @@ KiB = 1024
 PUBLIC = "https://files.example.org/drop"
 
 
+def cookies_anywhere(client: httpx.Client) -> None:
+    """Makes `client` send its cookies whatever their Path: a client that plays a proxy which
+    strips the app's prefix has paths without the prefix the cookie is scoped to."""
+
+    def widen(response: httpx.Response) -> None:
+        for cookie in list(client.cookies.jar):
+            if cookie.path != "/" and cookie.value is not None:
+                client.cookies.set(cookie.name, cookie.value)
+
+    client.event_hooks["response"].append(widen)
+
+
 def links(server: Server, headers: dict[str, str]) -> list[str]:
     """The status call's download_url, and a tus upload's Location and Pyfiledrop-Download-Url."""
     with server.client() as client:
         client.headers.update(headers)
+        cookies_anywhere(client)
         f = DzFile(os.urandom(KiB), KiB)
         f.send_all(client)
         download_url = str(f.wait_complete(client)["download_url"])

@@ -39,7 +39,7 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": (
         "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
         "Content-Type, Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, "
-        "Upload-Defer-Length, Upload-Concat, Upload-Checksum"
+        "Upload-Defer-Length, Upload-Concat, Upload-Checksum, Pyfiledrop-Owner"
     ),
     "Access-Control-Max-Age": "86400",
 }

@@ -60,14 +60,13 @@ def bars() -> Any:
 
 def upload_all(
     files: tuple[Path, ...], url: str, state: StateFile, *, chunk_size: int, parallel: int,
-    retries: int, expire: str | None = None,
+    retries: int, expire: str | None = None, password: str | None = None,
 ) -> int:  # fmt: skip
     """Upload each file in turn; returns how many failed. Links go to stdout, notes to stderr."""
     failures = 0
     shown = bars() if sys.stderr.isatty() else contextlib.nullcontext(PlainView())
-    uploader = Uploader(
-        url, state, chunk_size=chunk_size, parallel=parallel, retries=retries, expire=expire
-    )
+    uploader = Uploader(url, state, chunk_size=chunk_size, parallel=parallel, retries=retries,
+                        expire=expire, password=password)  # fmt: skip
     with uploader, shown as view:
         total = view.add_task("all files", total=sum(p.stat().st_size for p in files))
         for path in files:

@@ -7,6 +7,7 @@ hashing the file, which it must do anyway to check the server's SHA-256.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import threading
@@ -51,7 +52,8 @@ class Reply:
 class Connections:
     """Requests to one server, each thread on its own keep-alive connection."""
 
-    def __init__(self, url: str, timeout: float = 120) -> None:
+    def __init__(self, url: str, timeout: float = 120, password: str | None = None) -> None:
+        """`password`: the server's upload password, sent as Basic credentials."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url!r} is not an http:// or https:// URL")
@@ -60,6 +62,10 @@ class Connections:
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
+        self._auth = {}
+        if password is not None:
+            token = base64.b64encode(f":{password}".encode()).decode()
+            self._auth = {"Authorization": f"Basic {token}"}
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
@@ -88,7 +94,7 @@ class Connections:
         conn = self._connection()
         try:
             conn.putrequest(method, target, skip_accept_encoding=True)
-            for name, value in headers.items():
+            for name, value in {**self._auth, **headers}.items():
                 conn.putheader(name, value)
             if body is not None:
                 conn.putheader("Content-Length", str(length))

@@ -63,8 +63,10 @@ class Uploader:
         retries: int = 5,
         backoff: float = 0.5,
         expire: str | None = None,
+        password: str | None = None,
     ) -> None:
-        """`expire`: how long the server should keep the files (`1h`), None for its limit."""
+        """`expire`: how long the server should keep the files (`1h`), None for its limit;
+        `password`: the server's upload password, if it has one."""
         self.url = url.rstrip("/")
         self.expire = expire
         self.state = state
@@ -72,7 +74,7 @@ class Uploader:
         self.parallel = parallel
         self.retries = retries
         self.backoff = backoff
-        self.http = Connections(self.url)
+        self.http = Connections(self.url, password=password)
         self._cookie: str | None = None
 
     def __enter__(self) -> Uploader:
@@ -171,6 +173,8 @@ class Uploader:
         if self._cookie is None:
             reply = self._request("GET", "/", None)
             self._cookie = reply.cookie(COOKIE)
+            if reply.status in (401, 429):  # a password is needed, or was wrong
+                raise UploadFailed(_reason(reply))
             if reply.status != 200 or not self._cookie:
                 raise UploadFailed(f"{self.url} did not answer like a pyfiledrop server")
             self.state.set_cookie(self.url, self._cookie)

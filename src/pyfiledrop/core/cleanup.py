@@ -24,11 +24,14 @@ Every process runs a pass every `CLEAN_EVERY` seconds, but a pass works only und
 
 Records stay, so an administrator can see what was removed, when and how much it freed. A
 storage failure skips that upload (the next pass tries again); a database failure ends the pass.
+`pyfiledrop gc` runs a pass of its own (under the same claim), telling each removal as it is
+made, and `due` tells what a pass would remove without removing anything (`gc --dry-run`).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pyfiledrop.core.clock import Clock
@@ -53,6 +56,24 @@ class Removed:
     abandoned: int = 0
     orphans: int = 0
     freed_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Removal:
+    """One thing a pass removes: an expired file, an abandoned upload's partial data, or partial
+    data no upload needs (an orphan: `upload` is its record, None when it has none)."""
+
+    kind: str  # "expired", "abandoned" or "orphan"
+    upload_id: str
+    upload: Upload | None
+    freed_bytes: int | None  # None: not known (the storage does not tell an orphan's size)
+
+
+Report = Callable[[Removal], None]
+
+
+def _ignore(removal: Removal) -> None:
+    pass
 
 
 class Cleanup:
@@ -80,20 +101,21 @@ class Cleanup:
         """A pass every `CLEAN_EVERY` seconds until cancelled."""
         await every(CLEAN_EVERY, self.run_once)
 
-    async def run_once(self) -> Removed | None:
-        """One pass, if no other process is making one (else None)."""
+    async def run_once(self, report: Report = _ignore) -> Removed | None:
+        """One pass, if no other process is making one (else None); `report` is told of each
+        removal once it is made."""
         holder = self.instance.holder()
         if not await self._renew(holder):
             return None
         try:
-            return await self._pass(holder)
+            return await self._pass(holder, report)
         finally:
             await asyncio.shield(self.meta.release("cleanup", holder))
 
     async def _renew(self, holder: str) -> bool:
         return await self.meta.claim("cleanup", holder, self.instance.id, CLEANUP_LEASE)
 
-    async def _pass(self, holder: str) -> Removed:
+    async def _pass(self, holder: str, report: Report) -> Removed:
         expired = abandoned = orphans = freed = 0
         now = self.clock.now()
         for upload in await self.meta.expired(now):
@@ -101,16 +123,20 @@ class Cleanup:
                 break
             size = await self._expire(upload, now)
             expired, freed = expired + (size is not None), freed + (size or 0)
+            if size is not None:
+                report(Removal("expired", upload.id, upload, size))
         cutoff = now - self.lifetimes.idle_limit
         for upload in await self.meta.idle_since(cutoff):
             if not await self._renew(holder):
                 break
             size = await self._abandon(upload, cutoff, now)
             abandoned, freed = abandoned + (size is not None), freed + (size or 0)
+            if size is not None:
+                report(Removal("abandoned", upload.id, upload, size))
         if await self._renew(holder):
             await self.contents.finish_removals()
         if now >= self._orphans_due and await self._renew(holder):
-            orphans = await self.remove_orphans()
+            orphans = await self.remove_orphans(report)
             self._orphans_due = now + ORPHANS_EVERY
         return Removed(expired, abandoned, orphans, freed)
 
@@ -154,15 +180,32 @@ class Cleanup:
             return sum(layout.length(index) for index in await self.meta.received(upload.id))
         return upload.offset
 
-    async def remove_orphans(self) -> int:
+    async def remove_orphans(self, report: Report = _ignore) -> int:
         """Discard partial data no unfinished upload needs; how many uploads had some."""
         removed = 0
-        for upload_id in await self.storage.partials():
+        for orphan in await self._orphans():
+            try:
+                await self.storage.discard(orphan.upload_id)
+            except OSError:
+                continue
+            removed += 1
+            report(orphan)
+        return removed
+
+    async def _orphans(self) -> list[Removal]:
+        found = []
+        for upload_id in sorted(await self.storage.partials()):
             upload = await self.meta.get(upload_id)
             if upload is None or upload.state in NEEDS_NOTHING:
-                try:
-                    await self.storage.discard(upload_id)
-                except OSError:
-                    continue
-                removed += 1
-        return removed
+                found.append(Removal("orphan", upload_id, upload, None))
+        return found
+
+    async def due(self) -> list[Removal]:
+        """What a pass would remove now, orphans included, changing nothing (no claim is taken):
+        expired files, and idle uploads that no request is writing to at this moment."""
+        now = self.clock.now()
+        found = [Removal("expired", u.id, u, u.size or 0) for u in await self.meta.expired(now)]
+        for upload in await self.meta.idle_since(now - self.lifetimes.idle_limit):
+            if not await self.meta.is_claimed(f"stream:{upload.id}"):
+                found.append(Removal("abandoned", upload.id, upload, await self._held(upload)))
+        return found + await self._orphans()

@@ -39,10 +39,14 @@ from pyfiledrop.core.interfaces import (
     ChunkStart,
     Concatenation,
     Held,
+    Listing,
     LocalFiles,
     MetaStore,
+    Page,
+    Position,
     PresignedDownloads,
     RangeReads,
+    Sort,
     Storage,
     WritebackHints,
 )
@@ -612,6 +616,12 @@ class UploadService:
             raise errors.NOT_FOUND("No upload has this id.")
         self._check_owner(upload, owner)
         return upload
+
+    async def owned_page(self, owner: str, after: Position | None, limit: int) -> Page:
+        """A page of the uploads this owner created, newest first: what a browser whose list
+        was cleared, or a client on another machine with the same secret, can see again."""
+        listing = Listing(owner=owner, sort=Sort.CREATED, descending=True, after=after, limit=limit)
+        return await self.meta.list_uploads(listing)
 
     async def stream(self, upload_id: str) -> Upload:
         """The tus upload with this server-issued id."""

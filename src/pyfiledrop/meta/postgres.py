@@ -48,9 +48,10 @@ from psycopg.rows import TupleRow
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Held
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta import OpenError
+from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
@@ -562,3 +563,16 @@ class PostgresMetaStore:
             (owner, sha256, size, now),
         )
         return found[0] if found else None
+    # --- listing ----------------------------------------------------------------------------------
+
+    async def list_uploads(self, listing: Listing) -> Page:
+        # ILIKE: ASCII letters match either case, as SQLite's LIKE; COLLATE "C": names in code
+        # point order, as SQLite's (the database's own collation may be a language's).
+        sql, values = listing_sql(
+            listing,
+            COLUMNS,
+            lambda name: f"%({name})s",
+            like="ILIKE",
+            name_key='filename COLLATE "C"',
+        )
+        return page_of(await self._rows(sql, values), listing.limit, to_upload)

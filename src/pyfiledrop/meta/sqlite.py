@@ -35,8 +35,9 @@ from typing import Any, TypeVar
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Held
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page
 from pyfiledrop.core.model import Content, Layout, State, Upload
+from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
 
@@ -574,3 +575,9 @@ class SQLiteMetaStore:
             (owner, sha256, size, now),
         )
         return found[0] if found else None
+    # --- listing ----------------------------------------------------------------------------------
+
+    async def list_uploads(self, listing: Listing) -> Page:
+        sql, values = listing_sql(listing, COLUMNS, lambda name: f":{name}")
+        rows = await self._read(lambda db: db.execute(sql, values).fetchall())
+        return page_of(rows, listing.limit, to_upload)

@@ -7,11 +7,9 @@ and `UploadError`s into HTTP responses.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import mimetypes
 import os
 import re
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.utils import formatdate
@@ -21,10 +19,16 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
@@ -34,59 +38,23 @@ from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
-from pyfiledrop.web import observe
+from pyfiledrop.web import mine, observe
+from pyfiledrop.web.access import UploadAccess, UploadGuard
+from pyfiledrop.web.access import routes as access_routes
 from pyfiledrop.web.conditional import not_modified
+from pyfiledrop.web.embedding import Embedding
+from pyfiledrop.web.files import SendfileResponse
 from pyfiledrop.web.links import ClientFacing, base_url
 from pyfiledrop.web.observe import Metrics
-from pyfiledrop.web.page import page_headers, render_page
+from pyfiledrop.web.owners import OwnerCookie, owner_of
+from pyfiledrop.web.page import page_headers, render_page, render_sign_in
 from pyfiledrop.web.ranges import streamed
 
 STATIC = Path(__file__).parent / "static"
-OWNER_COOKIE = "pyfiledrop_client"
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
-_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]{43,64}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
 _SECONDS = re.compile(r"^[0-9]{1,9}$")
-
-
-class OwnerCookie:
-    """Gives every client a random id in a cookie; uploads are bound to a digest of it.
-
-    The cookie is set only by the routes that bind uploads to a client, which ask for it with
-    `owner_of`: the page (its first load sets it), POST /upload, the status call and tus creation;
-    never on downloads, static files or other routes' answers.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = Request(scope).cookies.get(OWNER_COOKIE, "")
-        fresh = not _COOKIE_VALUE.match(token)
-        if fresh:
-            token = secrets.token_urlsafe(32)
-        state = scope.setdefault("state", {})
-        state["owner"] = hashlib.sha256(token.encode()).hexdigest()
-
-        async def send_with_cookie(message: Message) -> None:
-            if fresh and message["type"] == "http.response.start" and state.get("binds_owner"):
-                cookie = (
-                    f"{OWNER_COOKIE}={token}; Path=/; Max-Age=315360000; HttpOnly; SameSite=Lax"
-                )
-                message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
-
-
-def owner_of(request: Request) -> str:
-    """The client's owner id, for binding uploads to it: the answer sets the cookie if it is new."""
-    request.state.binds_owner = True
-    return str(request.state.owner)
 
 
 def error_response(exc: errors.UploadError) -> JSONResponse:
@@ -99,7 +67,9 @@ def render_error(path: str, exc: errors.UploadError) -> Response:
     return plain_error(exc) if path.startswith("/files/") else error_response(exc)
 
 
-def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> Starlette:
+def build_app(
+    settings: Settings, service: UploadService, metrics: Metrics, access: UploadAccess
+) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
     async def describe(
@@ -166,6 +136,13 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
         done = await dropzone.known(service, owner_of(request), request.query_params)
         return JSONResponse(await describe(request, done))
 
+    async def remove(request: Request) -> Response:
+        """The page's cancel: the upload and its bytes are removed, whatever its state (204).
+        Only its creator may; this checks the cookie without giving out a new one."""
+        found = await service.owned(str(request.state.owner), request.path_params["client_id"])
+        await service.delete(found)
+        return Response(status_code=204)
+
     async def download(request: Request) -> Response:
         if not settings.allow_downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
@@ -189,7 +166,9 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
             return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
         if path is None:
             return await from_store(request, found, headers)
-        return FileResponse(path, stat_result=stat, media_type=media_type(found), headers=headers)
+        return SendfileResponse(
+            path, stat_result=stat, media_type=media_type(found), headers=headers
+        )
 
     def link(request: Request, name: str, **params: str) -> str:
         path: str = request.app.url_path_for(name, **params)
@@ -230,12 +209,17 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
     )
 
     async def page(request: Request) -> Response:
+        root_path = request.scope.get("root_path", "")
+        refusal = access.check(request.scope)
+        if refusal is not None and "text/html" not in request.headers.get("accept", ""):
+            return error_response(refusal)  # a program, not a browser: why, as JSON
+        if refusal is not None:  # the sign-in page, saying why if a password was wrong
+            why = {"Wrong password.": "wrongPassword", "too_many_tries": "tooManyTries"}
+            shown = why.get(refusal.message) or why.get(refusal.code)
+            html = render_sign_in(root_path, shown)
+            return HTMLResponse(html, refusal.status if shown else 200, page_headers(settings))
         owner_of(request)  # the page's first load gives the browser its cookie
-        return Response(
-            render_page(settings),
-            media_type="text/html; charset=utf-8",
-            headers=page_headers(settings),
-        )
+        return HTMLResponse(render_page(settings, root_path), headers=page_headers(settings))
 
     async def favicon(request: Request) -> Response:
         return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
@@ -257,9 +241,12 @@ def build_app(settings: Settings, service: UploadService, metrics: Metrics) -> S
             Route("/upload", upload, methods=["POST"]),
             Route("/upload/known", known, methods=["POST"]),
             Route("/upload/{client_id}", status),
+            Route("/upload/{client_id}", remove, methods=["DELETE"]),
             Route("/download/{token}", download, name="download"),
             *tus.routes(),
             *observe.routes(service, metrics),
+            *mine.routes(service, describe),
+            *access_routes(access, page_headers(settings)),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={errors.UploadError: on_error},
@@ -284,5 +271,10 @@ def content_disposition(filename: str) -> str:
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     metrics = Metrics(service)
-    app = OwnerCookie(build_app(settings, service, metrics))
+    access = UploadAccess(settings.upload_password)
+    app: ASGIApp = UploadGuard(
+        OwnerCookie(build_app(settings, service, metrics, access)), access, render_error
+    )
+    if settings.cors_origins:
+        app = Embedding(app, list(settings.cors_origins))
     return metrics.watch(ClientFacing(app, settings, render_error))

@@ -1,10 +1,13 @@
-"""The upload page: the template filled from settings, Dropzone served locally or from a CDN."""
+"""The upload page: the template filled from settings, Dropzone served locally or from a CDN.
+
+The page's texts are not here: static/text.js holds them all, in every language, and the page
+fills them in from the settings in its config block."""
 
 from __future__ import annotations
 
 import html
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
@@ -13,7 +16,8 @@ from pyfiledrop.config import DEFAULT_CDN, DROPZONE_VERSION, Settings
 from pyfiledrop.core.lifetimes import format_duration
 
 TEMPLATE = Path(__file__).parent / "templates" / "index.html"
-LOCAL_DROPZONE = "/static/vendor/dropzone"
+SIGN_IN = Path(__file__).parent / "templates" / "sign-in.html"
+LOCAL_DROPZONE = "static/vendor/dropzone"  # relative to the page's <base>: its sub-path
 PARALLEL_CHUNK_LIMIT = 6  # what a browser opens to one host over HTTP/1.1
 
 
@@ -33,20 +37,12 @@ def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
     return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
 
 
-def human_size(size: float) -> str:
-    """Bytes in binary units with up to three significant digits: 97.7 GiB, 977 KiB, 1 MiB."""
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    unit = 0
-    while size >= 1024 and unit < len(units) - 1:
-        size /= 1024
-        unit += 1
-    decimals = 0 if size >= 100 or unit == 0 else 1 if size >= 10 else 2
-    text = f"{size:.{decimals}f}"
-    return f"{text.rstrip('0').rstrip('.') if '.' in text else text} {units[unit]}"
+@lru_cache(maxsize=64)  # one per sub-path: --root-path, or the prefixes of trusted proxies
+def render_page(settings: Settings, root_path: str) -> str:
+    """The page's HTML: where Dropzone comes from, and the settings the page needs as JSON.
 
-
-@cache
-def render_page(settings: Settings) -> str:
+    Every URL in the page and its scripts is relative, resolved against `<base href>`: the
+    app's sub-path (`root_path`, already checked to be a plain path) and a slash."""
     script, styles = dropzone_urls(settings)
     config = {
         "chunkSize": settings.chunk_size,
@@ -58,15 +54,24 @@ def render_page(settings: Settings) -> str:
         "allowDownloads": settings.allow_downloads,
         "expire": settings.expire or None,  # seconds a file is kept at most; None: for ever
         "expireText": format_duration(settings.expire) if settings.expire else None,
+        "passwordRequired": settings.upload_password is not None,
     }
     return Template(TEMPLATE.read_text()).substitute(
         stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),
         dropzone_js=html.escape(script),
+        base=html.escape(root_path + "/"),
         config=json.dumps(config).replace("<", "\\u003c"),
-        max_size_text=human_size(settings.max_size),
-        chunk_text=human_size(settings.chunk_size),
-        parallel_text=f", {PARALLEL_CHUNK_LIMIT} at a time" if settings.parallel_chunks else "",
         downloads_hidden="hidden" if settings.allow_downloads else "",
+    )
+
+
+def render_sign_in(root_path: str, refusal: str | None) -> str:
+    """The page asking for the upload password; `refusal` names the text of why the last try
+    failed (a key of static/text.js), if one did."""
+    return Template(SIGN_IN.read_text()).substitute(
+        base=html.escape(root_path + "/"),
+        refusal=refusal or "",
+        refusal_hidden="" if refusal else "hidden",
     )
 
 
@@ -80,7 +85,7 @@ def page_headers(settings: Settings) -> dict[str, str]:
     cdn = f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
     policy = (
         f"default-src 'none'; script-src 'self'{cdn}; style-src 'self'{cdn}; "
-        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'self'; "
         "frame-ancestors 'none'"
     )
     return {"Content-Security-Policy": policy, "X-Frame-Options": "DENY"}

@@ -19,6 +19,9 @@ needs against idle, slow and hostile clients, which uvicorn alone does not set.
   still sends for at most `LINGER_SECONDS` or `LINGER_BYTES`, then closes. Closing at once would
   make the kernel reset the connection, and the client would see a reset instead of the answer.
 
+- the ASGI `http.response.pathsend` and `http.response.zerocopysend` extensions: files go from the
+  page cache to the socket with `os.sendfile` (web/sendfile.py).
+
 `close_when_body_unread` makes every answer given before its request body was read say
 `Connection: close`, which is what starts the lingering close.
 """
@@ -44,6 +47,7 @@ from uvicorn.server import ServerState
 
 from pyfiledrop import errors
 from pyfiledrop.web.admission import Gate, Turns, has_body, take_turns
+from pyfiledrop.web.sendfile import FileSender, extensions
 
 MAX_HEAD_BYTES = 64 * 1024
 LINGER_SECONDS = 2.0
@@ -144,6 +148,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.render = render
         self.lingering = False
         self._real: asyncio.Transport | None = None
+        self._files: FileSender | None = None
         self._admitted = False
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_open = False  # a request has begun and its head is not complete yet
@@ -157,6 +162,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._real = transport
+        self._files = FileSender(transport)
         super().connection_made(_Transport(transport, self))
         self._admitted = self.gate.admit(self)
         self._arm_head_timer()
@@ -164,6 +170,8 @@ class EdgeProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.gate.release(self)
         self._cancel_head_timer()
+        if self._files is not None:
+            self._files.wake()
         super().connection_lost(exc)
 
     def close_connection(self) -> None:
@@ -204,6 +212,8 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        if self.scheme == "http":  # over TLS the bytes pass through the encryption
+            self.scope["extensions"] = extensions()
         self._message_open = self._head_open = True
         self._head_seen = 0
         self._refused = False
@@ -224,6 +234,9 @@ class EdgeProtocol(HttpToolsProtocol):
             )
         else:
             super().on_headers_complete()
+            assert self._files is not None
+            # Before the app's task first runs, so the app gets this `send`.
+            self.cycle.send = self._files.wrap(self.cycle)  # type: ignore[method-assign,assignment]
             self.in_body = True
             if has_body(self.cycle.scope):  # type: ignore[arg-type]
                 self.flow.pause_reading()  # until the app asks for the body: it may wait a turn

@@ -1,0 +1,222 @@
+"""Who may upload: anyone (no password set, as the seed), or whoever knows `--upload-password`.
+
+A client proves it either with HTTP Basic credentials on every request (the command-line client,
+curl, tus clients; the user name is ignored) or with the session cookie that signing in on the
+page sets. A session is `expiry.nonce.mac`, the MAC keyed by a key derived from the password: every
+process that knows the password checks it alone, with nothing shared but the password, and
+changing the password ends every session.
+
+Wrong passwords are limited per client address (what `links.ClientFacing` found, so behind a
+trusted proxy the browser's address, not the proxy's): after `FAILURES` in `WINDOW` seconds, 429
+until the window has passed. The count is per process; with --workers N an address gets at most
+N times as many tries.
+
+An upload request refused here is answered before its body is read and before anything is
+created: it costs no disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from pyfiledrop import errors
+from pyfiledrop.web.page import render_sign_in
+
+SESSION_COOKIE = "pyfiledrop_session"
+SESSION_SECONDS = 7 * 24 * 3600
+FAILURES = 10  # wrong passwords an address may send ...
+WINDOW = 60.0  # ... in this many seconds
+_ADDRESSES = 10_000  # addresses remembered at most; the oldest are forgotten first
+_FORM_LIMIT = 4096  # bytes of the sign-in form read at most
+# Chunks and plain uploads, the status call, cancel, the list of one's uploads; tus but its
+# downloads.
+_GUARDED = re.compile(r"^/(?:uploads|upload(?:/[^/]+)?|files/.*)$")
+
+Renderer = Callable[[str, errors.UploadError], Response]
+
+
+class Failures:
+    """Wrong passwords per client address over the last `WINDOW` seconds, in this process."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def retry_after(self, address: str) -> int:
+        """Seconds until `address` may try again; 0 when it may now."""
+        times = self._recent(address)
+        if len(times) < FAILURES:
+            return 0
+        return max(1, int(times[0] + WINDOW - self.clock()) + 1)
+
+    def add(self, address: str) -> None:
+        self._recent(address).append(self.clock())
+        self._seen.move_to_end(address)
+        while len(self._seen) > _ADDRESSES:
+            self._seen.popitem(last=False)
+
+    def _recent(self, address: str) -> deque[float]:
+        times = self._seen.setdefault(address, deque())
+        while times and times[0] <= self.clock() - WINDOW:
+            times.popleft()
+        return times
+
+
+class UploadAccess:
+    """The upload password, checked as Basic credentials or as a session it signed."""
+
+    def __init__(self, password: str | None, clock: Callable[[], float] = time.time) -> None:
+        self.required = bool(password)
+        self.clock = clock
+        secret = (password or "").encode()
+        self._digest = hashlib.sha256(secret).digest()
+        # Slow on purpose (about 50 ms, once at start): a stolen session does not make guessing
+        # the password cheap.
+        self._key = hashlib.scrypt(secret, salt=b"pyfiledrop sessions", n=2**14, r=8, p=1)
+        self.failures = Failures()
+
+    def check(self, scope: Scope) -> errors.UploadError | None:
+        """Why this request may not upload, or None: no password is set, or it carries a valid
+        session or the password as Basic credentials. A wrong password counts against its
+        client's address."""
+        if not self.required:
+            return None
+        session = Request(scope).cookies.get(SESSION_COOKIE)
+        if session and self.session_ok(session):
+            return None
+        given = basic_password(Headers(scope=scope))
+        if given is None:
+            return errors.UNAUTHORIZED(
+                "Uploads need the password: sign in on the page, or send it as HTTP Basic "
+                "credentials (any user name)."
+            )
+        address = client_address(scope)
+        if self.failures.retry_after(address):
+            return errors.TOO_MANY_TRIES("Too many wrong passwords; try again later.")
+        if self.password_ok(given):
+            return None
+        self.failures.add(address)
+        return errors.UNAUTHORIZED("Wrong password.")
+
+    def password_ok(self, given: str) -> bool:
+        return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._digest)
+
+    def new_session(self) -> str:
+        body = f"{int(self.clock()) + SESSION_SECONDS}.{secrets.token_urlsafe(16)}"
+        return f"{body}.{self._mac(body)}"
+
+    def session_ok(self, value: str) -> bool:
+        body, _, mac = value.rpartition(".")
+        expires = body.split(".", 1)[0]
+        if not expires.isdigit() or not hmac.compare_digest(mac, self._mac(body)):
+            return False
+        return int(expires) > self.clock()
+
+    def _mac(self, body: str) -> str:
+        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def basic_password(headers: Headers) -> str | None:
+    """The password of `Authorization: Basic`, or None without one (or a malformed one)."""
+    scheme, _, encoded = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[2]
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def session_cookie(request: Request, value: str, max_age: int) -> str:
+    """The session cookie: HttpOnly, SameSite=Lax, Secure when the client came over HTTPS, for
+    the app's own sub-path."""
+    path = request.scope.get("root_path", "") + "/"
+    cookie = f"{SESSION_COOKIE}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax"
+    return cookie + ("; Secure" if request.url.scheme == "https" else "")
+
+
+class UploadGuard:
+    """ASGI middleware: the upload routes (Dropzone's and tus') need the password, when one is
+    set; 401 without it, 429 after too many wrong ones."""
+
+    def __init__(self, app: ASGIApp, access: UploadAccess, render: Renderer) -> None:
+        self.app = app
+        self.access = access
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        root, path = scope.get("root_path", ""), scope["path"]
+        route = path.removeprefix(root) if root else path
+        guarded = _GUARDED.match(route) and not (
+            route.startswith("/files/") and scope["method"] == "GET"  # a tus download
+        )
+        refusal = self.access.check(scope) if guarded else None
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        response = self.render(route, refusal)
+        if refusal.status == 401:
+            response.headers["WWW-Authenticate"] = 'Basic realm="pyfiledrop uploads"'
+        elif refusal.status == 429:
+            response.headers["Retry-After"] = str(
+                self.access.failures.retry_after(client_address(scope))
+            )
+        await response(scope, receive, send)
+
+
+def routes(access: UploadAccess, page_headers: dict[str, str]) -> list[Route]:
+    """POST /sign-in (the page's form: 303 back to the page with a session, or the form again
+    with why not) and POST /sign-out."""
+
+    async def sign_in(request: Request) -> Response:
+        body = await request.body()  # the form: a password, urlencoded
+        given = parse_qs(body[:_FORM_LIMIT].decode("utf-8", "replace")).get("password", [""])[0]
+        address = client_address(request.scope)
+        if access.failures.retry_after(address):
+            refused = render_sign_in(request.scope.get("root_path", ""), "tooManyTries")
+            retry = str(access.failures.retry_after(address))
+            return HTMLResponse(refused, 429, headers={**page_headers, "Retry-After": retry})
+        if not access.password_ok(given):
+            access.failures.add(address)
+            refused = render_sign_in(request.scope.get("root_path", ""), "wrongPassword")
+            return HTMLResponse(refused, 401, headers=page_headers)
+        response = RedirectResponse("./", status_code=303)
+        response.headers["Set-Cookie"] = session_cookie(
+            request, access.new_session(), SESSION_SECONDS
+        )
+        return response
+
+    async def sign_out(request: Request) -> Response:
+        response = RedirectResponse("./", status_code=303)
+        response.headers["Set-Cookie"] = session_cookie(request, "", 0)
+        return response
+
+    return [
+        Route("/sign-in", sign_in, methods=["POST"]),
+        Route("/sign-out", sign_out, methods=["POST"]),
+    ]
