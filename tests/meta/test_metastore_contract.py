@@ -469,6 +469,8 @@ def test_hold_counts_an_upload_once_and_the_last_release_marks_removing(opener: 
         assert await meta.release_content("u2") == X, "the last one lets it go"
         assert (await meta.get("u2")).content is None  # type: ignore[union-attr]
         assert await meta.removals() == [X] and await meta.is_removing(X.sha256)
+
+
 # --- listing (pyfiledrop ls, the admin page) ------------------------------------------------------
 
 
@@ -537,6 +539,8 @@ def test_a_content_being_removed_is_not_held_until_forgotten(opener: Opener) -> 
         await meta.forget_content(X.sha256)
         assert not await meta.is_removing(X.sha256)
         assert await meta.hold_content("u2", X) == Held.ABSENT, "stored anew"
+
+
 def test_list_sorts_each_way_with_ties_in_id_order(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         clock = opener.clock
@@ -624,6 +628,8 @@ def test_holds_and_the_last_release_on_two_stores_never_both_win(opener: Opener)
             await b.forget_content(X.sha256)
 
     drive(opener, go)
+
+
 def test_list_pages_keep_their_place_while_uploads_come_and_go(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         clock = opener.clock

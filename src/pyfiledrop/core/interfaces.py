@@ -42,6 +42,8 @@ class Held(Enum):
     PRESENT = "present"  # the content's file is in place: the caller's own copy is not needed
     ABSENT = "absent"  # not known to be in place: the caller places its copy, then says so
     REMOVING = "removing"  # its file is being removed: nothing changed; try again once it is gone
+
+
 class Sort(Enum):
     """What `MetaStore.list_uploads` orders by (then by id, so the order is total)."""
 

@@ -563,6 +563,7 @@ class PostgresMetaStore:
             (owner, sha256, size, now),
         )
         return found[0] if found else None
+
     # --- listing ----------------------------------------------------------------------------------
 
     async def list_uploads(self, listing: Listing) -> Page:

@@ -575,6 +575,7 @@ class SQLiteMetaStore:
             (owner, sha256, size, now),
         )
         return found[0] if found else None
+
     # --- listing ----------------------------------------------------------------------------------
 
     async def list_uploads(self, listing: Listing) -> Page:
