@@ -18,6 +18,7 @@ from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
 from pyfiledrop.core.interfaces import Listing, Sort
 from pyfiledrop.core.lifetimes import format_duration, parse_duration
 from pyfiledrop.core.model import State
+from pyfiledrop.logs import FORMATS, LEVELS
 
 if TYPE_CHECKING:
     from pyfiledrop.core.service import UploadService
@@ -356,6 +357,56 @@ def main() -> None:
     envvar=_env("S3_PRESIGNED_DOWNLOADS"),
     help="Send downloads to a presigned URL of the store instead of through the server.",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(list(LEVELS), case_sensitive=False),
+    default=Settings.log_level,
+    show_default=True,
+    envvar=_env("LOG_LEVEL"),
+    help="Least important log lines shown (on stderr).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    default=Settings.log_format,
+    show_default=True,
+    envvar=_env("LOG_FORMAT"),
+    help="Log lines as text, or as one JSON object per line.",
+)
+@click.option(
+    "--access-log",
+    is_flag=True,
+    envvar=_env("ACCESS_LOG"),
+    help="Log one line per request (method, path without secrets, status, bytes, time, client).",
+)
+@click.option(
+    "--hook-url",
+    multiple=True,
+    envvar=_env("HOOK_URL"),
+    help="POST a JSON body to this URL for each upload event; repeat for more URLs (in the "
+    "environment: separated by spaces).",
+)
+@click.option(
+    "--hook-secret",
+    default=None,
+    envvar=_env("HOOK_SECRET"),
+    help="Sign hook bodies with an HMAC-SHA256 of this secret (X-Pyfiledrop-Signature).",
+)
+@click.option(
+    "--hook-secret-file",
+    type=click.File("r"),
+    default=None,
+    envvar=_env("HOOK_SECRET_FILE"),
+    help="Read --hook-secret from this file (its first line).",
+)
+@click.option(
+    "--hook-queue",
+    type=POSITIVE,
+    default=Settings.hook_queue,
+    show_default=True,
+    envvar=_env("HOOK_QUEUE"),
+    help="Events waiting per hook URL while its receiver is slow or down; more are dropped.",
+)
 def serve(**options: Any) -> None:
     """Run the upload server."""
     storage = options["storage"]
@@ -398,6 +449,12 @@ def serve(**options: Any) -> None:
         database_url=options["database"],
         expire=options["expire"],
         incomplete_ttl=options["incomplete_ttl"],
+        log_level=options["log_level"].lower(),
+        log_format=options["log_format"].lower(),
+        access_log=options["access_log"],
+        hook_urls=tuple(options["hook_url"]),
+        hook_secret=_hook_secret(options["hook_secret"], options["hook_secret_file"]),
+        hook_queue=options["hook_queue"],
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
@@ -407,6 +464,16 @@ def serve(**options: Any) -> None:
         for flag, reason in storage_problems(settings):
             raise click.BadParameter(reason, param_hint=f"'{flag}'")
     run(settings)
+
+
+def _hook_secret(given: str | None, file: TextIO | None) -> str | None:
+    if given and file:
+        raise click.BadParameter("give --hook-secret or --hook-secret-file, not both",
+                                 param_hint="'--hook-secret-file'")  # fmt: skip
+    secret = file.readline().strip() if file else given
+    if file and not secret:
+        raise click.BadParameter(f"{file.name} holds no secret", param_hint="'--hook-secret-file'")
+    return secret or None
 
 
 @main.command()
@@ -551,9 +618,11 @@ def _database_errors() -> Iterator[None]:
 
 def run(settings: Settings) -> None:
     from pyfiledrop.compose import build_service, migrate
+    from pyfiledrop.logs import configure
     from pyfiledrop.web.app import asgi, render_error
     from pyfiledrop.web.server import serve
 
+    configure(settings.log_level, settings.log_format)
     with _database_errors():  # before the banner: a server that cannot start says only why
         service = build_service(settings) if settings.workers == 1 else None
         if service is None:
@@ -581,6 +650,7 @@ def run(settings: Settings) -> None:
         max_streams=settings.max_streams,
         workers=settings.workers,
         shutdown_timeout=settings.shutdown_timeout,
+        log_requests=settings.access_log,
     )
 
 

@@ -150,7 +150,8 @@ class Cleanup:
         )
         if not moved:
             return None
-        self.events.emit(Event.EXPIRED, replace(upload, state=State.EXPIRED))
+        expired = replace(upload, state=State.EXPIRED, removed_at=now, freed_bytes=size)
+        self.events.emit(Event.EXPIRED, expired)
         return size
 
     async def _abandon(self, upload: Upload, cutoff: float, now: float) -> int | None:
@@ -163,7 +164,8 @@ class Cleanup:
             held = 0 if upload.content else await self._held(upload)
             if not await self.meta.abandon(upload.id, upload.state, cutoff, now, held):
                 return None  # a chunk came in since
-            self.events.emit(Event.ABANDONED, replace(upload, state=State.ABANDONED))
+            abandoned = replace(upload, state=State.ABANDONED, removed_at=now, freed_bytes=held)
+            self.events.emit(Event.ABANDONED, abandoned)
             await self.contents.release(upload.id)
             try:
                 await self.storage.discard(upload.id)
