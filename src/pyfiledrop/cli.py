@@ -563,23 +563,47 @@ def upload(
     default="./storage",
     show_default=True,
     envvar=_env("STORAGE"),
+    callback=_storage,
+    help="The server's --storage: a folder (finished files and the database), or s3://...",
+)
+@click.option(
+    "-c",
+    "--chunks",
+    default="./chunks",
+    show_default=True,
+    envvar=_env("CHUNKS"),
     callback=_writable_folder,
-    help="Folder holding the metadata database.",
+    help="The server's --chunks (with S3 storage, where the default database is).",
 )
 @DATABASE
-def migrate(storage: Path, database: str | None) -> None:
-    """Bring the database's schema up to date (the server also does this when it starts)."""
+@click.option("--s3-endpoint", default=None, envvar=_env("S3_ENDPOINT"), help="As for serve.")
+@click.option("--s3-region", default=None, envvar=_env("S3_REGION"), help="As for serve.")
+def migrate(
+    storage: Path | str, chunks: Path, database: str | None, s3_endpoint: str | None,
+    s3_region: str | None,
+) -> None:  # fmt: skip
+    """Bring the database's schema up to date and move finished files to where this version
+    keeps them (the server also does this when it starts). Safe to run again, or while a
+    server runs."""
     from pyfiledrop.compose import migrate as apply
+    from pyfiledrop.compose import migrate_files
 
-    settings = Settings(storage=storage, database_url=database)
+    s3 = None
+    if isinstance(storage, str):
+        bucket, prefix = parse_s3_url(storage) or ("", "")
+        s3, storage = S3Location(bucket, prefix, s3_endpoint, s3_region), Path("storage")
+    settings = Settings(storage=storage, chunks=chunks, database_url=database, s3=s3)
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
     with _database_errors():
         applied = apply(settings)
+        moved = migrate_files(settings)
     for migration in applied:
         click.echo(f"applied migration {migration.version} ({migration.name})")
     if not applied:
         click.echo("the database is up to date")
+    if moved:
+        click.echo(f"moved {moved} finished files to their content's key")
 
 
 @contextmanager

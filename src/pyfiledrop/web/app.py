@@ -143,6 +143,11 @@ def build_app(
             found = await service.settled(found, min(int(wait), _MAX_WAIT))
         return JSONResponse(await describe(request, found, with_chunks=True))
 
+    async def known(request: Request) -> Response:
+        """Finish an upload at once from content the asker already uploaded (404: send it)."""
+        done = await dropzone.known(service, owner_of(request), request.query_params)
+        return JSONResponse(await describe(request, done))
+
     async def remove(request: Request) -> Response:
         """The page's cancel: the upload and its bytes are removed, whatever its state (204).
         Only its creator may; this checks the cookie without giving out a new one."""
@@ -156,6 +161,7 @@ def build_app(
         return await serve_file(request, await service.downloadable(request.path_params["token"]))
 
     async def serve_file(request: Request, found: Upload) -> Response:
+        found = await service.present(found)  # 410 before any byte when its file is gone
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
         headers = {
@@ -251,6 +257,7 @@ def build_app(
             Route("/", page),
             Route("/favicon.ico", favicon),
             Route("/upload", upload, methods=["POST"]),
+            Route("/upload/known", known, methods=["POST"]),
             Route("/upload/{client_id}", status),
             Route("/upload/{client_id}", remove, methods=["DELETE"]),
             Route("/download/{token}", download, name="download"),
