@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import itertools
 import os
 import sqlite3
 import subprocess
@@ -269,5 +270,5 @@ def test_several_files_go_at_once_and_links_keep_the_files_order(
         spans = db.execute(
             "SELECT created_at, updated_at FROM uploads ORDER BY created_at"
         ).fetchall()
-    overlapping = sum(1 for a, b in zip(spans, spans[1:]) if b[0] < a[1])
+    overlapping = sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
     assert overlapping >= 3, f"uploads one after another: {spans}"
