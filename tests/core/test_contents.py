@@ -57,11 +57,20 @@ def test_the_same_content_twice_is_stored_once_and_freed_by_the_last(rig: Rig) -
         assert not {short.id, kept.id} & await svc.storage.partials(), "no copy left over"
         assert await contents_row(svc, digest) == (2, "present")
         rig.clock.advance(600)
+        due = await svc.cleanup.due()  # gc --dry-run says what the pass will then do
+        assert [(r.kind, r.upload_id, r.freed_bytes) for r in due] == [("expired", short.id, 0)]
         assert await svc.cleanup.run_once() == Removed(expired=1, freed_bytes=0)
         assert (await svc.refresh(short)).freed_bytes == 0, "the other upload still uses it"
         assert await files_held(rig, svc) == [content_key(digest)]
         assert kept.download_token and await svc.downloadable(kept.download_token)
+        both = await chunked(svc, [0, 1, 2], expire="10m")
         await svc.delete(kept)
+        again = await chunked(svc, [0, 1, 2], expire="10m")
+        rig.clock.advance(600)
+        due = await svc.cleanup.due()  # two expire together: the content is freed once
+        assert sorted(r.freed_bytes for r in due) == [0, len(DATA)], due
+        assert {r.upload_id for r in due} == {both.id, again.id}
+        assert await svc.cleanup.run_once() == Removed(expired=2, freed_bytes=len(DATA))
         assert await files_held(rig, svc) == [], "the last one frees it"
         assert await contents_row(svc, digest) is None
 

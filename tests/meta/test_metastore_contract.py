@@ -540,6 +540,20 @@ def test_a_content_being_removed_is_not_held_until_forgotten(opener: Opener) -> 
         assert not await meta.is_removing(X.sha256)
         assert await meta.hold_content("u2", X) == Held.ABSENT, "stored anew"
 
+    run(test, opener)
+
+
+def test_content_refs_counts_the_uploads_pointing_to_it(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        assert await meta.content_refs(X.sha256) == 0, "unknown content"
+        for uid in ("u1", "u2", "u3"):
+            await meta.create_or_get(upload(uid, client_id=uid))
+            await meta.hold_content(uid, X)
+        await meta.hold_content("u1", X)  # counted once per upload
+        assert await meta.content_refs(X.sha256) == 3
+        await meta.release_content("u2")
+        assert await meta.content_refs(X.sha256) == 2
+
 
 def test_list_sorts_each_way_with_ties_in_id_order(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:

@@ -202,11 +202,31 @@ class Cleanup:
                 found.append(Removal("orphan", upload_id, upload, None))
         return found
 
+    async def _expired_due(self, now: float) -> list[Removal]:
+        """The expired uploads, each with the space its removal would free: its content's size
+        for the last of the uploads pointing to the content (once, when several of them expire
+        together), 0 while another upload still points to it."""
+        expired = await self.meta.expired(now)
+        pointing: dict[str, int] = {}
+        for upload in expired:
+            if upload.content is not None:
+                pointing[upload.content] = pointing.get(upload.content, 0) + 1
+        counted: set[str] = set()
+        found = []
+        for upload in expired:
+            size = upload.size or 0
+            if upload.content is not None:
+                shared = await self.meta.content_refs(upload.content) > pointing[upload.content]
+                size = 0 if shared or upload.content in counted else size
+                counted.add(upload.content)
+            found.append(Removal("expired", upload.id, upload, size))
+        return found
+
     async def due(self) -> list[Removal]:
         """What a pass would remove now, orphans included, changing nothing (no claim is taken):
         expired files, and idle uploads that no request is writing to at this moment."""
         now = self.clock.now()
-        found = [Removal("expired", u.id, u, u.size or 0) for u in await self.meta.expired(now)]
+        found = await self._expired_due(now)
         for upload in await self.meta.idle_since(now - self.lifetimes.idle_limit):
             if not await self.meta.is_claimed(f"stream:{upload.id}"):
                 found.append(Removal("abandoned", upload.id, upload, await self._held(upload)))

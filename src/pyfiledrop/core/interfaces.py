@@ -248,6 +248,9 @@ class MetaStore(Protocol):
     async def removals(self) -> list[Content]:
         """Every content marked removing (a removal under way, or cut short)."""
 
+    async def content_refs(self, sha256: str) -> int:
+        """How many uploads point to the content now (0 for a content it does not know)."""
+
     async def is_removing(self, sha256: str) -> bool:
         """Whether the content is marked removing."""
 

@@ -542,6 +542,10 @@ class PostgresMetaStore:
         rows = await self._rows("SELECT sha256, size FROM contents WHERE state = 'removing'", ())
         return [Content(sha256, size) for sha256, size in rows]
 
+    async def content_refs(self, sha256: str) -> int:
+        rows = await self._rows("SELECT refs FROM contents WHERE sha256 = %s", (sha256,))
+        return int(rows[0][0]) if rows else 0
+
     async def is_removing(self, sha256: str) -> bool:
         return bool(
             await self._rows(

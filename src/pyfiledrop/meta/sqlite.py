@@ -553,6 +553,13 @@ class SQLiteMetaStore:
 
         return await self._read(select)
 
+    async def content_refs(self, sha256: str) -> int:
+        def select(db: sqlite3.Connection) -> int:
+            row = db.execute("SELECT refs FROM contents WHERE sha256 = ?", (sha256,)).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._read(select)
+
     async def is_removing(self, sha256: str) -> bool:
         def select(db: sqlite3.Connection) -> bool:
             row = db.execute(
