@@ -470,6 +470,8 @@ def test_hold_counts_an_upload_once_and_the_last_release_marks_removing(opener: 
         assert (await meta.get("u2")).content is None  # type: ignore[union-attr]
         assert await meta.removals() == [X] and await meta.is_removing(X.sha256)
 
+    run(test, opener)
+
 
 # --- listing (pyfiledrop ls, the admin page) ------------------------------------------------------
 
@@ -553,6 +555,8 @@ def test_content_refs_counts_the_uploads_pointing_to_it(opener: Opener) -> None:
         assert await meta.content_refs(X.sha256) == 3
         await meta.release_content("u2")
         assert await meta.content_refs(X.sha256) == 2
+
+    run(test, opener)
 
 
 def test_list_sorts_each_way_with_ties_in_id_order(opener: Opener) -> None:
