@@ -79,18 +79,20 @@ def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def _password(given: str | None, file: TextIO | None) -> str | None:
-    """The upload password from its flag (or variable) or from the first line of a file."""
+def _password(
+    given: str | None, file: TextIO | None, flag: str = "--upload-password"
+) -> str | None:
+    """A password from its flag (or variable) or from the first line of a file."""
     if given is not None and file is not None:
         raise click.BadParameter(
-            "give the password or a file with it, not both", param_hint="'--upload-password-file'"
+            "give the password or a file with it, not both", param_hint=f"'{flag}-file'"
         )
     if file is not None:
         given = file.readline().rstrip("\r\n")
         if not given:
-            raise click.BadParameter("the file is empty", param_hint="'--upload-password-file'")
+            raise click.BadParameter("the file is empty", param_hint=f"'{flag}-file'")
     if given == "":
-        raise click.BadParameter("must not be empty", param_hint="'--upload-password'")
+        raise click.BadParameter("must not be empty", param_hint=f"'{flag}'")
     return given
 
 
@@ -308,6 +310,20 @@ def main() -> None:
     help="Read the upload password from the first line of this file.",
 )
 @click.option(
+    "--admin-password",
+    default=None,
+    envvar=_env("ADMIN_PASSWORD"),
+    help="Turn on the admin page (/admin) and its API, behind this password (off without one). "
+    "A flag is visible to other users in `ps`: prefer the variable or --admin-password-file.",
+)
+@click.option(
+    "--admin-password-file",
+    type=click.File("r"),
+    default=None,
+    envvar=_env("ADMIN_PASSWORD_FILE"),
+    help="Read the admin password from the first line of this file.",
+)
+@click.option(
     "--cors-origins",
     default="",
     envvar=_env("CORS_ORIGINS"),
@@ -394,6 +410,9 @@ def serve(**options: Any) -> None:
         forwarded_allow_ips=options["forwarded_allow_ips"],
         root_path=options["root_path"].rstrip("/"),
         upload_password=_password(options["upload_password"], options["upload_password_file"]),
+        admin_password=_password(
+            options["admin_password"], options["admin_password_file"], "--admin-password"
+        ),
         cors_origins=tuple(filter(None, (o.strip() for o in options["cors_origins"].split(",")))),
         database_url=options["database"],
         expire=options["expire"],
