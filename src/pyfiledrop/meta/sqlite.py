@@ -38,7 +38,7 @@ from pyfiledrop.core.model import Layout, State, Upload
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
-from pyfiledrop.meta.summary import BY_STATE, by_day, summary_of
+from pyfiledrop.meta.summary import COUNTS, STORED, by_day, summary_of
 
 T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
@@ -524,8 +524,9 @@ class SQLiteMetaStore:
 
     async def summary(self, since: float) -> Summary:
         def select(db: sqlite3.Connection) -> Summary:
-            states = db.execute(BY_STATE).fetchall()
+            counts = db.execute(COUNTS).fetchall()
+            stored = db.execute(STORED).fetchone()[0]
             days = db.execute(by_day("CAST(created_at / 86400 AS INTEGER)", "?"), (since,))
-            return summary_of(states, days.fetchall())
+            return summary_of(counts, stored, days.fetchall())
 
         return await self._read(select)

