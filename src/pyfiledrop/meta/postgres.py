@@ -51,7 +51,7 @@ from pyfiledrop.meta import OpenError
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
-from pyfiledrop.meta.summary import COUNTS, STORED, by_day, summary_of
+from pyfiledrop.meta.summary import BY_STATE, by_day, summary_of
 
 T = TypeVar("T")
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
@@ -499,10 +499,10 @@ class PostgresMetaStore:
 
     async def summary(self, since: float) -> Summary:
         async def step(db: Connection) -> Summary:
-            counts = await (await db.execute(COUNTS)).fetchall()
-            stored = await (await db.execute(STORED)).fetchone()
+            states = await (await db.execute(BY_STATE)).fetchall()
+            stored = sum(size for state, _, size in states if state == State.COMPLETE.value)
             day = "floor(created_at / 86400)::bigint"
             days = await (await db.execute(by_day(day, "%s"), (since,))).fetchall()
-            return summary_of(counts, stored[0] if stored else 0, days)
+            return summary_of(states, stored, days)
 
         return await self._run(step)
