@@ -8,15 +8,19 @@ from __future__ import annotations
 import base64
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from pyfiledrop.web.access import FAILURES
+from pyfiledrop.web.access import ADMIN as ADMIN_REALM
+from pyfiledrop.web.access import FAILURES, UPLOADS, PasswordAccess
 from tests.conftest import Server
 from tests.dz import DzFile
 from tests.tus.helpers import new_upload, patch
@@ -120,6 +124,39 @@ def test_the_upload_password_and_its_session_do_not_open_the_admin_page(make_ser
         assert refused.json()["code"] == "password_needed"
         assert refused.headers["www-authenticate"] == 'Basic realm="pyfiledrop admin"'
         assert client.get(API + "/uploads", headers=basic(ADMIN)).status_code == 200
+
+
+def test_a_session_of_one_realm_opens_no_other_with_the_same_password() -> None:
+    admin, uploads = PasswordAccess(ADMIN, ADMIN_REALM), PasswordAccess(ADMIN, UPLOADS)
+    assert admin.session_ok(admin.new_session()) and uploads.session_ok(uploads.new_session())
+    assert not admin.session_ok(uploads.new_session())
+    assert not uploads.session_ok(admin.new_session())
+
+
+def test_the_admin_password_comes_from_a_variable_or_a_file(
+    make_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    secret = tmp_path / "admin-password"
+    secret.write_text(ADMIN + "\n")
+    from_file = make_server("--admin-password-file", str(secret))
+    assert httpx.get(from_file.url + API + "/summary", headers=basic(ADMIN)).status_code == 200
+    from_file.stop()
+    monkeypatch.setenv("PYFILEDROP_ADMIN_PASSWORD", "from the environment")
+    from_env = make_server()
+    reply = httpx.get(from_env.url + API + "/summary", headers=basic("from the environment"))
+    assert reply.status_code == 200
+    monkeypatch.delenv("PYFILEDROP_ADMIN_PASSWORD")
+    (tmp_path / "empty").write_text("\n")
+    for args in (
+        ["--admin-password", ""],
+        ["--admin-password-file", str(tmp_path / "empty")],
+        ["--admin-password", "x", "--admin-password-file", str(secret)],
+    ):
+        run = subprocess.run(
+            [sys.executable, "-m", "pyfiledrop", "serve", "-p", "1", *args],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert run.returncode == 2 and "--admin-password" in run.stderr, run.stderr
 
 
 def test_signing_in_gives_a_strict_session_for_the_admin_path_only(make_server) -> None:  # type: ignore[no-untyped-def]
