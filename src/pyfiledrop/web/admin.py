@@ -48,7 +48,7 @@ from pyfiledrop.web.page import page_headers
 
 TEMPLATE = Path(__file__).parent / "templates" / "admin.html"
 _BODY_LIMIT = 4096  # bytes of a JSON body read at most
-_ID = r"{upload_id:str}"
+_ID = "{upload_id}"
 _PRIVATE = {"Cache-Control": "no-store"}  # every upload's name and owner: kept by no cache
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -142,7 +142,9 @@ def routes(
         listing = views.listing(request.query_params)
         found = await meta.list_uploads(listing)
         now = clock.now()
-        chunked = [u.id for u in found.uploads if u.state == State.RECEIVING and u.layout]
+        chunked = [
+            u.id for u in found.uploads if u.state == State.RECEIVING and u.protocol == "dropzone"
+        ]
         received = await meta.chunks_received(chunked)
         rows = []
         for upload in found.uploads:
