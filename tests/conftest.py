@@ -79,6 +79,12 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=30)
 
 
+def finished_files(storage: Path) -> list[Path]:
+    """The finished files under `<storage>/files`, where each is kept under its content's
+    SHA-256 (`ab/cd/<sha256>`)."""
+    return sorted(p for p in (storage / "files").rglob("*") if p.is_file())
+
+
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[type[Server]]:
     """Start servers with extra flags: `make_server("-a", "--max-size", "1")`."""

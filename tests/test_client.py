@@ -25,9 +25,17 @@ class Recording(Uploader):
 
     sent: list[int]
 
+    asked: list[int]
+
     def _post_chunk(self, upload, form, name, data):  # type: ignore[no-untyped-def]
         self.sent.append(int(form["dzchunkindex"]))
         super()._post_chunk(upload, form, name, data)
+
+    def _request(self, method, path, upload, **kwargs):  # type: ignore[no-untyped-def]
+        reply = super()._request(method, path, upload, **kwargs)
+        if path == "/upload/known":
+            self.asked.append(reply.status)
+        return reply
 
 
 class Stop(Exception):
@@ -43,7 +51,7 @@ def uploader(server: Server, state: Path, **options: int) -> Recording:
         backoff=0.2,
         **options,
     )
-    made.sent = []
+    made.sent, made.asked = [], []
     return made
 
 
@@ -61,7 +69,7 @@ def stop_after(chunks: int, then: Callable[[], None] = lambda: None) -> Callable
 
 def held_by_server(server: Server, state: Path) -> set[int]:
     """The chunks the server holds for the one upload the state file remembers."""
-    (entry,) = json.loads(state.read_text()).values()
+    (entry,) = [e for e in json.loads(state.read_text()).values() if "upload_id" in e]
     cookies = {"pyfiledrop_client": entry["cookie"]}
     status = httpx.get(f"{server.url}/upload/{entry['upload_id']}", cookies=cookies).json()
     return set(status["received"])
@@ -91,7 +99,8 @@ def test_cli_uploads_files_and_ends_each_with_its_link(server: Server, tmp_path:
         assert httpx.get(link).content == path.read_bytes()
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert f"{path}: {path.stat().st_size} bytes, SHA-256 {digest} matches" in result.stderr
-    assert (tmp_path / "state.json").read_text().strip() == "{}"
+    remembered = json.loads((tmp_path / "state.json").read_text()).values()
+    assert not [e for e in remembered if "upload_id" in e], "finished uploads are forgotten"
 
 
 def test_an_interrupted_upload_resumes_sending_only_missing_chunks(
@@ -176,3 +185,65 @@ def test_a_server_that_is_not_pyfiledrop_is_a_one_line_error(tmp_path: Path) -> 
     assert result.stderr.strip() == (
         f"error: {path}: http://127.0.0.1:{port} did not answer like a pyfiledrop server"
     )
+
+
+def test_sending_a_file_again_completes_at_once_and_sends_nothing(
+    server: Server, tmp_path: Path
+) -> None:
+    path = tmp_path / "film.mkv"
+    path.write_bytes(os.urandom(10 * CHUNK + 3))
+    state = tmp_path / "state.json"
+    with uploader(server, state) as first:
+        sent = first.upload(path, lambda n: None)
+    assert sorted(first.sent) == list(range(11)) and first.asked == [], "a new size: no asking"
+    with uploader(server, state) as again:
+        seen: list[int] = []
+        known = again.upload(path, seen.append)
+    assert again.sent == [] and again.asked == [200], "asked by the recorded digest, sent nothing"
+    assert known.known and known.sha256 == sent.sha256 and sum(seen) == path.stat().st_size
+    assert known.download_url != sent.download_url, "an upload of its own, with its own link"
+    assert httpx.get(str(known.download_url)).content == path.read_bytes()
+
+
+def test_a_copy_of_a_sent_file_is_hashed_first_and_not_sent(server: Server, tmp_path: Path) -> None:
+    original, copy = tmp_path / "a.bin", tmp_path / "copy of a.bin"
+    original.write_bytes(os.urandom(4 * CHUNK))
+    copy.write_bytes(original.read_bytes())
+    different = tmp_path / "b.bin"
+    different.write_bytes(os.urandom(4 * CHUNK))
+    state = tmp_path / "state.json"
+    with uploader(server, state) as client:
+        client.upload(original, lambda n: None)
+        done = client.upload(copy, lambda n: None)
+        assert done.known and client.asked == [200] and len(client.sent) == 4
+        client.upload(different, lambda n: None)  # the same size, other bytes: asked, then sent
+        assert client.asked == [200, 404] and len(client.sent) == 8
+    assert httpx.get(str(done.download_url)).content == original.read_bytes()
+
+
+def test_another_client_is_not_told_about_this_clients_files(
+    server: Server, tmp_path: Path
+) -> None:
+    path = tmp_path / "a.bin"
+    path.write_bytes(os.urandom(3 * CHUNK))
+    with uploader(server, tmp_path / "mine.json") as mine:
+        mine.upload(path, lambda n: None)
+    theirs = tmp_path / "theirs.json"
+    with uploader(server, theirs) as other:  # it sent a file of that size once, so it asks
+        (tmp_path / "b.bin").write_bytes(os.urandom(3 * CHUNK))
+        other.upload(tmp_path / "b.bin", lambda n: None)
+        done = other.upload(path, lambda n: None)
+    assert other.asked == [404] and len(other.sent) == 6 and not done.known
+
+
+def test_the_cli_says_a_file_sent_again_was_already_there(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "a.bin"
+    path.write_bytes(os.urandom(2 * CHUNK))
+    args = (str(path), "--url", server.url, "--chunk-size", str(CHUNK),
+            "--state-file", str(tmp_path / "state.json"))  # fmt: skip
+    assert cli(*args).returncode == 0
+    again = cli(*args)
+    assert again.returncode == 0, again.stderr
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert f"{path}: {2 * CHUNK} bytes, SHA-256 {digest} already sent" in again.stderr
+    assert httpx.get(again.stdout.strip()).content == path.read_bytes()

@@ -11,6 +11,7 @@ import time
 import httpx
 
 from tests.conftest import Server
+from tests.conftest import finished_files as stored_files
 from tests.dz import BOUNDARY, DzFile, multipart, post_form
 
 CHUNK = 64 * 1024
@@ -23,7 +24,7 @@ def download(client: httpx.Client, status: dict[str, object]) -> bytes:
 
 
 def finished_files(server: Server) -> list[str]:
-    return sorted(os.listdir(server.storage / "files"))
+    return [p.name for p in stored_files(server.storage)]
 
 
 def test_chunks_in_order_complete_with_hash_and_link(server: Server) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pyfiledrop.core.model import content_key
 from tests.conftest import Server
 from tests.dz import DzFile, multipart, post_form
 from tests.test_client import cli
@@ -55,7 +56,7 @@ def test_a_file_expires_and_the_clean_up_removes_it_and_keeps_its_record(
         (upload_id,) = db.execute(
             "SELECT id FROM uploads WHERE client_id = ?", (f.uuid,)
         ).fetchone()
-    path = server.storage / "files" / upload_id
+    path = server.storage / "files" / content_key(f.sha256)
     assert path.read_bytes() == f.data
 
     gone = until(lambda: (r := client.get(link)).status_code != 200 and r, 5, "expiry")

@@ -26,6 +26,7 @@ from click.testing import CliRunner, Result
 
 from pyfiledrop import manage
 from pyfiledrop.cli import main
+from pyfiledrop.core.model import content_key
 from tests.conftest import Server
 from tests.dz import DzFile
 from tests.s3.conftest import FLAGS, ensure_bucket
@@ -258,7 +259,7 @@ def test_rm_in_its_own_process_while_the_server_serves(tmp_path: Path) -> None:
         with server.client() as client:
             assert client.get(f"/upload/{f.uuid}").status_code == 404, "the server sees it gone"
             assert sent(server, "b.bin", b"b" * 5000), "and keeps serving"
-        assert not (tmp_path / "storage" / "files" / upload_id).exists()
+        assert not (tmp_path / "storage" / "files" / content_key(f.sha256)).exists()
     finally:
         server.stop()
 
@@ -321,9 +322,16 @@ def test_gc_dry_run_changes_nothing_and_gc_removes_what_it_said(deployment: Depl
     )
     assert freed == 2 * CHUNK + 10 and abs(removed - time.time()) < 60
     left = deployment.stored()
-    for kind in ("expired", "abandoned", "orphan"):
+    files = {  # finished files are kept under their content's key
+        kind: content_key(
+            deployment.sql("SELECT sha256 FROM uploads WHERE id = ?", ids[kind])[0][0]
+        )
+        for kind in ("expired", "kept")
+    }
+    for kind in ("abandoned", "orphan"):
         assert not any(ids[kind] in entry for entry in left), f"the {kind} upload's bytes"
-    assert any(ids["kept"] in entry for entry in left)
+    assert not any(files["expired"] in entry for entry in left), "the expired upload's file"
+    assert any(files["kept"] in entry for entry in left)
     again = deployment.cli("gc")
     assert again.stdout == "freed 0 B: 0 expired, 0 abandoned, 0 orphaned\n"
 

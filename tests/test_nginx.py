@@ -33,7 +33,7 @@ import psycopg
 import pytest
 from tusclient.client import TusClient
 
-from tests.conftest import Server, free_port
+from tests.conftest import Server, finished_files, free_port
 from tests.dz import BOUNDARY, DzFile, multipart
 from tests.tus.helpers import TUS
 
@@ -307,7 +307,7 @@ def test_chunks_round_robin_over_both_servers_and_survive_one_stopping(
             time.sleep(0.5)  # a buffering nginx reads the rest from the server meanwhile
             assert first + b"".join(pieces) == f.data
     assert deployment.query("SELECT client_id, state FROM uploads") == [(f.uuid, "complete")]
-    assert len(list((a.storage / "files").iterdir())) == 1, "the file was finished once"
+    assert len(finished_files(a.storage)) == 1, "the file was finished once"
     assert_nothing_buffered(deployment.nginx)
 
 

@@ -12,12 +12,14 @@ import time
 
 import psycopg
 
+from tests.conftest import finished_files
 from tests.dz import DzFile, start_chunk_and_stall
 from tests.test_processes import CHUNK, alternate_then_last_at_once, clients
 
 
 def test_alternate_chunks_through_two_processes_on_postgresql_complete_once(
-    pg_url: str, make_server  # type: ignore[no-untyped-def]
+    pg_url: str,
+    make_server,  # type: ignore[no-untyped-def]
 ) -> None:
     """(`pg_url` first: the servers stop before their database is dropped.)"""
     a, b = (make_server("-a", "--database", pg_url) for _ in range(2))
@@ -35,11 +37,12 @@ def test_alternate_chunks_through_two_processes_on_postgresql_complete_once(
     assert sorted(rows) == sorted((f.uuid, "complete", f.count) for f in files)
     assert instances == (2,), "both processes beat in the shared database"
     assert not (a.storage / "pyfiledrop.sqlite3").exists(), "no SQLite file beside PostgreSQL"
-    assert list(a.chunks.iterdir()) == [] and len(list((a.storage / "files").iterdir())) == 3
+    assert list(a.chunks.iterdir()) == [] and len(finished_files(a.storage)) == 3
 
 
 def test_a_killed_process_chunk_claim_in_postgresql_is_free_for_the_other(
-    pg_url: str, make_server  # type: ignore[no-untyped-def]
+    pg_url: str,
+    make_server,  # type: ignore[no-untyped-def]
 ) -> None:
     a, b = (make_server("-a", "--database", pg_url) for _ in range(2))
     ca, cb = clients(a, b)

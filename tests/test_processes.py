@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import Server
+from tests.conftest import Server, finished_files
 from tests.dz import DzFile, start_chunk_and_stall
 from tests.tus.helpers import TUS, half_patch, new_upload, offset_of, patch
 
@@ -56,9 +56,7 @@ def send_at_once(jobs: list[tuple[DzFile, httpx.Client, int]]) -> None:
     assert [r.status_code for r in replies] == [200] * len(jobs), [r.text for r in replies]
 
 
-def alternate_then_last_at_once(
-    count: int, ca: httpx.Client, cb: httpx.Client
-) -> list[DzFile]:
+def alternate_then_last_at_once(count: int, ca: httpx.Client, cb: httpx.Client) -> list[DzFile]:
     """`count` files whose chunks alternate between two processes, the last two of every file
     sent at once, one to each process."""
     files = [DzFile(os.urandom(6 * CHUNK + n), CHUNK, name=f"f{n}.bin") for n in range(count)]
@@ -85,7 +83,7 @@ def test_alternate_chunks_and_concurrent_last_chunks_complete_once(make_server) 
             )
     assert sorted(rows(a)) == sorted((f.uuid, "complete") for f in files)
     assert list(a.chunks.iterdir()) == [], "no partial file is left behind"
-    assert len(list((a.storage / "files").iterdir())) == len(files)
+    assert len(finished_files(a.storage)) == len(files)
 
 
 def test_a_status_wait_on_one_process_sees_the_other_finish(make_server) -> None:  # type: ignore[no-untyped-def]

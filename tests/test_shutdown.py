@@ -36,7 +36,10 @@ def test_a_chunk_still_arriving_after_the_shutdown_timeout_is_cut_and_sent_again
     took = stop_and_time(server)
     stalled.close()
     assert 1.0 <= took < 8, f"stopped after {took:.1f} s with --shutdown-timeout 1"
-    assert "Cancel 1 running task" in server.log.read_text(), "what was cut is logged"
+    log = server.log.read_text()
+    assert "Cancel 1 running task" in log, "what was cut is logged"
+    cut = next(line for line in log.splitlines() if "request cut off at shutdown" in line)
+    assert "method=POST" in cut and "path=/upload" in cut and "client=127.0.0.1" in cut
     server.start()
     try:
         with server.client() as client:

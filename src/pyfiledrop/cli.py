@@ -18,6 +18,7 @@ from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
 from pyfiledrop.core.interfaces import Listing, Sort
 from pyfiledrop.core.lifetimes import format_duration, parse_duration
 from pyfiledrop.core.model import State
+from pyfiledrop.logs import FORMATS, LEVELS
 
 if TYPE_CHECKING:
     from pyfiledrop.core.service import UploadService
@@ -79,18 +80,18 @@ def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def _password(
-    given: str | None, file: TextIO | None, flag: str = "--upload-password"
-) -> str | None:
-    """A password from its flag (or variable) or from the first line of a file."""
+def _secret(flag: str, given: str | None, file: TextIO | None) -> str | None:
+    """A secret from `flag` (or its variable), or from the first line of the file that
+    `flag`-file names; never empty."""
     if given is not None and file is not None:
         raise click.BadParameter(
-            "give the password or a file with it, not both", param_hint=f"'{flag}-file'"
+            f"give {flag} or {flag}-file, not both", param_hint=f"'{flag}-file'"
         )
     if file is not None:
         given = file.readline().rstrip("\r\n")
         if not given:
-            raise click.BadParameter("the file is empty", param_hint=f"'{flag}-file'")
+            reason = f"{file.name} holds no secret on its first line"
+            raise click.BadParameter(reason, param_hint=f"'{flag}-file'")
     if given == "":
         raise click.BadParameter("must not be empty", param_hint=f"'{flag}'")
     return given
@@ -372,6 +373,63 @@ def main() -> None:
     envvar=_env("S3_PRESIGNED_DOWNLOADS"),
     help="Send downloads to a presigned URL of the store instead of through the server.",
 )
+@click.option(
+    "--log-level",
+    type=click.Choice(list(LEVELS), case_sensitive=False),
+    default=Settings.log_level,
+    show_default=True,
+    envvar=_env("LOG_LEVEL"),
+    help="Least important log lines shown (on stderr).",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(FORMATS, case_sensitive=False),
+    default=Settings.log_format,
+    show_default=True,
+    envvar=_env("LOG_FORMAT"),
+    help="Log lines as text, or as one JSON object per line.",
+)
+@click.option(
+    "--access-log",
+    is_flag=True,
+    envvar=_env("ACCESS_LOG"),
+    help="Log one line per request (method, path without secrets, status, bytes, time, client).",
+)
+@click.option(
+    "--hook-url",
+    multiple=True,
+    envvar=_env("HOOK_URL"),
+    help="POST a JSON body to this URL for each upload event; repeat for more URLs (in the "
+    "environment: separated by spaces).",
+)
+@click.option(
+    "--hook-secret",
+    default=None,
+    envvar=_env("HOOK_SECRET"),
+    help="Sign hook bodies with an HMAC-SHA256 of this secret (X-Pyfiledrop-Signature).",
+)
+@click.option(
+    "--hook-secret-file",
+    type=click.File("r"),
+    default=None,
+    envvar=_env("HOOK_SECRET_FILE"),
+    help="Read --hook-secret from this file (its first line).",
+)
+@click.option(
+    "--hook-may-refuse",
+    is_flag=True,
+    envvar=_env("HOOK_MAY_REFUSE"),
+    help="Send upload-created before the upload is taken and wait: an answer other than 2xx "
+    "refuses it with the answer's message; no answer refuses it for now (503).",
+)
+@click.option(
+    "--hook-queue",
+    type=POSITIVE,
+    default=Settings.hook_queue,
+    show_default=True,
+    envvar=_env("HOOK_QUEUE"),
+    help="Events waiting per hook URL while its receiver is slow or down; more are dropped.",
+)
 def serve(**options: Any) -> None:
     """Run the upload server."""
     storage = options["storage"]
@@ -409,14 +467,23 @@ def serve(**options: Any) -> None:
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         root_path=options["root_path"].rstrip("/"),
-        upload_password=_password(options["upload_password"], options["upload_password_file"]),
-        admin_password=_password(
-            options["admin_password"], options["admin_password_file"], "--admin-password"
+        upload_password=_secret(
+            "--upload-password", options["upload_password"], options["upload_password_file"]
+        ),
+        admin_password=_secret(
+            "--admin-password", options["admin_password"], options["admin_password_file"]
         ),
         cors_origins=tuple(filter(None, (o.strip() for o in options["cors_origins"].split(",")))),
         database_url=options["database"],
         expire=options["expire"],
         incomplete_ttl=options["incomplete_ttl"],
+        log_level=options["log_level"].lower(),
+        log_format=options["log_format"].lower(),
+        access_log=options["access_log"],
+        hook_urls=tuple(options["hook_url"]),
+        hook_secret=_secret("--hook-secret", options["hook_secret"], options["hook_secret_file"]),
+        hook_queue=options["hook_queue"],
+        hook_may_refuse=options["hook_may_refuse"],
     )
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
@@ -513,23 +580,47 @@ def upload(
     default="./storage",
     show_default=True,
     envvar=_env("STORAGE"),
+    callback=_storage,
+    help="The server's --storage: a folder (finished files and the database), or s3://...",
+)
+@click.option(
+    "-c",
+    "--chunks",
+    default="./chunks",
+    show_default=True,
+    envvar=_env("CHUNKS"),
     callback=_writable_folder,
-    help="Folder holding the metadata database.",
+    help="The server's --chunks (with S3 storage, where the default database is).",
 )
 @DATABASE
-def migrate(storage: Path, database: str | None) -> None:
-    """Bring the database's schema up to date (the server also does this when it starts)."""
+@click.option("--s3-endpoint", default=None, envvar=_env("S3_ENDPOINT"), help="As for serve.")
+@click.option("--s3-region", default=None, envvar=_env("S3_REGION"), help="As for serve.")
+def migrate(
+    storage: Path | str, chunks: Path, database: str | None, s3_endpoint: str | None,
+    s3_region: str | None,
+) -> None:  # fmt: skip
+    """Bring the database's schema up to date and move finished files to where this version
+    keeps them (the server also does this when it starts). Safe to run again, or while a
+    server runs."""
     from pyfiledrop.compose import migrate as apply
+    from pyfiledrop.compose import migrate_files
 
-    settings = Settings(storage=storage, database_url=database)
+    s3 = None
+    if isinstance(storage, str):
+        bucket, prefix = parse_s3_url(storage) or ("", "")
+        s3, storage = S3Location(bucket, prefix, s3_endpoint, s3_region), Path("storage")
+    settings = Settings(storage=storage, chunks=chunks, database_url=database, s3=s3)
     for flag, reason in settings.problems():
         raise click.BadParameter(reason, param_hint=f"'{flag}'")
     with _database_errors():
         applied = apply(settings)
+        moved = migrate_files(settings)
     for migration in applied:
         click.echo(f"applied migration {migration.version} ({migration.name})")
     if not applied:
         click.echo("the database is up to date")
+    if moved:
+        click.echo(f"moved {moved} finished files to their content's key")
 
 
 @contextmanager
@@ -546,9 +637,11 @@ def _database_errors() -> Iterator[None]:
 
 def run(settings: Settings) -> None:
     from pyfiledrop.compose import build_service, migrate
+    from pyfiledrop.logs import configure
     from pyfiledrop.web.app import asgi, render_error
     from pyfiledrop.web.server import serve
 
+    configure(settings.log_level, settings.log_format)
     with _database_errors():  # before the banner: a server that cannot start says only why
         service = build_service(settings) if settings.workers == 1 else None
         if service is None:
@@ -576,6 +669,7 @@ def run(settings: Settings) -> None:
         max_streams=settings.max_streams,
         workers=settings.workers,
         shutdown_timeout=settings.shutdown_timeout,
+        log_requests=settings.access_log,
     )
 
 

@@ -19,7 +19,9 @@ from pyfiledrop.storage.local import LocalStorage
 if TYPE_CHECKING:
     from pyfiledrop.storage.s3 import S3Storage
 
-__all__ = ["OpenError", "build_service", "migrate", "open_meta", "storage_problems"]
+__all__ = [
+    "OpenError", "build_service", "migrate", "migrate_files", "open_meta", "storage_problems",
+]  # fmt: skip
 
 # What each S3 start-up problem is the fault of, as the flag or variable a person would change.
 S3_SETTINGS = {
@@ -83,6 +85,28 @@ def migrate(settings: Settings) -> list[Migration]:
 
         return migrate_url(settings.postgres_url)
     return migrate_file(settings.database)
+
+
+def migrate_files(settings: Settings) -> int:
+    """Move files finished before content keys to their content's key (migration 5, which
+    `migrate` applies first); how many were moved. A server does it too when it starts."""
+    from pyfiledrop.core.contents import move_legacy_files
+
+    async def move() -> int:
+        meta = open_meta(settings)
+        try:
+            if settings.s3 is None:
+                local = LocalStorage(settings.chunks, settings.storage)
+                return await move_legacy_files(meta, local)
+            s3 = _s3_storage(settings)
+            try:
+                return await move_legacy_files(meta, s3)
+            finally:
+                s3.close()
+        finally:
+            await meta.close()
+
+    return asyncio.run(move())
 
 
 def _s3_storage(settings: Settings) -> S3Storage:

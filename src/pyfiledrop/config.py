@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from pyfiledrop.core.lifetimes import WEEK, Lifetimes
+from pyfiledrop.logs import FORMATS, LEVELS
 
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")  # no escapes: %2e%2e is `..` to a browser
 
@@ -81,6 +82,13 @@ class Settings:
     s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders
     expire: float = 0.0  # seconds a finished file lives; 0: for ever, as the seed kept them
     incomplete_ttl: float = WEEK  # seconds an unfinished upload may sit idle
+    log_level: str = "info"  # a key of logs.LEVELS
+    log_format: str = "text"  # or "json": one object per line
+    access_log: bool = False  # one line per request
+    hook_urls: tuple[str, ...] = ()  # each gets a JSON POST per upload event (web/hooks.py)
+    hook_secret: str | None = field(default=None, repr=False)  # signs the hooks' bodies
+    hook_queue: int = 1000  # events waiting per hook URL; more are dropped
+    hook_may_refuse: bool = False  # upload-created waits for the hooks, which may refuse it
 
     @property
     def max_size(self) -> int:
@@ -126,6 +134,7 @@ class Settings:
             ("--max-chunk-size", self.max_chunk_size),
             ("--max-connections", self.max_connections),
             ("--max-streams", self.max_streams),
+            ("--hook-queue", self.hook_queue),
         ):
             if value < 1:
                 found.append((flag, f"must be a positive whole number, not {value}"))
@@ -139,6 +148,14 @@ class Settings:
             found.append(
                 ("--header-timeout", f"must be positive seconds, not {self.header_timeout}")
             )
+        if self.log_level not in LEVELS:
+            found.append(("--log-level", f"must be one of {', '.join(LEVELS)}"))
+        if self.log_format not in FORMATS:
+            found.append(("--log-format", f"must be one of {', '.join(FORMATS)}"))
+        wrong = "is not an http(s):// URL with a host, no user:password@ and no #fragment"
+        for url in self.hook_urls:
+            if not _is_base_url(url, query=True):
+                found.append(("--hook-url", f"{url[:100]!r} {wrong}"))
         if self.public_url is not None and not _is_base_url(self.public_url):
             found.append(("--public-url", f"{self.public_url!r} is not an http(s):// URL"))
         for origin in self.cors_origins:
@@ -189,8 +206,9 @@ def _is_origin(value: str) -> bool:
     return _is_base_url(value) and urlsplit(value).path == "" and not value.endswith("/")
 
 
-def _is_base_url(url: str) -> bool:
-    """An http(s) URL with a host and no query or fragment: links are made by appending paths."""
+def _is_base_url(url: str, query: bool = False) -> bool:
+    """An http(s) URL with a host and no fragment, and no query unless `query`: links are made by
+    appending paths."""
     parts = urlsplit(url)
     try:
         parts.port  # noqa: B018  (raises on a port that is not a number)
@@ -199,5 +217,5 @@ def _is_base_url(url: str) -> bool:
     return (
         parts.scheme in ("http", "https")
         and bool(parts.hostname)
-        and not (parts.query or parts.fragment or parts.username)
+        and not ((parts.query and not query) or parts.fragment or parts.username)
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Dialog, FilePayload, Page, Response, expect
-from tests.conftest import Server
+from tests.conftest import Server, finished_files
 
 MakeServer = Callable[..., Server]
 
@@ -107,7 +107,7 @@ def test_multi_chunk_file_downloads_identical(page: Page, make_server: MakeServe
 
     assert len(sent) == 4  # ceil(3.5 MB / 1 MB) chunk requests, none retried
     check_download(page, "big.bin", data)
-    stored = list((server.storage / "files").iterdir())
+    stored = finished_files(server.storage)
     assert [p.read_bytes() for p in stored] == [data]
 
 
@@ -234,7 +234,7 @@ def test_server_refusal_is_shown_next_to_the_file(page: Page, make_server: MakeS
     assert statuses and set(statuses) == {413}
     expect(page.locator(".dz-preview.dz-success")).to_have_count(0)
     assert page.locator("#uploaded li").count() == 0
-    assert list((server.storage / "files").iterdir()) == []
+    assert finished_files(server.storage) == []
 
 
 def test_dropzone5_from_a_cdn(page: Page, make_server: MakeServer, fake_cdn: str) -> None:

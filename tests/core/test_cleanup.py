@@ -36,6 +36,11 @@ CHUNK = 4096
 DATA = bytes(range(256)) * 39  # 9984 bytes: chunks of 4096, 4096 and 1792
 
 
+def other_data(n: int) -> bytes:
+    """As long as DATA, other bytes: a file stored apart from DATA's (content is stored once)."""
+    return bytes([n]) + DATA[1:]
+
+
 @dataclass
 class Rig:
     """Services that share one database and one storage, as processes would, and one clock."""
@@ -175,9 +180,9 @@ def test_an_uploader_may_ask_for_a_shorter_life_never_a_longer_one(rig: Rig) -> 
                 await chunked(svc, [0], expire=asked)
             assert refused.value.status == 400 and "at most 1h" in refused.value.message
         keeper = await rig.started(Lifetimes(max_life=None, idle_limit=DAY))
-        forever = await chunked(keeper, [0, 1, 2])
+        forever = await chunked(keeper, [0, 1, 2], data=other_data(1))
         assert forever.expires_at is None
-        asked = await chunked(keeper, [0, 1, 2], expire="30d")
+        asked = await chunked(keeper, [0, 1, 2], expire="30d", data=other_data(2))
         assert asked.expires_at == rig.clock.now() + 30 * DAY, "no limit: any life"
         rig.clock.advance(365 * DAY)
         assert await keeper.cleanup.run_once() == Removed(expired=2, freed_bytes=2 * len(DATA))
@@ -314,7 +319,7 @@ def test_partial_data_no_upload_needs_is_removed_and_the_rest_kept(rig: Rig) -> 
 def test_one_process_cleans_up_at_a_time_and_each_file_is_removed_once(rig: Rig) -> None:
     async def go() -> None:
         a, b = await rig.started(), await rig.started()
-        files = [await chunked(a, [0, 1, 2]) for _ in range(4)]
+        files = [await chunked(a, [0, 1, 2], data=other_data(n)) for n in range(4)]
         rig.clock.advance(HOUR)
         assert await a.meta.claim("cleanup", "someone", a.instance.id, 60)
         assert await b.cleanup.run_once() is None, "another process holds the claim"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pyfiledrop import errors
-from pyfiledrop.core.model import State, Upload
+from pyfiledrop.core.model import State, Upload, content_key
 from pyfiledrop.core.receiving import Declared, Limits, clean_filename
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
@@ -101,7 +101,8 @@ def test_a_kill_after_the_file_was_moved_into_place_still_completes(tmp_path: Pa
         healed = await fresh.owned("me", CLIENT)
         assert healed.state == State.COMPLETE, healed.error
         assert healed.sha256 == hashlib.sha256(data).hexdigest()
-        assert (tmp_path / "s" / "files" / done.id).read_bytes() == data
+        assert done.storage_key == content_key(hashlib.sha256(data).hexdigest())
+        assert (tmp_path / "s" / "files" / done.storage_key).read_bytes() == data
         await fresh.stop()
 
     asyncio.run(run())

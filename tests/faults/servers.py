@@ -134,7 +134,9 @@ def inventory(server: FaultServer, hash_files: bool = True) -> Inventory:
             elif row["state"] == "complete":
                 found.finished_parts.append(name)
     named = {str(r["storage_key"]) for r in rows if r["state"] == "complete"}
-    files = sorted(os.listdir(server.files)) if server.files.exists() else []
+    files = sorted(  # finished files are under ab/cd/<sha256>
+        str(p.relative_to(server.files)) for p in server.files.rglob("*") if p.is_file()
+    )
     for name in files:
         if name.endswith(".incoming"):
             found.incoming.append(name)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from pyfiledrop.core.interfaces import ChunkStart, Listing, MetaStore, Sort
-from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, MetaStore, Sort
+from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.postgres import PostgresMetaStore
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
 from tests.clock import FakeClock
@@ -444,6 +444,33 @@ def test_abandon_and_a_starting_chunk_never_both_win(opener: Opener) -> None:
     drive(opener, go)
 
 
+# --- contents: stored once, counted by the uploads that point to them -----------------------------
+
+X = Content("ab" * 32, 10)
+
+
+async def refs_of(meta: MetaStore, content: Content, uploads: list[str]) -> int:
+    """How many of `uploads` point to `content`, as the store records them."""
+    return sum([(await meta.get(u)).content == content.sha256 for u in uploads])  # type: ignore[union-attr]
+
+
+def test_hold_counts_an_upload_once_and_the_last_release_marks_removing(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        for uid in ("u1", "u2"):
+            await meta.create_or_get(upload(uid, client_id=uid))
+        assert await meta.hold_content("u1", X) == Held.ABSENT, "new: the holder places it"
+        assert await meta.hold_content("u1", X) == Held.ABSENT, "held twice, counted once"
+        await meta.content_placed(X.sha256)
+        assert await meta.hold_content("u2", X) == Held.PRESENT
+        assert (await meta.get("u2")).content == X.sha256  # type: ignore[union-attr]
+        assert await meta.release_content("u1") is None, "u2 still points to it"
+        assert await meta.release_content("u1") is None, "released twice, counted once"
+        assert await meta.removals() == []
+        assert await meta.release_content("u2") == X, "the last one lets it go"
+        assert (await meta.get("u2")).content is None  # type: ignore[union-attr]
+        assert await meta.removals() == [X] and await meta.is_removing(X.sha256)
+
+
 # --- listing (pyfiledrop ls, the admin page) ------------------------------------------------------
 
 
@@ -500,6 +527,20 @@ def test_list_filters_by_state_age_name_and_owner(opener: Opener) -> None:
     run(test, opener)
 
 
+def test_a_content_being_removed_is_not_held_until_forgotten(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        for uid in ("u1", "u2"):
+            await meta.create_or_get(upload(uid, client_id=uid))
+        await meta.hold_content("u1", X)
+        await meta.content_placed(X.sha256)
+        assert await meta.release_content("u1") == X
+        assert await meta.hold_content("u2", X) == Held.REMOVING
+        assert (await meta.get("u2")).content is None, "nothing changed"  # type: ignore[union-attr]
+        await meta.forget_content(X.sha256)
+        assert not await meta.is_removing(X.sha256)
+        assert await meta.hold_content("u2", X) == Held.ABSENT, "stored anew"
+
+
 def test_list_sorts_each_way_with_ties_in_id_order(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         clock = opener.clock
@@ -524,6 +565,69 @@ def test_list_sorts_each_way_with_ties_in_id_order(opener: Opener) -> None:
                                                                        "u2"]  # fmt: skip
 
     run(test, opener)
+
+
+def test_a_missing_file_makes_its_content_absent_again(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        for uid in ("u1", "u2"):
+            await meta.create_or_get(upload(uid, client_id=uid))
+        await meta.hold_content("u1", X)
+        await meta.content_placed(X.sha256)
+        await meta.content_missing(X.sha256)
+        assert await meta.hold_content("u2", X) == Held.ABSENT, "the next copy puts it back"
+
+    run(test, opener)
+
+
+def test_owned_content_answers_only_for_the_owner_complete_unexpired_and_present(
+    opener: Opener,
+) -> None:
+    async def test(meta: MetaStore) -> None:
+        now = opener.clock.now()
+        await meta.create_or_get(upload("u1", client_id="u1", owner="alice"))
+        await meta.hold_content("u1", X)
+        await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        assert await meta.owned_content("alice", X.sha256, X.size, now) is None, "not complete"
+        await meta.move("u1", State.ASSEMBLING, State.COMPLETE, expires_at=now + 60)
+        assert await meta.owned_content("alice", X.sha256, X.size, now) is None, "not placed"
+        await meta.content_placed(X.sha256)
+        found = await meta.owned_content("alice", X.sha256, X.size, now)
+        assert found is not None and found.id == "u1"
+        assert await meta.owned_content("mallory", X.sha256, X.size, now) is None
+        assert await meta.owned_content("alice", X.sha256, X.size + 1, now) is None
+        assert await meta.owned_content("alice", "cd" * 32, X.size, now) is None
+        assert await meta.owned_content("alice", X.sha256, X.size, now + 60) is None, "expired"
+
+    run(test, opener)
+
+
+def test_holds_and_the_last_release_on_two_stores_never_both_win(opener: Opener) -> None:
+    """A removal (the last release) in one process and a new upload of the same content in
+    another, at once, many times: the new upload either holds the content (and it is not being
+    removed) or is told to wait (and it holds nothing); the count is always exact."""
+
+    async def go() -> None:
+        a, b = opener(), opener()
+        for n in range(30):
+            old, new = f"o{n}", f"n{n}"
+            for uid in (old, new):
+                await a.create_or_get(upload(uid, client_id=uid))
+            assert await a.hold_content(old, X) in (Held.ABSENT, Held.PRESENT)
+            await a.content_placed(X.sha256)
+            released, held = await asyncio.gather(a.release_content(old), b.hold_content(new, X))
+            if held == Held.REMOVING:
+                assert released == X and await a.is_removing(X.sha256), n
+                assert (await a.get(new)).content is None  # type: ignore[union-attr]
+                await a.forget_content(X.sha256)
+                assert await b.hold_content(new, X) == Held.ABSENT
+            else:
+                assert released is None and not await a.is_removing(X.sha256), (n, held)
+            assert await refs_of(a, X, [old, new]) == 1
+            last = await b.release_content(new)
+            assert last == X, "the new upload was the last one"
+            await b.forget_content(X.sha256)
+
+    drive(opener, go)
 
 
 def test_list_pages_keep_their_place_while_uploads_come_and_go(opener: Opener) -> None:
@@ -606,16 +710,22 @@ def test_forget_abandoned_deletes_only_abandoned_records(opener: Opener) -> None
         assert await meta.abandon("u1", State.RECEIVING, cutoff, clock.now(), 4)
         await meta.move("u2", State.RECEIVING, State.FAILED, error="x")
         assert await meta.abandon("u2", State.FAILED, cutoff, clock.now(), 0)
+        await made(meta, clock, "u4")
+        await meta.move("u4", State.RECEIVING, State.FAILED, error="x")
+        await meta.hold_content("u4", X)  # a hold not let go yet (a clean-up cut short)
+        assert await meta.abandon("u4", State.FAILED, clock.now() + 1, clock.now(), 0)
         assert await meta.forget_abandoned() == 2
         assert await meta.get("u1") is None and await meta.get("u2") is None
         assert await meta.received("u1") == [], "with their chunks"
         assert await meta.get("u3") is not None
-        assert await meta.forget_abandoned() == 0
+        assert await meta.get("u4") is not None, "its hold is the clean-up's to let go"
+        await meta.release_content("u4")
+        assert await meta.forget_abandoned() == 1
 
     run(test, opener)
 
 
-def test_summary_counts_states_stored_bytes_and_uploads_per_day(opener: Opener) -> None:
+def test_summary_counts_states_bytes_contents_and_uploads_per_day(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         clock = opener.clock
         day = 86400
@@ -631,9 +741,15 @@ def test_summary_counts_states_stored_bytes_and_uploads_per_day(opener: Opener) 
             await meta.move(uid, State.RECEIVING, State.ASSEMBLING)
             await meta.move(uid, State.ASSEMBLING, State.COMPLETE)
         await meta.move("b", State.COMPLETE, State.EXPIRED, removed_at=clock.now(), freed_bytes=20)
+        same = Content("cd" * 32, 80)  # "d" and "old" stand for two uploads of the same bytes
+        for uid in ("d", "old"):
+            await meta.hold_content(uid, same)
+        await meta.content_placed(same.sha256)
+        await meta.hold_content("a", Content("ef" * 32, 10))  # being placed: not counted yet
         summary = await meta.summary(since=20_001 * day)
         assert summary.states == {State.COMPLETE: 3, State.EXPIRED: 1, State.RECEIVING: 2}
         assert summary.stored_bytes == 7 + 10 + 80
+        assert summary.content_bytes == 80, "contents in place, each once"
         assert [(d.start, d.uploads, d.bytes) for d in summary.days] == [
             (20_001 * day, 3, 10 + 20),  # c (40) has not finished: it counts, its bytes do not
             (20_003 * day, 2, 80),

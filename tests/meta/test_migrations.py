@@ -87,14 +87,14 @@ def test_the_migrate_command_upgrades_without_serving(tmp_path: Path) -> None:
     legacy_db("8ed2d95", storage / "pyfiledrop.sqlite3")
     done = subprocess.run(
         [sys.executable, "-m", "pyfiledrop", "migrate", "-s", str(storage)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "applied migration 3 (claims)" in done.stdout
     assert "applied migration 4 (expiry)" in done.stdout
     again = subprocess.run(
         [sys.executable, "-m", "pyfiledrop", "migrate", "-s", str(storage)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )  # fmt: skip
     assert again.returncode == 0 and "up to date" in again.stdout
 
@@ -126,7 +126,7 @@ def test_postgresql_has_the_same_migrations_and_columns_as_sqlite(
     assert pg == [(m.version, m.name) for m in migrations("sqlite")]
     migrate(Settings(storage=tmp_path))
     migrate(Settings(storage=tmp_path, database_url=pg_url))
-    tables = ("uploads", "chunks", "claims", "instances", "schema_migrations")
+    tables = ("uploads", "chunks", "claims", "instances", "contents", "schema_migrations")
     with sqlite3.connect(tmp_path / "pyfiledrop.sqlite3") as db:
         lite = {t: [r[1] for r in db.execute(f"PRAGMA table_info({t})")] for t in tables}
     with psycopg.connect(pg_url) as db:
@@ -152,7 +152,7 @@ def test_postgresql_starters_at_once_apply_each_migration_once(pg_url: str) -> N
     for thread in threads:
         thread.join()
     assert len(applied) == starters, "a starter failed"
-    assert sorted(v for versions in applied for v in versions) == [1, 2, 3, 4]
+    assert sorted(v for versions in applied for v in versions) == [1, 2, 3, 4, 5]
     with psycopg.connect(pg_url) as db:
         versions = [r[0] for r in db.execute("SELECT version FROM schema_migrations")]
     assert sorted(versions) == [m.version for m in migrations("postgresql")]
@@ -161,15 +161,17 @@ def test_postgresql_starters_at_once_apply_each_migration_once(pg_url: str) -> N
 def test_the_migrate_command_takes_a_postgresql_database(tmp_path: Path, pg_url: str) -> None:
     command = [sys.executable, "-m", "pyfiledrop", "migrate", "-s", str(tmp_path)]
     done = subprocess.run(
-        [*command, "--database", pg_url], capture_output=True, text=True, timeout=60
-    )
+        [*command, "--database", pg_url], capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "applied migration 1 (uploads)", "applied migration 2 (streams)",
         "applied migration 3 (claims)", "applied migration 4 (expiry)",
+        "applied migration 5 (contents)",
     ]  # fmt: skip
     again = subprocess.run(
-        command, capture_output=True, text=True, timeout=60,
+        command, capture_output=True, text=True, timeout=60, cwd=tmp_path,
         env={**os.environ, "PYFILEDROP_DATABASE": pg_url},
     )  # fmt: skip
     assert again.returncode == 0 and "up to date" in again.stdout, again.stderr

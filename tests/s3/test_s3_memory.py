@@ -93,7 +93,7 @@ def test_an_8_mib_chunk_is_sent_holding_at_most_a_pipe_of_it(make) -> None:  # t
 
     async def finish() -> str:
         await send_chunk(storage, upload_id, layout, 1, data)
-        return (await storage.complete(upload_id, upload_id, None)).sha256
+        return (await storage.seal(upload_id, None)).sha256
 
     asyncio.run(setup())
     peak = peak_while(first_chunk())
@@ -119,7 +119,7 @@ def test_chunks_at_once_keep_copies_only_within_the_budget(make) -> None:  # typ
 
     async def read_and_finish() -> tuple[bytes, str]:
         head = await storage.read(upload_id, 0, 100)  # chunk 0's copy was kept
-        return head, (await storage.complete(upload_id, upload_id, None)).sha256
+        return head, (await storage.seal(upload_id, None)).sha256
 
     assert asyncio.run(read_and_finish()) == (data[:100], hashlib.sha256(data).hexdigest())
 
@@ -156,8 +156,7 @@ def test_streams_at_once_hold_their_cells_only_within_the_budget(make) -> None: 
 
     async def finish() -> list[tuple[int, str]]:
         return [
-            (stored.size, stored.sha256)
-            for stored in [await storage.complete(u, u, None) for u in ids]
+            (stored.size, stored.sha256) for stored in [await storage.seal(u, None) for u in ids]
         ]
 
     assert asyncio.run(finish()) == [(size, d.hexdigest()) for d in digests]
@@ -182,7 +181,7 @@ def test_a_chunk_given_up_midway_ends_its_call_storing_nothing(make, seaweed: Se
             Bucket="memory", Key=storage.bucket.final(upload_id), UploadId=mpu
         )
         await send_chunk(storage, upload_id, layout, 0, data)  # sent again, whole
-        stored = await storage.complete(upload_id, upload_id, None)
+        stored = await storage.seal(upload_id, None)
         assert stored.sha256 == hashlib.sha256(data).hexdigest()
         return [p["Size"] for p in listed.get("Parts", [])]
 
@@ -256,7 +255,7 @@ def test_over_https_a_chunk_sent_as_it_arrives_carries_a_checksum(make, tls_stor
         await storage.create(upload_id)
         for index in range(layout.chunk_count):
             await send_chunk(storage, upload_id, layout, index, data)
-        return (await storage.complete(upload_id, upload_id, None)).sha256
+        return (await storage.seal(upload_id, None)).sha256
 
     assert asyncio.run(go()) == hashlib.sha256(data).hexdigest()
     assert trailers and all(t == b"x-amz-checksum-crc32" for t in trailers), trailers

@@ -28,7 +28,14 @@ def test_uploads_resume_after_the_store_comes_back(server_on, own_store: Seaweed
         tus_url = new_upload(client, len(stream))
         assert patch(client, tus_url, 0, stream[: 3 * MiB]).status_code == 204
 
+        health = httpx.get(server.url + "/healthz")
+        assert health.status_code == 200 and health.json()["storage"] == "ok", health.text
+
         own_store.stop()
+        health = httpx.get(server.url + "/healthz")  # load balancers stop sending uploads here
+        assert health.status_code == 503, health.text
+        assert health.json()["database"] == "ok"
+        assert health.json()["storage"].startswith("the storage cannot be written"), health.text
         for reply in (chunks.send(client, 6), big.send(client, 1), httpx.get(link)):
             assert reply.status_code == 503, reply.text
             assert reply.json()["code"] == "storage_unavailable"
@@ -41,6 +48,7 @@ def test_uploads_resume_after_the_store_comes_back(server_on, own_store: Seaweed
         assert kept <= 3 * MiB + 6 * MiB
 
         own_store.start()
+        assert httpx.get(server.url + "/healthz").status_code == 200
         chunks.send_all(client, list(range(6, chunks.count)))
         big.send_all(client, [1, 2])
         assert patch(client, tus_url, kept, stream[kept:]).status_code == 204

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from pyfiledrop.core.model import Layout
+from pyfiledrop.core.model import Layout, content_key
 from pyfiledrop.storage.local import LocalStorage
 from pyfiledrop.storage.s3 import S3Storage, connect
 from pyfiledrop.storage.s3.unfinished import MIB
@@ -117,10 +117,13 @@ def test_chunks_in_any_order_with_resends_complete_to_the_same_bytes(
         await storage.create(upload_id)
         order = list(range(layout.chunk_count))[::-1] + [0, layout.chunk_count - 1]
         await write_chunks(storage, upload_id, layout, data, order)
-        stored = await storage.complete(upload_id, upload_id, None)
+        stored = await storage.seal(upload_id, None)
         assert stored.size == size
         assert stored.sha256 == hashlib.sha256(data).hexdigest()
-        assert await finished_bytes(storage, upload_id, size) == data
+        key = content_key(stored.sha256)
+        await storage.place(upload_id, key)
+        assert await finished_bytes(storage, key, size) == data
+        assert await storage.size_of(key) == size
         assert upload_id not in await storage.partials()
 
     run(go())
@@ -142,7 +145,7 @@ def test_a_later_writer_replaces_the_part_even_from_another_process(make: Make) 
             assert await first.read(upload_id, 0, PART) == new
         except OSError:
             pass
-        stored = await first.complete(upload_id, upload_id, None)
+        stored = await first.seal(upload_id, None)
         assert stored.sha256 == hashlib.sha256(new + rest).hexdigest()
 
     run(go())
@@ -178,19 +181,24 @@ def test_small_chunks_are_read_back_by_another_process(make: Make) -> None:
     run(go())
 
 
-def test_complete_is_idempotent(make: Make) -> None:
+def test_seal_and_place_are_idempotent(make: Make) -> None:
     storage, other = make(), make()
     layout = layout_of(PART + 1, PART)
     data = os.urandom(layout.size)
-    upload_id = new_id()
+    digest = hashlib.sha256(data).hexdigest()
+    upload_id, key = new_id(), content_key(digest)
 
     async def go() -> None:
         await storage.create(upload_id)
         await write_chunks(storage, upload_id, layout, data, list(range(2)))
-        first = await storage.complete(upload_id, upload_id, hashlib.sha256(data).hexdigest())
-        again = await other.complete(upload_id, upload_id, "0" * 64)  # an attempt cut short
+        first = await storage.seal(upload_id, digest)
+        again = await other.seal(upload_id, None)  # an attempt cut short, in another process
         assert first == again
-        assert again.sha256 == hashlib.sha256(data).hexdigest()
+        assert (again.size, again.sha256) == (len(data), digest)
+        assert await storage.size_of(key) is None, "sealed is not placed: no reader sees it"
+        await storage.place(upload_id, key)
+        await other.place(upload_id, key)  # placed already: nothing left to do
+        assert await finished_bytes(other, key, len(data)) == data
 
     run(go())
 
@@ -207,7 +215,7 @@ def test_discard_removes_an_unfinished_upload(make: Make) -> None:
         await storage.discard(upload_id)
         assert upload_id not in await storage.partials()
         with pytest.raises(OSError):
-            await storage.complete(upload_id, upload_id, None)
+            await storage.seal(upload_id, None)
         if isinstance(storage, S3Storage):
             uploads = await storage.unfinished.uploads(storage.bucket.final(upload_id))
             assert uploads == []
@@ -215,7 +223,26 @@ def test_discard_removes_an_unfinished_upload(make: Make) -> None:
     run(go())
 
 
-def test_discard_after_complete_keeps_the_finished_file(make: Make) -> None:
+def test_discard_after_seal_removes_the_sealed_bytes(make: Make) -> None:
+    storage = make()
+    layout = layout_of(PART + 9, PART)
+    upload_id = new_id()
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        await write_chunks(storage, upload_id, layout, os.urandom(layout.size), [0, 1])
+        sealed = await storage.seal(upload_id, None)
+        assert upload_id in await storage.partials(), "sealed bytes are the upload's own"
+        await storage.discard(upload_id)
+        assert upload_id not in await storage.partials()
+        with pytest.raises(OSError):  # nothing left to place
+            await storage.place(upload_id, content_key(sealed.sha256))
+        assert await storage.size_of(content_key(sealed.sha256)) is None
+
+    run(go())
+
+
+def test_discard_after_place_keeps_the_placed_file(make: Make) -> None:
     storage = make()
     layout = layout_of(PART + 9, PART)
     data = os.urandom(layout.size)
@@ -224,12 +251,59 @@ def test_discard_after_complete_keeps_the_finished_file(make: Make) -> None:
     async def go() -> None:
         await storage.create(upload_id)
         await write_chunks(storage, upload_id, layout, data, list(range(2)))
-        await storage.complete(upload_id, upload_id, None)
+        key = content_key((await storage.seal(upload_id, None)).sha256)
+        await storage.place(upload_id, key)
         await storage.discard(upload_id)
-        assert await finished_bytes(storage, upload_id, len(data)) == data
-        await storage.remove(upload_id)
+        assert await finished_bytes(storage, key, len(data)) == data
+        await storage.remove(key)
+        assert await storage.size_of(key) is None
         with pytest.raises(OSError):
-            await finished_bytes(storage, upload_id, len(data))
+            await finished_bytes(storage, key, len(data))
+
+    run(go())
+
+
+def test_the_same_content_placed_by_two_uploads_at_once_is_one_file(make: Make) -> None:
+    first, second = make(), make()
+    layout = layout_of(2 * PART + 5, PART)
+    data = os.urandom(layout.size)
+    ids = [new_id(), new_id()]
+    key = content_key(hashlib.sha256(data).hexdigest())
+
+    async def upload(storage: Any, upload_id: str) -> None:
+        await storage.create(upload_id)
+        await write_chunks(storage, upload_id, layout, data, list(range(layout.chunk_count)))
+        await storage.seal(upload_id, None)
+        await storage.place(upload_id, key)
+
+    async def go() -> None:
+        await asyncio.gather(upload(first, ids[0]), upload(second, ids[1]))
+        assert await finished_bytes(first, key, len(data)) == data
+        assert not set(ids) & await first.partials(), "neither upload's own copy is left"
+
+    run(go())
+
+
+def test_a_file_placed_under_its_upload_id_is_renamed_to_its_content_key(make: Make) -> None:
+    """Versions before content keys placed finished files under the upload's id (on S3, where
+    a sealed object lies); the migration renames them."""
+    storage, other = make(), make()
+    data = os.urandom(PART + 3)
+    upload_id, key = new_id(), content_key(hashlib.sha256(data).hexdigest())
+
+    async def go() -> None:
+        await storage.create(upload_id)
+        await write_chunks(storage, upload_id, layout_of(len(data), PART), data, [0, 1])
+        await storage.seal(upload_id, None)
+        if isinstance(storage, LocalStorage):
+            await storage.place(upload_id, upload_id)  # as the old `complete` did
+        assert upload_id in await storage.legacy_files()
+        await storage.rename(upload_id, key)
+        await other.rename(upload_id, key)  # a migration cut short, run again
+        assert upload_id not in await storage.legacy_files()
+        assert await finished_bytes(storage, key, len(data)) == data
+        with pytest.raises(FileNotFoundError):
+            await storage.rename(new_id(), content_key("0" * 64))
 
     run(go())
 
@@ -248,10 +322,11 @@ def test_streams_in_pieces_of_any_size_resume_at_the_stored_offset(make: Make) -
         await write_stream(other, upload_id, cut1, data[cut1:cut2], 999_999)  # another process
         await write_stream(storage, upload_id, cut2, data[cut2:], 4 * MIB)
         assert await other.read(upload_id, cut1 - 10, 20) == data[cut1 - 10 : cut1 + 10]
-        stored = await storage.complete(upload_id, upload_id, None)
+        stored = await storage.seal(upload_id, None)
         assert stored.size == len(data)
         assert stored.sha256 == hashlib.sha256(data).hexdigest()
-        assert await finished_bytes(storage, upload_id, len(data)) == data
+        await storage.place(upload_id, content_key(stored.sha256))
+        assert await finished_bytes(storage, content_key(stored.sha256), len(data)) == data
 
     run(go())
 
@@ -299,9 +374,10 @@ def test_concatenation_when_offered_leaves_the_sources_as_they_are(
         digest = await storage.concat(final, [sources[i] for i in order])
         data = b"".join(parts[i] for i in order)
         assert digest in (None, hashlib.sha256(data).hexdigest())
-        stored = await storage.complete(final, final, digest)
+        stored = await storage.seal(final, digest)
         assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
-        assert await finished_bytes(storage, final, len(data)) == data
+        await storage.place(final, content_key(stored.sha256))
+        assert await finished_bytes(storage, content_key(stored.sha256), len(data)) == data
 
     async def go() -> None:
         for source, data in zip(sources, parts, strict=True):

@@ -79,10 +79,9 @@ def admin(request: pytest.FixtureRequest, make_server) -> Iterator[Admin]:  # ty
     found.client.close()
 
 
-def plain(server: Server, name: str, size: int = 100) -> dict[str, Any]:
-    reply = httpx.post(
-        server.url + "/upload", params={"filename": name}, content=os.urandom(size), timeout=30
-    )
+def plain(server: Server, name: str, size: int = 100, data: bytes | None = None) -> dict[str, Any]:
+    body = os.urandom(size) if data is None else data
+    reply = httpx.post(server.url + "/upload", params={"filename": name}, content=body, timeout=30)
     assert reply.status_code == 200, reply.text
     found: dict[str, Any] = reply.json()
     return found
@@ -292,23 +291,31 @@ def test_a_cursor_is_good_only_for_the_order_it_came_from(make_server) -> None: 
 
 
 def test_the_summary_counts_states_bytes_and_days(admin: Admin) -> None:
-    for n, size in enumerate((1000, 2000, 4000)):
-        plain(admin.server, f"s{n}.bin", size)
+    twin = os.urandom(2000)
+    for n, data in enumerate((os.urandom(1000), twin, os.urandom(4000))):
+        plain(admin.server, f"s{n}.bin", data=data)
     with admin.server.client() as client:
         new_upload(client, 50)
-    gone = row_of(admin, "s2.bin")["id"]
-    admin.sql(
-        "UPDATE uploads SET state = 'expired', removed_at = ? WHERE id = ?", time.time(), gone
-    )
+    plain(admin.server, "twin.bin", data=twin)  # the same bytes again: stored once
     summary = admin.get("/summary").json()
-    assert summary["states"] == {"receiving": 1, "assembling": 0, "complete": 2, "failed": 0,
+    assert summary["stored_bytes"] == 1000 + 2000 + 4000 + 2000
+    assert summary["content_bytes"] == 1000 + 2000 + 4000 and summary["saved_bytes"] == 2000
+    gone = row_of(admin, "s2.bin")["id"]  # expired, as the clean-up leaves it:
+    admin.sql(
+        "UPDATE uploads SET state = 'expired', removed_at = ?, content = NULL WHERE id = ?",
+        time.time(), gone,
+    )  # fmt: skip
+    admin.sql("DELETE FROM contents WHERE size = 4000")
+    summary = admin.get("/summary").json()
+    assert summary["states"] == {"receiving": 1, "assembling": 0, "complete": 3, "failed": 0,
                                  "expired": 1, "abandoned": 0}  # fmt: skip
-    assert summary["stored_bytes"] == 3000
+    assert summary["stored_bytes"] == 1000 + 2000 + 2000
+    assert summary["content_bytes"] == 3000 and summary["saved_bytes"] == 2000
     assert len(summary["days"]) == 30
     today = summary["days"][-1]
-    assert today["uploads"] == 4 and today["bytes"] == 7000
+    assert today["uploads"] == 5 and today["bytes"] == 9000
     assert today["start"] <= summary["now"] < today["start"] + 86400
-    assert sum(day["uploads"] for day in summary["days"]) == 4
+    assert sum(day["uploads"] for day in summary["days"]) == 5
     assert summary["not_recorded"] == ["address", "downloads"]
 
 

@@ -18,12 +18,13 @@ PUBLIC = "https://files.example.org/drop"
 
 
 def cookies_anywhere(client: httpx.Client) -> None:
-    """Makes `client` send its cookies whatever their Path: a client that plays a proxy which
-    strips the app's prefix has paths without the prefix the cookie is scoped to."""
+    """Makes `client` send its cookies whatever their Path and Secure: a client that plays a
+    proxy has paths without the prefix the proxy strips, and speaks plain HTTP where the proxy
+    reports HTTPS."""
 
     def widen(response: httpx.Response) -> None:
         for cookie in list(client.cookies.jar):
-            if cookie.path != "/" and cookie.value is not None:
+            if (cookie.path != "/" or cookie.secure) and cookie.value is not None:
                 client.cookies.set(cookie.name, cookie.value)
 
     client.event_hooks["response"].append(widen)

@@ -87,12 +87,17 @@ def test_a_program_asking_for_the_page_gets_why_as_json(guarded: Server) -> None
     assert "pyfiledrop_client" not in reply.headers.get("set-cookie", "")
 
 
-def test_over_https_the_session_cookie_is_secure(guarded: Server) -> None:
+def test_over_https_the_cookies_are_secure(guarded: Server) -> None:
     with guarded.client() as client:  # as through a trusted proxy that ended TLS
         signed = client.post(
             "/sign-in", data={"password": PASSWORD}, headers={"X-Forwarded-Proto": "https"}
         )
         assert "; Secure" in signed.headers["set-cookie"]
+    with guarded.client() as client:  # the owner cookie too
+        client.headers["X-Forwarded-Proto"] = "https"
+        reply = client.post("/upload", params={"filename": "s"}, content=b"s", auth=("", PASSWORD))
+        assert "pyfiledrop_client=" in reply.headers["set-cookie"]
+        assert "; Secure" in reply.headers["set-cookie"]
 
 
 def test_wrong_passwords_are_limited_per_client_address(guarded: Server) -> None:

@@ -106,6 +106,15 @@ async def receive_raw(
     return await service.receive_plain(owner, filename, content_type, body, query.get("expire"))
 
 
+async def known(service: UploadService, owner: str, query: Mapping[str, str]) -> Upload:
+    """POST /upload/known: the fields of a chunk (no index, no bytes) plus `sha256`: the upload
+    made complete at once from the asker's own content, or 404 (then send the file)."""
+    declared = _declared(query, query.get("filename", ""), query.get("type", ""))
+    return await service.begin_known(
+        owner, query.get("dzuuid", ""), declared, query.get("sha256", ""), query.get("expire")
+    )
+
+
 async def receive(
     service: UploadService, owner: str, content_type: str, body: AsyncIterable[bytes]
 ) -> Upload:

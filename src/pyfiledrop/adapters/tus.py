@@ -29,6 +29,7 @@ from pyfiledrop import errors
 from pyfiledrop.adapters.body import Body
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.logs import note_refusal
 
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration"
@@ -76,6 +77,7 @@ def parse_metadata(header: str) -> dict[str, str]:
 
 def plain_error(exc: errors.UploadError, method: str = "GET") -> Response:
     """A tus error: plain text (no body for HEAD) with the status the specification names."""
+    note_refusal(exc)
     response = PlainTextResponse("" if method == "HEAD" else exc.message, status_code=exc.status)
     response.headers["Tus-Resumable"] = VERSION
     return response

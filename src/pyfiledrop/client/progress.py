@@ -84,7 +84,10 @@ def upload_all(
                 continue
             finally:
                 view.remove_task(task)
-            view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} matches")
+            if done.known:
+                view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} already sent")
+            else:
+                view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} matches")
             # print(), not click.echo: while the bars are live, rich puts stdout above them
             print(done.download_url or "(downloads are not allowed on this server)", flush=True)
     return failures

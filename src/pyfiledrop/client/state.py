@@ -1,8 +1,14 @@
-"""Where the client remembers unfinished uploads, so running it again resumes them.
+"""Where the client remembers unfinished uploads, so running it again resumes them, and what it
+sent, so sending a file again can complete without sending it.
 
-One small JSON file (its path is printed by `pyfiledrop upload --help`; delete it to forget every
-unfinished upload). An entry is keyed by server, file path, size, modification time and chunk size,
-and holds the upload id and the cookie that binds the upload to this client on the server.
+One small JSON file (its path is printed by `pyfiledrop upload --help`; delete it to forget
+everything). Three kinds of entry:
+- an unfinished upload, keyed by server, file path, size, modification time and chunk size: the
+  upload id and the cookie that binds the upload to this client on the server;
+- the cookie this client uses with a server (`["cookie", server]`): the server answers questions
+  by hash only within the uploads made with it;
+- a file sent (`["sent", server, path, size, modification time]`): its SHA-256, the last
+  `MAX_SENT` of them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import platformdirs
+
+MAX_SENT = 1000  # files remembered as sent, newest kept
 
 
 def default_path() -> Path:
@@ -33,8 +41,14 @@ def key_of(server: str, path: Path, chunk_size: int) -> str:
     return json.dumps([server, str(path.resolve()), stat.st_size, stat.st_mtime_ns, chunk_size])
 
 
+def _sent_key(server: str, path: Path) -> str:
+    stat = path.stat()
+    return json.dumps(["sent", server, str(path.resolve()), stat.st_size, stat.st_mtime_ns])
+
+
 class StateFile:
-    """The JSON file of unfinished uploads. Each change is written atomically."""
+    """The JSON file of unfinished uploads, cookies and files sent. Each change is written
+    atomically."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -62,6 +76,35 @@ class StateFile:
         entries = self._load()
         if entries.pop(key, None) is not None:
             self._save(entries)
+
+    def cookie(self, server: str) -> str | None:
+        """The cookie this client uses with `server`, if it has one."""
+        return self._load().get(json.dumps(["cookie", server]), {}).get("cookie")
+
+    def set_cookie(self, server: str, cookie: str) -> None:
+        entries = self._load()
+        entries[json.dumps(["cookie", server])] = {"cookie": cookie}
+        self._save(entries)
+
+    def sent(self, server: str, path: Path) -> str | None:
+        """The SHA-256 of `path` when this very file (same path, size and modification time)
+        was sent to `server` before."""
+        return self._load().get(_sent_key(server, path), {}).get("sha256")
+
+    def sent_sizes(self, server: str) -> set[int]:
+        """The sizes of the files sent to `server`."""
+        prefix = json.dumps(["sent", server])[:-1] + ", "
+        return {json.loads(k)[3] for k in self._load() if k.startswith(prefix)}
+
+    def remember_sent(self, server: str, path: Path, sha256: str) -> None:
+        entries = self._load()
+        key = _sent_key(server, path)
+        entries.pop(key, None)  # newest last
+        entries[key] = {"sha256": sha256}
+        sent = [k for k in entries if k.startswith('["sent", ')]
+        for old in sent[: max(0, len(sent) - MAX_SENT)]:
+            del entries[old]
+        self._save(entries)
 
     def _save(self, entries: dict[str, dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

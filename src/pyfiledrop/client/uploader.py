@@ -4,6 +4,16 @@ It speaks the server's chunk protocol (the one its page uses through Dropzone, w
 not tus: chunks go in parallel straight to their offsets with no server-side concatenation
 afterwards, and the server's status call says which chunks it already holds, so a second run
 sends only the rest.
+
+Sending a file again: before sending, the client may ask the server by the file's SHA-256
+(POST /upload/known); when this client (its cookie) already uploaded that content, the upload is
+complete at once. Knowing the digest costs a read of the whole file before the first byte is
+sent, so the client asks only when that is likely to pay:
+- it sent this very file before (same path, size and modification time, as `make` and `rsync`
+  judge files): the digest it recorded then, no read at all;
+- it sent some file of exactly this size to this server: one read first (the digest is then
+  reused to check the server's, so nothing is read twice);
+- otherwise it sends at once and hashes while it sends, as before.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ class Uploaded:
     size: int
     sha256: str
     download_url: str | None
+    known: bool = False  # the server had the content: nothing was sent
 
 
 class Uploader:
@@ -82,22 +93,56 @@ class Uploader:
         key = key_of(self.url, path, self.chunk_size)
         upload, have = self._resume(key)
         local_digest: dict[str, str] = {}
+        if not have:
+            if (known := self._ask_by_hash(upload, path, layout, local_digest)) is not None:
+                self.state.forget(key)
+                advance(size)
+                return known
         hasher = threading.Thread(target=_hash_file, args=(path, local_digest), daemon=True)
-        hasher.start()
+        if "sha256" not in local_digest:
+            hasher.start()
         if have:
             advance(sum(layout.length(i) for i in have))
         missing = [i for i in range(layout.chunk_count) if i not in have]
         if missing:
             self._send_chunks(upload, path, layout, missing, advance)
         status = self._wait_finished(upload)
-        hasher.join()
+        if hasher.is_alive():
+            hasher.join()
         if status.get("sha256") != local_digest.get("sha256"):
             raise UploadFailed(
                 f"the server's SHA-256 {status.get('sha256')} differs from the file's "
                 f"{local_digest.get('sha256')}"
             )
         self.state.forget(key)
+        self.state.remember_sent(self.url, path, status["sha256"])
         return Uploaded(path, size, status["sha256"], status.get("download_url"))
+
+    def _ask_by_hash(
+        self, upload: Resumable, path: Path, layout: Layout, digest: dict[str, str]
+    ) -> Uploaded | None:
+        """The upload completed at once from content this client sent before, or None (send
+        it). Fills `digest` when it hashed the file to ask."""
+        known = self.state.sent(self.url, path)
+        if known is None and layout.size in self.state.sent_sizes(self.url):
+            _hash_file(path, digest)
+            known = digest["sha256"]
+        if known is None:
+            return None
+        query = {
+            "dzuuid": upload.upload_id, "filename": path.name, "sha256": known,
+            "dztotalfilesize": str(layout.size), "dzchunksize": str(layout.chunk_size),
+            "dztotalchunkcount": str(layout.chunk_count),
+        }  # fmt: skip
+        if self.expire is not None:
+            query["expire"] = self.expire
+        reply = self._request("POST", "/upload/known", upload, params=query)
+        if reply.status != 200:  # 404: not known (or an older server): send it
+            return None
+        status = reply.json()
+        if status.get("state") != "complete" or status.get("sha256") != known:
+            return None
+        return Uploaded(path, layout.size, known, status.get("download_url"), known=True)
 
     # --- resume ---------------------------------------------------------------------------------
 
@@ -121,7 +166,10 @@ class Uploader:
         return reply.json() if reply.status == 200 else None
 
     def _new_cookie(self) -> str:
-        """The server's client cookie, taken once per run: it binds our uploads to us."""
+        """The server's client cookie, taken once and kept in the state file: it binds our
+        uploads to us, and what the server tells by hash is only about uploads made with it."""
+        if self._cookie is None:
+            self._cookie = self.state.cookie(self.url)
         if self._cookie is None:
             reply = self._request("GET", "/", None)
             self._cookie = reply.cookie(COOKIE)
@@ -129,6 +177,7 @@ class Uploader:
                 raise UploadFailed(_reason(reply))
             if reply.status != 200 or not self._cookie:
                 raise UploadFailed(f"{self.url} did not answer like a pyfiledrop server")
+            self.state.set_cookie(self.url, self._cookie)
         return self._cookie
 
     # --- sending --------------------------------------------------------------------------------

@@ -3,15 +3,19 @@
 Every process runs a pass every `CLEAN_EVERY` seconds, but a pass works only under the claim
 `cleanup` (a lease, renewed before each removal), so one process at a time does it. A pass:
 
-- removes each finished file past its `expires_at` (`Storage.remove`), then moves its record
-  complete -> expired with `removed_at` and `freed_bytes` (the file's size). In that order, so a
-  pass cut short removes the file again next time, and a record never says expired while its
-  file is still stored. Downloads are refused from `expires_at` on, whether or not a pass ran.
+- lets go of the content of each finished file past its `expires_at` (contents.py): the last
+  upload pointing to a content removes its file. Then it moves the record complete -> expired
+  with `removed_at` and `freed_bytes`: the content's size if this upload was its last, else 0
+  (another upload still uses the file). In that order, so a record never says expired while it
+  holds its content; a pass cut short between the two moves it next time, with 0 freed.
+  Downloads are refused from `expires_at` on, whether or not a pass ran.
 - abandons each unfinished upload (receiving, or failed) not updated for `idle_limit`: it takes
   the upload's `stream:<id>` claim (no tus request writes to it meanwhile), moves the record to
   abandoned by a compare-and-set that loses to any chunk that started since (`MetaStore.abandon`),
   and only then discards the partial data (`Storage.discard`: on S3 it aborts the multipart
-  upload and removes staged chunks). `freed_bytes` is what the upload had received.
+  upload and removes staged chunks). `freed_bytes` is what the upload had received. A failed
+  upload that held a content (its file went missing) lets go of it.
+- finishes removals of contents cut short (a crash, the store down).
 - every `ORPHANS_EVERY` seconds, and when a process starts: discards partial data that no upload
   still needs. Its upload has no record, or a finished or removed one. The storage is listed
   before the records are read, and a record is always made before its partial data, so data
@@ -31,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from pyfiledrop.core.clock import Clock
+from pyfiledrop.core.contents import Contents
 from pyfiledrop.core.coordination import Instance, every
 from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.interfaces import MetaStore, Storage
@@ -89,6 +94,7 @@ class Cleanup:
         self.instance = instance
         self.clock = clock
         self.lifetimes = lifetimes
+        self.contents = Contents(meta, storage, instance)
         self._orphans_due = 0.0  # this process lists the storage when it holds the claim then
 
     async def run(self) -> None:
@@ -127,26 +133,25 @@ class Cleanup:
             abandoned, freed = abandoned + (size is not None), freed + (size or 0)
             if size is not None:
                 report(Removal("abandoned", upload.id, upload, size))
+        if await self._renew(holder):
+            await self.contents.finish_removals()
         if now >= self._orphans_due and await self._renew(holder):
             orphans = await self.remove_orphans(report)
             self._orphans_due = now + ORPHANS_EVERY
         return Removed(expired, abandoned, orphans, freed)
 
     async def _expire(self, upload: Upload, now: float) -> int | None:
-        """Remove a finished file past its life; the bytes freed, or None if it was not."""
+        """Let go of an expired file's content; the bytes freed, or None if it was not moved."""
         check_move(upload.state, State.EXPIRED)
-        assert upload.storage_key is not None
-        size = upload.size or 0
-        try:
-            await self.storage.remove(upload.storage_key)
-        except OSError:
-            return None  # the store is down: the next pass removes it
+        last = await self.contents.release(upload.id)
+        size = last.size if last is not None else 0
         moved = await self.meta.move(
             upload.id, State.COMPLETE, State.EXPIRED, removed_at=now, freed_bytes=size
         )
         if not moved:
             return None
-        self.events.emit(Event.EXPIRED, replace(upload, state=State.EXPIRED))
+        expired = replace(upload, state=State.EXPIRED, removed_at=now, freed_bytes=size)
+        self.events.emit(Event.EXPIRED, expired)
         return size
 
     async def _abandon(self, upload: Upload, cutoff: float, now: float) -> int | None:
@@ -156,10 +161,12 @@ class Cleanup:
         if not await self.meta.claim(name, holder, self.instance.id, CLEANUP_LEASE):
             return None  # a request is writing to it
         try:
-            held = await self._held(upload)
+            held = 0 if upload.content else await self._held(upload)
             if not await self.meta.abandon(upload.id, upload.state, cutoff, now, held):
                 return None  # a chunk came in since
-            self.events.emit(Event.ABANDONED, replace(upload, state=State.ABANDONED))
+            abandoned = replace(upload, state=State.ABANDONED, removed_at=now, freed_bytes=held)
+            self.events.emit(Event.ABANDONED, abandoned)
+            await self.contents.release(upload.id)
             try:
                 await self.storage.discard(upload.id)
             except OSError:

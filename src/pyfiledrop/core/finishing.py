@@ -1,4 +1,5 @@
-"""Finishing uploads: hash, check and move the file into place, exactly once across processes.
+"""Finishing uploads: seal and hash, check, and store the file once by content (contents.py),
+exactly once across processes.
 
 An upload is finished by whoever holds the claim `assemble:<id>`: the process that received its
 last byte, or, after a crash, any process's sweep. The sweep runs at start and then every
@@ -16,7 +17,9 @@ from collections import OrderedDict
 from collections.abc import Coroutine
 from typing import Any
 
+from pyfiledrop import errors
 from pyfiledrop.core.clock import Clock
+from pyfiledrop.core.contents import Contents
 from pyfiledrop.core.coordination import Instance, every
 from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.interfaces import (
@@ -26,7 +29,7 @@ from pyfiledrop.core.interfaces import (
     StorageUnavailable,
     WritebackHints,
 )
-from pyfiledrop.core.model import Layout, State, Upload, check_move
+from pyfiledrop.core.model import Content, Layout, State, Upload, check_move
 from pyfiledrop.core.prehash import Fold, Prehash, fold_blocking, fold_reads
 from pyfiledrop.core.receiving import is_full, storage_error
 
@@ -57,6 +60,7 @@ class Finisher:
         self.clock = clock
         self._writeback = writeback
         self._local_files = local_files
+        self.contents = Contents(meta, storage, instance)
         self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -146,7 +150,21 @@ class Finisher:
         if digest is None and prehash is not None and prehash.rewrites == upload.rewrites:
             digest = await prehash.complete()
         try:
-            stored = await self.storage.complete(upload_id, upload_id, digest)
+            if upload.content is None:  # else held by an attempt cut short: its copy may be gone
+                sealed = await self.storage.seal(upload_id, digest)
+                if sealed.size != upload.layout.size:
+                    error = f"assembled {sealed.size} bytes, expected {upload.layout.size}"
+                    await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
+                    return
+                content = Content(sealed.sha256, sealed.size)
+            else:
+                content = Content(upload.content, upload.layout.size)
+            held = await self.contents.hold(upload_id, content)
+            await self.contents.place(upload_id, content, held)
+        except errors.UploadError as exc:
+            if exc.kind is errors.NOT_FOUND:
+                return  # deleted meanwhile: nothing to finish
+            raise
         except OSError as exc:
             if is_full(exc):  # stays assembling; a later sweep finishes it
                 await self.meta.note_error(upload_id, WAITING_FOR_SPACE)
@@ -156,17 +174,13 @@ class Finisher:
                 error = storage_error(exc).message
                 await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
             return
-        if stored.size != upload.layout.size:
-            error = f"assembled {stored.size} bytes, expected {upload.layout.size}"
-            await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
-            return
         life = upload.lifetime  # counted from now, when the file is complete
         await self._told(
             Event.COMPLETED,
             upload_id,
             State.COMPLETE,
-            sha256=stored.sha256,
-            storage_key=stored.key,
+            sha256=content.sha256,
+            storage_key=content.key,
             download_token=upload.download_token or secrets.token_urlsafe(24),
             expires_at=None if life is None else self.clock.now() + life,
         )

@@ -25,7 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
-from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.core.model import Content, Layout, State, Upload
 
 
 class ChunkStart(Enum):
@@ -34,6 +34,14 @@ class ChunkStart(Enum):
     CLAIMED = "claimed"  # the caller may write the chunk now
     BUSY = "busy"  # another live holder is writing the same chunk
     CLOSED = "closed"  # the upload is gone or no longer receiving
+
+
+class Held(Enum):
+    """What `MetaStore.hold_content` found."""
+
+    PRESENT = "present"  # the content's file is in place: the caller's own copy is not needed
+    ABSENT = "absent"  # not known to be in place: the caller places its copy, then says so
+    REMOVING = "removing"  # its file is being removed: nothing changed; try again once it is gone
 
 
 class Sort(Enum):
@@ -96,7 +104,9 @@ class Summary:
     """Everything stored, in a few numbers (the admin page's summary)."""
 
     states: dict[State, int]  # uploads per recorded state; states without any are left out
-    stored_bytes: int  # the sizes of complete uploads: what their finished files take
+    stored_bytes: int  # the sizes of complete uploads, each counted as if stored alone
+    content_bytes: int  # the sizes of the contents in place: each stored once, however many
+    # uploads point to it; stored_bytes - content_bytes is what storing them once saves
     days: list[Day]  # the days from `since` on that saw at least one upload, oldest first
 
 
@@ -229,6 +239,46 @@ class MetaStore(Protocol):
     async def close(self) -> None:
         """Release connections and threads."""
 
+    # --- contents: finished files stored once, counted by the uploads that point to them -------
+
+    async def hold_content(self, upload_id: str, content: Content) -> Held:
+        """Make upload `upload_id` point to `content` (counted once per upload: idempotent).
+
+        Atomically, in the content's row: while its file is being removed, change nothing and
+        return REMOVING; else record it if new (ABSENT), count the upload in, and return PRESENT
+        when its file is known to be in place, ABSENT otherwise. An upload that already points
+        to `content` is not counted again. It never points to two contents at once.
+        """
+
+    async def content_placed(self, sha256: str) -> None:
+        """The content's file is in place now (ABSENT becomes PRESENT; otherwise nothing)."""
+
+    async def content_missing(self, sha256: str) -> None:
+        """The content's file was found missing (PRESENT becomes ABSENT, so the next upload of
+        the same bytes puts it back; otherwise nothing)."""
+
+    async def release_content(self, upload_id: str) -> Content | None:
+        """Make the upload point to no content; None if it pointed to none.
+
+        Atomically: when it was the last upload pointing to its content, mark the content
+        removing and return it; its file must then be removed and `forget_content` called, by
+        whoever holds the claim `content:<sha256>` (see `removals`). Otherwise return None.
+        """
+
+    async def removals(self) -> list[Content]:
+        """Every content marked removing (a removal under way, or cut short)."""
+
+    async def is_removing(self, sha256: str) -> bool:
+        """Whether the content is marked removing."""
+
+    async def forget_content(self, sha256: str) -> None:
+        """Forget a content marked removing, once its file is removed (else nothing): the same
+        bytes may then be stored again."""
+
+    async def owned_content(self, owner: str, sha256: str, size: int, now: float) -> Upload | None:
+        """A complete upload of `owner`, not expired at `now`, pointing to content with this
+        digest and size whose file is in place; None when `owner` has none."""
+
     async def list_uploads(self, listing: Listing) -> Page:
         """Up to `listing.limit` uploads that match its filters, in its order, starting right
         after `listing.after` (keyset pagination: a page costs the same however deep it is, and
@@ -253,12 +303,14 @@ class MetaStore(Protocol):
 
     async def forget_abandoned(self) -> int:
         """Delete the records of every abandoned upload (their bytes were freed when they were
-        abandoned), with their chunks; how many."""
+        abandoned), with their chunks; how many. One that still points to a content is kept:
+        its hold is the clean-up's to let go, and forgetting it would keep the content for
+        ever."""
 
     async def summary(self, since: float) -> Summary:
-        """Uploads per state, the bytes complete uploads take, and uploads made per day (UTC)
-        from `since` on: each a pass over the uploads at most, under 200 ms with 100,000 of them
-        (bench/admin_bench.py)."""
+        """Uploads per state, the bytes of complete uploads and of the contents in place, and
+        uploads made per day (UTC) from `since` on: each a pass over the uploads at most, under
+        200 ms with 100,000 of them (bench/admin_bench.py)."""
 
 
 class StorageUnavailable(OSError):
@@ -268,10 +320,9 @@ class StorageUnavailable(OSError):
 
 
 @dataclass(frozen=True)
-class StoredFile:
-    """A finished file in its final place."""
+class Sealed:
+    """An upload's bytes made whole and durable, not yet placed where downloads find them."""
 
-    key: str
     size: int
     sha256: str
 
@@ -291,8 +342,9 @@ class PartWriter(Protocol):
 
 
 class Storage(Protocol):
-    """Where upload bytes live: a partial object per upload, written in numbered parts, then the
-    finished file."""
+    """Where upload bytes live: a partial object per upload, written in numbered parts, sealed,
+    then placed under the key the core derives from its digest (`model.content_key`). A key
+    holds the same bytes whoever placed them, so the same content is stored once."""
 
     async def create(self, upload_id: str) -> None:
         """Prepare the partial object for `upload_id` (idempotent). Raise OSError on failure."""
@@ -310,31 +362,52 @@ class Storage(Protocol):
 
     async def read(self, upload_id: str, offset: int, length: int) -> bytes:
         """Up to `length` bytes of the partial object from `offset` (fewer only at its end): the
-        bytes stored there now. Raise OSError when they cannot be read back before `complete`
+        bytes stored there now. Raise OSError when they cannot be read back before `seal`
         (an object store cannot read an unfinished multipart upload's parts); a running digest
-        then gives up and `complete` computes it."""
+        then gives up and `seal` computes it."""
 
-    async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
-        """Make the partial object durable and move it, atomically, to its final place `key`.
+    async def seal(self, upload_id: str, sha256: str | None) -> Sealed:
+        """Make the partial object whole and durable, still the upload's own (downloads do not
+        see it); its size and digest.
 
         `sha256` is the digest the caller computed from the same bytes, or None to have the
-        storage compute it. Idempotent: when an earlier call was interrupted after the move, the
-        file already in place is returned. After it returns a reader sees the whole file; before,
-        nothing. Raise OSError on failure, leaving the partial object as it was.
+        storage compute it. Idempotent: called again (an attempt cut short), it returns the same
+        size and digest. Raise OSError on failure, leaving the partial object usable.
         """
 
+    async def place(self, upload_id: str, key: str) -> None:
+        """Move the sealed object of `upload_id` to `key`, atomically: a reader of `key` sees the
+        whole file or nothing. A file already at `key` holds the same bytes (the key is their
+        digest): either copy may stay. Idempotent: when an earlier call moved it, nothing is
+        left to do. Raise OSError on failure, leaving the sealed object as it was.
+        """
+
+    async def size_of(self, key: str) -> int | None:
+        """The size of the file placed under `key`, or None when there is none."""
+
     async def discard(self, upload_id: str) -> None:
-        """Remove the partial object and any scratch data of `upload_id`, if any."""
+        """Remove the partial or sealed object and any scratch data of `upload_id`, if any;
+        never a placed file."""
 
     async def remove(self, key: str) -> None:
-        """Remove the finished file stored under `key`, if any."""
+        """Remove the file placed under `key`, if any."""
 
     async def partials(self) -> set[str]:
-        """The ids of uploads that have a partial object or scratch data here.
+        """The ids of uploads that have a partial or sealed object or scratch data here.
 
         With `discard`, lets recovery remove what no upload record names any more. Files that
         no current version creates (an older version's scratch files) are removed on the way.
         """
+
+    async def legacy_files(self) -> list[str]:
+        """The keys of files that versions before content keys placed under an upload's id (and,
+        on an object store, sealed objects, which look the same): the migration to content keys
+        renames those its records name."""
+
+    async def rename(self, key: str, new_key: str) -> None:
+        """Move the file placed under `key` to `new_key`, atomically for readers of `new_key`.
+        Idempotent: when `key` is gone and `new_key` is there, nothing is left to do. Raise
+        FileNotFoundError when neither is there."""
 
 
 class Concatenation(Protocol):

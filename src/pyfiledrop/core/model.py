@@ -10,14 +10,15 @@ class State(enum.StrEnum):
     """The life of an upload.
 
     receiving --> assembling --> complete --> expired
-      |    |          |
-      |    +----------+--> failed
-      |                      |
-      +--> abandoned <-------+
+      |    |          |            |
+      |    +----------+------------+--> failed
+      |                                   |
+      +--> abandoned <--------------------+
     Only the upload service (its finisher and its clean-up) moves an upload, and every move goes
     through the metadata store's compare-and-set so two workers never both finish, or remove, the
     same upload. `expired` (a finished file past its life) and `abandoned` (an unfinished upload
-    left idle) are the clean-up's: the bytes are removed, the record stays.
+    left idle) are the clean-up's: the bytes are removed, the record stays. complete -> failed:
+    a download found the file's content gone from the storage (removed by hand).
     """
 
     RECEIVING = "receiving"
@@ -31,7 +32,7 @@ class State(enum.StrEnum):
 ALLOWED_MOVES: dict[State, frozenset[State]] = {
     State.RECEIVING: frozenset({State.ASSEMBLING, State.FAILED, State.ABANDONED}),
     State.ASSEMBLING: frozenset({State.COMPLETE, State.FAILED}),
-    State.COMPLETE: frozenset({State.EXPIRED}),
+    State.COMPLETE: frozenset({State.EXPIRED, State.FAILED}),
     State.FAILED: frozenset({State.ABANDONED}),
     State.EXPIRED: frozenset(),
     State.ABANDONED: frozenset(),
@@ -82,6 +83,9 @@ class Upload:
     `lifetime` is how long the file may live once finished (None: for ever), fixed when the upload
     is made; `expires_at` is set from it on completion. `removed_at` and `freed_bytes` say when the
     clean-up removed its bytes and how many.
+
+    `content` is the SHA-256 of the stored content the upload holds a reference on (see
+    `Content`): set while it is being finished, kept while it is complete, cleared when it lets go.
     """
 
     id: str
@@ -106,6 +110,7 @@ class Upload:
     expires_at: float | None = None
     removed_at: float | None = None
     freed_bytes: int | None = None
+    content: str | None = None
 
     @property
     def size(self) -> int | None:
@@ -118,3 +123,21 @@ class Upload:
         return (
             self.state == State.COMPLETE and self.expires_at is not None and self.expires_at <= now
         )
+
+
+def content_key(sha256: str) -> str:
+    """Where the finished file with this SHA-256 is stored: `ab/cd/abcd…` (two levels of 256
+    folders keep each folder small)."""
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+@dataclass(frozen=True)
+class Content:
+    """A finished file's bytes, stored once under `key` however many uploads point to them."""
+
+    sha256: str
+    size: int
+
+    @property
+    def key(self) -> str:
+        return content_key(self.sha256)

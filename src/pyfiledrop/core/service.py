@@ -31,12 +31,14 @@ from dataclasses import replace
 from pyfiledrop import errors
 from pyfiledrop.core.cleanup import Cleanup
 from pyfiledrop.core.clock import SYSTEM, Clock
+from pyfiledrop.core.contents import move_legacy_files
 from pyfiledrop.core.coordination import Instance
 from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.finishing import Finisher
 from pyfiledrop.core.interfaces import (
     ChunkStart,
     Concatenation,
+    Held,
     Listing,
     LocalFiles,
     MetaStore,
@@ -49,7 +51,7 @@ from pyfiledrop.core.interfaces import (
     WritebackHints,
 )
 from pyfiledrop.core.lifetimes import Lifetimes, when
-from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.core.receiving import (
     ChunkSink,
     Declared,
@@ -64,9 +66,15 @@ from pyfiledrop.core.receiving import (
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _ID = re.compile(r"^[0-9a-f]{32}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+UNKNOWN = "You have no finished upload with this SHA-256 and size: send the file."
 STREAM_LEASE = 3600.0  # seconds; the claim goes with its request, or with its dead process
 _READ_BLOCK = 1 << 20
 _POLL = 0.5  # seconds between looks at the store while waiting for another process
+MISSING = (
+    "This file's content is missing from the server's storage (it was removed outside "
+    "pyfiledrop); it cannot be downloaded. Upload it again."
+)
 KNOWN_UPLOADS = 1024  # chunked uploads whose unchanging fields are kept between chunks
 
 Bytes = AsyncIterable[bytes | memoryview]
@@ -115,6 +123,7 @@ class UploadService:
         """Join the other processes, remove leftovers, and resume interrupted work."""
         await self.instance.beat()
         await self.instance.reap()
+        await move_legacy_files(self.meta, self.storage)  # before anything takes them for scratch
         await self.cleanup.remove_orphans()
         self.finisher.track(self.finisher.sweep())
         loop = asyncio.get_running_loop()
@@ -165,6 +174,50 @@ class UploadService:
                 "upload it names."
             )
         return existing
+
+    async def begin_known(
+        self, owner: str, client_id: str, declared: Declared, sha256: str,
+        expire: str | None = None,
+    ) -> Upload:  # fmt: skip
+        """A new upload made complete at once, pointing to content `owner` already uploaded:
+        a complete, unexpired upload of theirs has this SHA-256 and size, and its file is in
+        place. Only `owner`'s own uploads are looked at, so the answer (404 otherwise) says
+        nothing about anyone else's files. Asked again with the same client id, the upload it
+        made."""
+        client_id = check_client_id(client_id)
+        layout = self._check_layout(declared)
+        life = self.lifetimes.life_for(expire)
+        if not _SHA256.match(sha256):
+            raise errors.BAD_REQUEST("sha256 must be 64 lowercase hexadecimal digits.")
+        existing = await self.meta.get_by_client_id(client_id)
+        if existing is not None:
+            self._check_owner(existing, owner)
+            if existing.state == State.COMPLETE and existing.sha256 == sha256:
+                return existing
+            raise errors.CONFLICT("This upload id is already in use by another upload.")
+        if await self.meta.owned_content(owner, sha256, layout.size, self.clock.now()) is None:
+            raise errors.UNKNOWN_CONTENT(UNKNOWN)
+        fresh = new_upload(
+            owner, client_id, clean_filename(declared.filename), declared.content_type, layout,
+            self.clock.now(), lifetime=life,
+        )  # fmt: skip
+        stored = await self.meta.create_or_get(fresh)  # no partial object: no bytes will come
+        if stored.id != fresh.id:  # the same request, twice at once
+            return await self.begin_known(owner, client_id, declared, sha256, expire)
+        self.events.emit(Event.CREATED, stored)
+        content = Content(sha256, layout.size)
+        await self.finisher.move(fresh.id, State.RECEIVING, State.ASSEMBLING)
+        if await self.meta.hold_content(fresh.id, content) != Held.PRESENT:  # removed just now
+            await self.delete(stored)
+            raise errors.UNKNOWN_CONTENT(UNKNOWN)
+        await self.finisher.move(
+            fresh.id, State.ASSEMBLING, State.COMPLETE, sha256=sha256, storage_key=content.key,
+            download_token=secrets.token_urlsafe(24),
+            expires_at=None if life is None else self.clock.now() + life,
+        )  # fmt: skip
+        done = await self.refresh(fresh)
+        self.events.emit(Event.COMPLETED, done)
+        return done
 
     def _remember(self, client_id: str, upload: Upload) -> None:
         """Keep what never changes about an upload (id, owner, name, layout) for its next chunks:
@@ -224,7 +277,8 @@ class UploadService:
 
     async def _create(self, fresh: Upload) -> Upload:
         """Record a new upload, then make its partial object (so an object never lacks a record);
-        if its client id is taken, the upload that has it."""
+        if its client id is taken, the upload that has it. A vetter may refuse it first."""
+        await self.events.vet(fresh)
         stored = await self.meta.create_or_get(fresh)
         if stored.id == fresh.id:
             try:
@@ -531,10 +585,13 @@ class UploadService:
     # --- removal --------------------------------------------------------------------------------
 
     async def delete(self, upload: Upload) -> None:
-        """Forget an upload and remove its bytes, whatever its state.
+        """Forget an upload and remove its bytes, whatever its state: its partial data, and its
+        content's file if no other upload points to it.
 
-        The record goes first, so nothing finds the upload while its files are being removed.
+        The content is let go first (so the count of uploads pointing to it stays true), then
+        the record goes, so nothing finds the upload while its files are being removed.
         """
+        await self.finisher.contents.release(upload.id)
         await self.meta.delete(upload.id)
         self.events.emit(Event.DELETED, upload)
         self.finisher.forget(upload.id)
@@ -542,8 +599,6 @@ class UploadService:
             self._known.pop(upload.client_id, None)
         try:  # if this fails, the next start removes what no record names
             await self.storage.discard(upload.id)
-            if upload.storage_key:
-                await self.storage.remove(upload.storage_key)
         except OSError as exc:
             raise storage_error(exc) from exc
 
@@ -595,11 +650,30 @@ class UploadService:
         return await self.meta.received(upload.id)
 
     async def downloadable(self, token: str) -> Upload:
-        """The complete upload a download token names; 410 once it is past its life."""
+        """The complete upload a download token names; 410 once it is past its life, or when
+        its file was found missing."""
         upload = await self.meta.get_by_token(token) if _TOKEN.match(token) else None
+        if upload is not None and upload.state == State.FAILED:  # it was complete once
+            raise errors.CONTENT_MISSING(upload.error or MISSING)
         if upload is None or upload.state not in (State.COMPLETE, State.EXPIRED):
             raise errors.NOT_FOUND("No file is available at this link.")
         return self.kept(upload)
+
+    async def present(self, upload: Upload) -> Upload:
+        """`upload`, once its file is known to be in the storage; else it is marked failed, its
+        content absent (the next upload of the same bytes stores them again), and 410."""
+        assert upload.storage_key is not None
+        try:
+            found = await self.storage.size_of(upload.storage_key)
+        except OSError as exc:
+            raise storage_error(exc) from exc
+        if found is not None:
+            return upload
+        if upload.content is not None:
+            await self.meta.content_missing(upload.content)
+        if await self.finisher.move(upload.id, State.COMPLETE, State.FAILED, error=MISSING):
+            self.events.emit(Event.FAILED, replace(upload, state=State.FAILED, error=MISSING))
+        raise errors.CONTENT_MISSING(MISSING)
 
     def kept(self, upload: Upload) -> Upload:
         """`upload`, unless its bytes are gone or due to go: an expired file or an abandoned

@@ -7,15 +7,18 @@ Tables (see migrations/postgresql/ for the exact schema; the same versions as SQ
     chunks      (upload_id, idx): the set of received chunks, so a re-sent chunk counts once
     claims      named leases, live while unexpired and their instance beats
     instances   server processes and when each last beat
+    contents    finished files stored once, counted by the uploads that point to them
 
 Connections: a pool of async psycopg connections in autocommit mode, opened on first use by the
 event loop that serves; the constructor connects once, synchronously, to apply migrations and to
 fail at start (as `OpenError`) when the database cannot be reached. Every step is one statement,
-so one round trip and its own transaction. `start_chunk` and `end_chunk` touch three tables
-through data-modifying CTEs that first lock the upload's row (`FOR NO KEY UPDATE`): steps on one
-upload's chunks take their locks in the same order and happen one after another, as SQLite's
-single writer makes them, and a move of the upload waits for them (or they see it). A deadlock
-or serialisation failure (two `forget_instances` at once) is retried.
+so one round trip and its own transaction, but the content steps (a few statements in one
+transaction: they run once per finished or removed file, not per chunk). `start_chunk` and
+`end_chunk` touch three tables through data-modifying CTEs that first lock the upload's row
+(`FOR NO KEY UPDATE`): steps on one upload's chunks take their locks in the same order and
+happen one after another, as SQLite's single writer makes them, and a move of the upload waits
+for them (or they see it). A deadlock or serialisation failure (two `forget_instances` at
+once) is retried.
 
 Clock: lease expiry and heartbeats are on the database's clock (`statement_timestamp()`): the
 core passes lease lengths, not times, so hosts whose clocks differ still agree on which claims
@@ -45,13 +48,13 @@ from psycopg.rows import TupleRow
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Listing, Page, Summary
-from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Summary
+from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta import OpenError
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
-from pyfiledrop.meta.summary import BY_STATE, by_day, summary_of
+from pyfiledrop.meta.summary import BY_STATE, CONTENTS, FORGET_ABANDONED, by_day, summary_of
 
 T = TypeVar("T")
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
@@ -236,7 +239,7 @@ class PostgresMetaStore:
             upload.download_token, upload.storage_key, upload.error, upload.created_at,
             upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
             upload.rewrites, upload.lifetime, upload.expires_at, upload.removed_at,
-            upload.freed_bytes,
+            upload.freed_bytes, upload.content,
         )  # fmt: skip
         # A racing creator's row is not in this statement's snapshot: look it up afterwards. On
         # `id` when there is no client id, so that sending the step again finds its own row.
@@ -460,6 +463,108 @@ class PostgresMetaStore:
         if self._opened:
             await self._pool.close()
 
+    # --- contents ---------------------------------------------------------------------------------
+    # The content steps are transactions of a few statements: the upload's row is locked first,
+    # then the content's (by the upsert or update), always in that order, so two steps on one
+    # content (a completion and a removal) happen one after the other, as SQLite's single
+    # writer makes them.
+
+    async def hold_content(self, upload_id: str, content: Content) -> Held:
+        values = {"id": upload_id, "sha": content.sha256, "size": content.size}
+
+        async def step(db: Connection) -> Held:
+            async with db.transaction():
+                row = await (
+                    await db.execute(
+                        "SELECT content FROM uploads WHERE id = %(id)s FOR NO KEY UPDATE", values
+                    )
+                ).fetchone()
+                if row is None:
+                    raise errors.NOT_FOUND("This upload was removed.")
+                if row[0] is not None:  # counted already
+                    assert row[0] == content.sha256, "an upload points to one content at most"
+                    found = await db.execute(
+                        "SELECT state FROM contents WHERE sha256 = %(sha)s", values
+                    )
+                    return Held((await found.fetchone() or ("absent",))[0])
+                # The upsert locks the content's row; a removal holding it is waited for.
+                counted = await (
+                    await db.execute(
+                        "INSERT INTO contents (sha256, size, refs, state) "
+                        "VALUES (%(sha)s, %(size)s, 1, 'absent') "
+                        "ON CONFLICT (sha256) DO UPDATE SET refs = contents.refs + 1 "
+                        "WHERE contents.state <> 'removing' RETURNING state",
+                        values,
+                    )
+                ).fetchone()
+                if counted is None:
+                    return Held.REMOVING
+                await db.execute("UPDATE uploads SET content = %(sha)s WHERE id = %(id)s", values)
+                return Held(counted[0])
+
+        return await self._run(step)
+
+    async def content_placed(self, sha256: str) -> None:
+        await self._changed(
+            "UPDATE contents SET state = 'present' WHERE sha256 = %s AND state = 'absent'",
+            (sha256,),
+        )
+
+    async def content_missing(self, sha256: str) -> None:
+        await self._changed(
+            "UPDATE contents SET state = 'absent' WHERE sha256 = %s AND state = 'present'",
+            (sha256,),
+        )
+
+    async def release_content(self, upload_id: str) -> Content | None:
+        async def step(db: Connection) -> Content | None:
+            async with db.transaction():
+                row = await (
+                    await db.execute(
+                        "SELECT content FROM uploads WHERE id = %s FOR NO KEY UPDATE", (upload_id,)
+                    )
+                ).fetchone()
+                if row is None or row[0] is None:
+                    return None
+                await db.execute("UPDATE uploads SET content = NULL WHERE id = %s", (upload_id,))
+                refs, size = await (
+                    await db.execute(
+                        "UPDATE contents SET refs = refs - 1, "
+                        "state = CASE WHEN refs = 1 THEN 'removing' ELSE state END "
+                        "WHERE sha256 = %s RETURNING refs, size",
+                        (row[0],),
+                    )
+                ).fetchone() or (None, None)
+                return Content(row[0], size) if refs == 0 else None
+
+        return await self._run(step, again=False)
+
+    async def removals(self) -> list[Content]:
+        rows = await self._rows("SELECT sha256, size FROM contents WHERE state = 'removing'", ())
+        return [Content(sha256, size) for sha256, size in rows]
+
+    async def is_removing(self, sha256: str) -> bool:
+        return bool(
+            await self._rows(
+                "SELECT 1 FROM contents WHERE sha256 = %s AND state = 'removing'", (sha256,)
+            )
+        )
+
+    async def forget_content(self, sha256: str) -> None:
+        await self._changed(
+            "DELETE FROM contents WHERE sha256 = %s AND state = 'removing' AND refs = 0",
+            (sha256,),
+        )
+
+    async def owned_content(self, owner: str, sha256: str, size: int, now: float) -> Upload | None:
+        found = await self._select(
+            "owner = %s AND content = %s AND size = %s AND state = 'complete' "
+            "AND (expires_at IS NULL OR expires_at > %s) AND EXISTS (SELECT FROM contents "
+            "WHERE contents.sha256 = uploads.content AND contents.state = 'present') LIMIT 1",
+            (owner, sha256, size, now),
+        )
+        return found[0] if found else None
+
     # --- listing ----------------------------------------------------------------------------------
 
     async def list_uploads(self, listing: Listing) -> Page:
@@ -493,7 +598,7 @@ class PostgresMetaStore:
 
     async def forget_abandoned(self) -> int:
         async def step(db: Connection) -> int:
-            return (await db.execute("DELETE FROM uploads WHERE state = 'abandoned'")).rowcount
+            return (await db.execute(FORGET_ABANDONED)).rowcount
 
         return await self._run(step)
 
@@ -501,8 +606,9 @@ class PostgresMetaStore:
         async def step(db: Connection) -> Summary:
             states = await (await db.execute(BY_STATE)).fetchall()
             stored = sum(size for state, _, size in states if state == State.COMPLETE.value)
+            contents = await (await db.execute(CONTENTS)).fetchone()
             day = "floor(created_at / 86400)::bigint"
             days = await (await db.execute(by_day(day, "%s"), (since,))).fetchall()
-            return summary_of(states, stored, days)
+            return summary_of(states, stored, contents[0] if contents else 0, days)
 
         return await self._run(step)

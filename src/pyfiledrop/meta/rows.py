@@ -12,7 +12,7 @@ COLUMNS = (
     "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
     "sha256, download_token, storage_key, error, created_at, updated_at, "
     "protocol, stream_offset, metadata, concat, rewrites, lifetime, expires_at, removed_at, "
-    "freed_bytes"
+    "freed_bytes, content"
 )
 IDLE = ", ".join(f"'{state.value}'" for state in IDLE_STATES)  # for `state IN (...)`
 
@@ -20,7 +20,7 @@ IDLE = ", ".join(f"'{state.value}'" for state in IDLE_STATES)  # for `state IN (
 def to_upload(row: Sequence[Any]) -> Upload:
     (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
      error, created, updated, protocol, offset, metadata, concat, rewrites, lifetime, expires_at,
-     removed_at, freed_bytes) = row  # fmt: skip
+     removed_at, freed_bytes, content) = row  # fmt: skip
     layout = Layout(size, chunk_size, count) if size is not None else None
     return Upload(
         id=uid,
@@ -45,6 +45,7 @@ def to_upload(row: Sequence[Any]) -> Upload:
         expires_at=expires_at,
         removed_at=removed_at,
         freed_bytes=freed_bytes,
+        content=content,
     )
 
 

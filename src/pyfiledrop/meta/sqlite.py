@@ -7,6 +7,8 @@ Tables (see migrations/sqlite/ for the exact schema and its history):
     claims      named leases: a chunk being written, an upload being assembled or written by a
                 tus request, a background task; live while unexpired and their instance beats
     instances   server processes and when each last beat
+    contents    finished files stored once: how many uploads point to each (their `content`),
+                and whether its file is absent (being placed), present, or being removed
 
 Threads: every statement runs off the event loop. Writes go through one writer thread (one
 connection, `BEGIN IMMEDIATE` around multi-statement steps, so they are serialised within the
@@ -33,12 +35,19 @@ from typing import Any, TypeVar
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Listing, Page, Summary
-from pyfiledrop.core.model import Layout, State, Upload
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Summary
+from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
-from pyfiledrop.meta.summary import COUNTS, STORED, by_day, summary_of
+from pyfiledrop.meta.summary import (
+    CONTENTS,
+    COUNTS,
+    FORGET_ABANDONED,
+    STORED,
+    by_day,
+    summary_of,
+)
 
 T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
@@ -206,7 +215,7 @@ class SQLiteMetaStore:
             upload.download_token, upload.storage_key, upload.error, upload.created_at,
             upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
             upload.rewrites, upload.lifetime, upload.expires_at, upload.removed_at,
-            upload.freed_bytes,
+            upload.freed_bytes, upload.content,
         )  # fmt: skip
 
         def insert(db: sqlite3.Connection) -> None:
@@ -493,6 +502,88 @@ class SQLiteMetaStore:
             pass  # the WAL is kept and replayed by the next start
         self._writer.close()
 
+    # --- contents ---------------------------------------------------------------------------------
+
+    async def hold_content(self, upload_id: str, content: Content) -> Held:
+        def hold(db: sqlite3.Connection) -> Held:
+            row = db.execute("SELECT content FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            if row is None:
+                raise errors.NOT_FOUND("This upload was removed.")
+            if row[0] is not None:  # counted already
+                assert row[0] == content.sha256, "an upload points to one content at most"
+                found = db.execute("SELECT state FROM contents WHERE sha256 = ?", (row[0],))
+                return Held(found.fetchone()[0])
+            counted = db.execute(
+                "INSERT INTO contents (sha256, size, refs, state) VALUES (?, ?, 1, 'absent') "
+                "ON CONFLICT(sha256) DO UPDATE SET refs = refs + 1 WHERE state != 'removing' "
+                "RETURNING state",
+                (content.sha256, content.size),
+            ).fetchone()
+            if counted is None:
+                return Held.REMOVING
+            db.execute("UPDATE uploads SET content = ? WHERE id = ?", (content.sha256, upload_id))
+            return Held(counted[0])
+
+        return await self._write(lambda db: self._transaction(db, lambda: hold(db)))
+
+    async def content_placed(self, sha256: str) -> None:
+        await self._changed(
+            "UPDATE contents SET state = 'present' WHERE sha256 = ? AND state = 'absent'",
+            (sha256,),
+        )
+
+    async def content_missing(self, sha256: str) -> None:
+        await self._changed(
+            "UPDATE contents SET state = 'absent' WHERE sha256 = ? AND state = 'present'",
+            (sha256,),
+        )
+
+    async def release_content(self, upload_id: str) -> Content | None:
+        def release(db: sqlite3.Connection) -> Content | None:
+            row = db.execute("SELECT content FROM uploads WHERE id = ?", (upload_id,)).fetchone()
+            if row is None or row[0] is None:
+                return None
+            db.execute("UPDATE uploads SET content = NULL WHERE id = ?", (upload_id,))
+            refs, size = db.execute(
+                "UPDATE contents SET refs = refs - 1, "
+                "state = CASE WHEN refs = 1 THEN 'removing' ELSE state END "
+                "WHERE sha256 = ? RETURNING refs, size",
+                (row[0],),
+            ).fetchone()
+            return Content(row[0], size) if refs == 0 else None
+
+        return await self._write(lambda db: self._transaction(db, lambda: release(db)))
+
+    async def removals(self) -> list[Content]:
+        def select(db: sqlite3.Connection) -> list[Content]:
+            rows = db.execute("SELECT sha256, size FROM contents WHERE state = 'removing'")
+            return [Content(sha256, size) for sha256, size in rows]
+
+        return await self._read(select)
+
+    async def is_removing(self, sha256: str) -> bool:
+        def select(db: sqlite3.Connection) -> bool:
+            row = db.execute(
+                "SELECT 1 FROM contents WHERE sha256 = ? AND state = 'removing'", (sha256,)
+            )
+            return row.fetchone() is not None
+
+        return await self._read(select)
+
+    async def forget_content(self, sha256: str) -> None:
+        await self._changed(
+            "DELETE FROM contents WHERE sha256 = ? AND state = 'removing' AND refs = 0", (sha256,)
+        )
+
+    async def owned_content(self, owner: str, sha256: str, size: int, now: float) -> Upload | None:
+        found = await self._select(
+            "owner = ? AND content = ? AND size = ? AND state = 'complete' "
+            "AND (expires_at IS NULL OR expires_at > ?) AND EXISTS (SELECT 1 FROM contents "
+            "WHERE contents.sha256 = uploads.content AND contents.state = 'present') LIMIT 1",
+            (owner, sha256, size, now),
+        )
+        return found[0] if found else None
+
     # --- listing ----------------------------------------------------------------------------------
 
     async def list_uploads(self, listing: Listing) -> Page:
@@ -518,15 +609,14 @@ class SQLiteMetaStore:
         )
 
     async def forget_abandoned(self) -> int:
-        return await self._write(
-            lambda db: db.execute("DELETE FROM uploads WHERE state = 'abandoned'").rowcount
-        )
+        return await self._write(lambda db: db.execute(FORGET_ABANDONED).rowcount)
 
     async def summary(self, since: float) -> Summary:
         def select(db: sqlite3.Connection) -> Summary:
             counts = db.execute(COUNTS).fetchall()
             stored = db.execute(STORED).fetchone()[0]
+            contents = db.execute(CONTENTS).fetchone()[0]
             days = db.execute(by_day("CAST(created_at / 86400 AS INTEGER)", "?"), (since,))
-            return summary_of(counts, stored, days.fetchall())
+            return summary_of(counts, stored, contents, days.fetchall())
 
         return await self._read(select)

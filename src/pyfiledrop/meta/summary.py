@@ -20,6 +20,8 @@ DAY = 86400
 COUNTS = "SELECT state, count(*) FROM uploads GROUP BY state"  # SQLite: from the state index
 STORED = "SELECT coalesce(sum(size), 0) FROM uploads WHERE state = 'complete'"
 BY_STATE = "SELECT state, count(*), coalesce(sum(size), 0) FROM uploads GROUP BY state"
+CONTENTS = "SELECT coalesce(sum(size), 0) FROM contents WHERE state = 'present'"  # small
+FORGET_ABANDONED = "DELETE FROM uploads WHERE state = 'abandoned' AND content IS NULL"
 
 
 def by_day(day: str, mark: str) -> str:
@@ -33,12 +35,13 @@ def by_day(day: str, mark: str) -> str:
 
 
 def summary_of(
-    counts: Iterable[tuple[Any, ...]], stored: int, days: Iterable[tuple[Any, ...]]
+    counts: Iterable[tuple[Any, ...]], stored: int, contents: int, days: Iterable[tuple[Any, ...]]
 ) -> Summary:
-    """The summary from rows of (state, count[, ...]), the complete uploads' bytes, and rows of
-    (day number, uploads, bytes)."""
+    """The summary from rows of (state, count[, ...]), the complete uploads' bytes, the contents'
+    bytes, and rows of (day number, uploads, bytes)."""
     return Summary(
         {State(row[0]): int(row[1]) for row in counts},
         int(stored),
+        int(contents),
         [Day(float(day) * DAY, int(count), int(size)) for day, count, size in days],
     )

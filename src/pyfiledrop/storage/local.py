@@ -4,9 +4,13 @@ Layout:
     <chunks>/<upload-id>.part       one sparse partial file per upload; every part is written
                                     straight to its offset with pwrite, so each byte reaches the
                                     disk once (numbered parts need no bookkeeping here)
-    <storage>/files/<key>           finished files, moved in with an atomic rename
-    <storage>/files/<key>.incoming  a copy in progress, when the two folders are on different
+    <storage>/files/ab/cd/<sha256>  finished files, under their content's SHA-256 (the core's
+                                    `content_key`), moved in with an atomic rename; the same
+                                    content is one file however many uploads point to it
+    <storage>/files/<id>.incoming   a copy in progress, when the two folders are on different
                                     file systems (each byte is then written twice)
+    <storage>/files/<id>            a file finished by a version before content keys, until the
+                                    migration renames it (`legacy_files`, `rename`)
 
 Every call that touches the disk runs in a worker thread, never on the event loop: on a slow or
 full disk a `pwrite` can block for seconds. A part's bytes are gathered into runs of
@@ -16,8 +20,9 @@ next chunk's write or the running hash's reads.
 
 Failure modes: a process killed mid-write leaves some bytes of that part in the partial file, but
 the core records a part only after `close` has written its last byte, so it is simply sent again.
-A kill between the rename into place and the database saying complete is healed by `complete`
-itself: called again, it finds the partial gone and the finished file in place. Leftover
+A kill between the rename into place and the database saying complete is healed by `place`
+itself: called again, it finds the partial gone and the file in place. Two uploads of the same
+content placed at once rename identical bytes onto one name: either may win. Leftover
 `.incoming` copies are overwritten by the next attempt or removed with their upload.
 """
 
@@ -34,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pyfiledrop.core.interfaces import StoredFile
+from pyfiledrop.core.interfaces import Sealed
 from pyfiledrop.core.model import Layout
 
 FLUSH_BYTES = 512 * 1024  # bytes gathered before a write; bounds memory per request
@@ -213,32 +218,44 @@ class LocalStorage:
         finally:
             os.close(fd)
 
-    async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
-        return await _in(self._long, self._complete, upload_id, key, sha256)
+    async def seal(self, upload_id: str, sha256: str | None) -> Sealed:
+        return await _in(self._long, self._seal, upload_id, sha256)
 
-    def _complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
+    def _seal(self, upload_id: str, sha256: str | None) -> Sealed:
         partial = self._partial(upload_id)
-        final = self.path_of(key)
-        if not partial.exists() and final.exists():  # moved in by an attempt cut short
-            sha256 = None  # the digest given was of the partial file: check what is in place
-            partial = final
+        moved = self.path_of(upload_id)  # versions before content keys moved it in here first
+        if not partial.exists() and moved.exists():
+            os.replace(moved, partial)
         with open(partial, "rb") as f:
             digest = sha256 or hashlib.file_digest(f, "sha256").hexdigest()
             size = os.fstat(f.fileno()).st_size
             os.fsync(f.fileno())
-        if partial != final:
-            self._move(partial, final)
-        _fsync_dir(self.files_dir)
-        return StoredFile(key=key, size=size, sha256=digest)
+        return Sealed(size=size, sha256=digest)
 
-    def _move(self, partial: Path, final: Path) -> None:
+    async def place(self, upload_id: str, key: str) -> None:
+        await _in(self._long, self._place, upload_id, key)
+
+    def _place(self, upload_id: str, key: str) -> None:
+        partial, final = self._partial(upload_id), self.path_of(key)
+        if not partial.exists() and final.exists():  # moved in by an attempt cut short
+            return
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self._move(partial, final, self.path_of(upload_id + _INCOMING))
+        _fsync_dir(final.parent)
+
+    async def size_of(self, key: str) -> int | None:
+        try:
+            return (await _in(self._short, os.stat, self.path_of(key))).st_size
+        except FileNotFoundError:
+            return None
+
+    def _move(self, partial: Path, final: Path, incoming: Path) -> None:
         try:
             os.replace(partial, final)
             return
         except OSError as exc:
             if exc.errno != errno.EXDEV:  # the two folders are on different file systems
                 raise
-        incoming = final.with_name(final.name + _INCOMING)
         try:
             shutil.copyfile(partial, incoming)
             with open(incoming, "rb") as copied:
@@ -248,6 +265,25 @@ class LocalStorage:
             incoming.unlink(missing_ok=True)
             raise
         partial.unlink()
+
+    async def legacy_files(self) -> list[str]:
+        return await _in(self._long, self._legacy_files)
+
+    def _legacy_files(self) -> list[str]:
+        with os.scandir(self.files_dir) as entries:
+            return [e.name for e in entries if e.is_file() and not e.name.endswith(_INCOMING)]
+
+    async def rename(self, key: str, new_key: str) -> None:
+        await _in(self._long, self._rename, key, new_key)
+
+    def _rename(self, key: str, new_key: str) -> None:
+        old, new = self.path_of(key), self.path_of(new_key)
+        if not old.exists() and new.exists():  # renamed by an attempt cut short
+            return
+        new.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(old, new)
+        _fsync_dir(new.parent)
+        _fsync_dir(old.parent)
 
     async def discard(self, upload_id: str) -> None:
         await _in(self._long, self._discard, upload_id)

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyfiledrop import errors
+from pyfiledrop.logs import note_refusal
 from pyfiledrop.web.page import render_sign_in
 
 SESSION_SECONDS = 7 * 24 * 3600
@@ -173,6 +174,7 @@ class PasswordAccess:
         """The realm's page for a request that may not see it: why, as JSON, to a program; the
         sign-in page to a browser (401 or 429 when a password was wrong, else 200)."""
         if "text/html" not in request.headers.get("accept", ""):
+            note_refusal(refusal)
             return JSONResponse({"error": refusal.message, "code": refusal.code}, refusal.status)
         shown = {"wrong_password": "wrongPassword", "too_many_tries": "tooManyTries"}
         why = shown.get(refusal.code)

@@ -41,6 +41,7 @@ from pyfiledrop import errors
 from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.logs import note_refusal
 from pyfiledrop.web import admin_views as views
 from pyfiledrop.web.access import PasswordAccess, client_address
 from pyfiledrop.web.access import routes as access_routes
@@ -56,6 +57,7 @@ Link = Callable[[Request, Upload], str]
 
 
 def error(exc: errors.UploadError, access: PasswordAccess, request: Request) -> JSONResponse:
+    note_refusal(exc)
     response = JSONResponse(
         {"error": exc.message, "code": exc.code}, status_code=exc.status, headers=_PRIVATE
     )
@@ -157,8 +159,6 @@ def routes(
         return JSONResponse({"now": now, "uploads": rows, "next": after}, headers=_PRIVATE)
 
     async def summary(request: Request) -> Response:
-        # Space saved by storing each content once is not here yet: it needs the contents table
-        # of issue 7's content store (then: complete uploads' bytes minus present contents').
         now = clock.now()
         found = await meta.summary(views.since(now))
         return JSONResponse(views.summary(found, now), headers=_PRIVATE)

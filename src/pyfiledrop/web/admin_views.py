@@ -139,6 +139,8 @@ def summary(found: Summary, now: float) -> dict[str, Any]:
         "now": now,
         "states": {state.value: found.states.get(state, 0) for state in State},
         "stored_bytes": found.stored_bytes,
+        "content_bytes": found.content_bytes,
+        "saved_bytes": max(0, found.stored_bytes - found.content_bytes),
         "days": days,
         "not_recorded": list(NOT_RECORDED),
     }

@@ -7,12 +7,14 @@ and `UploadError`s into HTTP responses.
 from __future__ import annotations
 
 import asyncio
+import logging
 import mimetypes
 import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.utils import formatdate
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -38,26 +40,33 @@ from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.logs import fields, note_refusal
 from pyfiledrop.web import admin, mine, observe
 from pyfiledrop.web.access import ADMIN, PasswordAccess, UploadGuard
 from pyfiledrop.web.access import routes as access_routes
 from pyfiledrop.web.conditional import not_modified
 from pyfiledrop.web.embedding import Embedding
+from pyfiledrop.web.eventlog import UploadLog
+from pyfiledrop.web.files import SendfileResponse
+from pyfiledrop.web.hooks import Hooks
 from pyfiledrop.web.links import ClientFacing, base_url
 from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.owners import OwnerCookie, owner_of
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.ranges import streamed
+from pyfiledrop.web.requestlog import note_client
 
 STATIC = Path(__file__).parent / "static"
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
 _SECONDS = re.compile(r"^[0-9]{1,9}$")
+log = logging.getLogger("pyfiledrop.server")
 
 
 def error_response(exc: errors.UploadError) -> JSONResponse:
     # Dropzone shows `error` next to the file when the reply is a JSON object.
+    note_refusal(exc)
     return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
 
 
@@ -67,7 +76,11 @@ def render_error(path: str, exc: errors.UploadError) -> Response:
 
 
 def build_app(
-    settings: Settings, service: UploadService, metrics: Metrics, access: PasswordAccess
+    settings: Settings,
+    service: UploadService,
+    metrics: Metrics,
+    access: PasswordAccess,
+    hooks: Hooks,
 ) -> Starlette:
     timeout = settings.timeout_ms / 1000
 
@@ -130,6 +143,11 @@ def build_app(
             found = await service.settled(found, min(int(wait), _MAX_WAIT))
         return JSONResponse(await describe(request, found, with_chunks=True))
 
+    async def known(request: Request) -> Response:
+        """Finish an upload at once from content the asker already uploaded (404: send it)."""
+        done = await dropzone.known(service, owner_of(request), request.query_params)
+        return JSONResponse(await describe(request, done))
+
     async def remove(request: Request) -> Response:
         """The page's cancel: the upload and its bytes are removed, whatever its state (204).
         Only its creator may; this checks the cookie without giving out a new one."""
@@ -143,6 +161,7 @@ def build_app(
         return await serve_file(request, await service.downloadable(request.path_params["token"]))
 
     async def serve_file(request: Request, found: Upload) -> Response:
+        found = await service.present(found)  # 410 before any byte when its file is gone
         assert found.storage_key is not None
         etag = f'"{found.sha256}"'  # the content hash: the strongest validator there is
         headers = {
@@ -159,7 +178,9 @@ def build_app(
             return Response(status_code=304, headers={"ETag": etag, "Last-Modified": last_modified})
         if path is None:
             return await from_store(request, found, headers)
-        return FileResponse(path, stat_result=stat, media_type=media_type(found), headers=headers)
+        return SendfileResponse(
+            path, stat_result=stat, media_type=media_type(found), headers=headers
+        )
 
     def link(request: Request, name: str, **params: str) -> str:
         path: str = request.app.url_path_for(name, **params)
@@ -217,14 +238,21 @@ def build_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.start()
+        hooks.start()  # threads, in the process that serves (after a fork with --workers)
+        about = fields(pid=os.getpid(), host=settings.host, port=settings.port,
+                       version=version("pyfiledrop"))  # fmt: skip
+        log.info("server started", extra=about)
         yield
         await service.stop()
+        await asyncio.to_thread(hooks.stop)
+        log.info("server stopped", extra=about)
 
     return Starlette(
         routes=[
             Route("/", page),
             Route("/favicon.ico", favicon),
             Route("/upload", upload, methods=["POST"]),
+            Route("/upload/known", known, methods=["POST"]),
             Route("/upload/{client_id}", status),
             Route("/upload/{client_id}", remove, methods=["DELETE"]),
             Route("/download/{token}", download, name="download"),
@@ -259,10 +287,21 @@ def content_disposition(filename: str) -> str:
 
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     metrics = Metrics(service)
+    UploadLog(service.events)
     access = PasswordAccess(settings.upload_password)
-    app: ASGIApp = UploadGuard(
-        OwnerCookie(build_app(settings, service, metrics, access)), access, render_error
-    )
+    built = build_app(settings, service, metrics, access, hooks_for(settings, service))
+    app: ASGIApp = UploadGuard(OwnerCookie(built), access, render_error)
     if settings.cors_origins:
         app = Embedding(app, list(settings.cors_origins))
-    return metrics.watch(ClientFacing(app, settings, render_error))
+    return metrics.watch(ClientFacing(note_client(app), settings, render_error))
+
+
+def hooks_for(settings: Settings, service: UploadService) -> Hooks:
+    """The hooks; a completed upload's link only when --public-url says where, without a request."""
+    link = None
+    if settings.public_url and settings.allow_downloads:
+        link = settings.public_url.rstrip("/")
+    return Hooks(
+        service.events, settings.hook_urls, settings.hook_secret, settings.hook_queue, link,
+        settings.hook_may_refuse,
+    )  # fmt: skip

@@ -64,6 +64,8 @@ class OwnerCookie:
                 path = scope.get("root_path", "") + "/"  # the app's own sub-path, or all
                 cookie = f"{OWNER_COOKIE}={token}; Path={path}; Max-Age=315360000"
                 cookie += "; HttpOnly; SameSite=Lax"
+                if scope.get("scheme") == "https":  # also as a trusted proxy reports it
+                    cookie += "; Secure"
                 message.setdefault("headers", []).append((b"set-cookie", cookie.encode()))
             await send(message)
 

@@ -19,6 +19,9 @@ needs against idle, slow and hostile clients, which uvicorn alone does not set.
   still sends for at most `LINGER_SECONDS` or `LINGER_BYTES`, then closes. Closing at once would
   make the kernel reset the connection, and the client would see a reset instead of the answer.
 
+- the ASGI `http.response.pathsend` and `http.response.zerocopysend` extensions: files go from the
+  page cache to the socket with `os.sendfile` (web/sendfile.py).
+
 `close_when_body_unread` makes every answer given before its request body was read say
 `Connection: close`, which is what starts the lingering close.
 """
@@ -27,10 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import resource
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +46,10 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from pyfiledrop import errors
+from pyfiledrop.logs import Seen
 from pyfiledrop.web.admission import Gate, Turns, has_body, take_turns
+from pyfiledrop.web.requestlog import access_log, redact, refused
+from pyfiledrop.web.sendfile import FileSender, extensions
 
 MAX_HEAD_BYTES = 64 * 1024
 LINGER_SECONDS = 2.0
@@ -53,6 +59,7 @@ HEAD_READ = 16 * 1024  # the most read from a socket at once while a request's h
 BODY_READ = 256 * 1024  # ... and while its body arrives (uvloop's own read size)
 # Every read lands here and is copied out at once (one event loop per process).
 _READS = memoryview(bytearray(BODY_READ))
+log = logging.getLogger("pyfiledrop.server")
 
 Renderer = Callable[[str, errors.UploadError], Response]
 
@@ -144,6 +151,7 @@ class EdgeProtocol(HttpToolsProtocol):
         self.render = render
         self.lingering = False
         self._real: asyncio.Transport | None = None
+        self._files: FileSender | None = None
         self._admitted = False
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_open = False  # a request has begun and its head is not complete yet
@@ -157,6 +165,7 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._real = transport
+        self._files = FileSender(transport)
         super().connection_made(_Transport(transport, self))
         self._admitted = self.gate.admit(self)
         self._arm_head_timer()
@@ -164,6 +173,8 @@ class EdgeProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.gate.release(self)
         self._cancel_head_timer()
+        if self._files is not None:
+            self._files.wake()
         super().connection_lost(exc)
 
     def close_connection(self) -> None:
@@ -204,6 +215,8 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        if self.scheme == "http":  # over TLS the bytes pass through the encryption
+            self.scope["extensions"] = extensions()
         self._message_open = self._head_open = True
         self._head_seen = 0
         self._refused = False
@@ -224,6 +237,9 @@ class EdgeProtocol(HttpToolsProtocol):
             )
         else:
             super().on_headers_complete()
+            assert self._files is not None
+            # Before the app's task first runs, so the app gets this `send`.
+            self.cycle.send = self._files.wrap(self.cycle)  # type: ignore[method-assign,assignment]
             self.in_body = True
             if has_body(self.cycle.scope):  # type: ignore[arg-type]
                 self.flow.pause_reading()  # until the app asks for the body: it may wait a turn
@@ -271,6 +287,10 @@ class EdgeProtocol(HttpToolsProtocol):
             path = httptools.parse_url(self.url).path.decode("ascii", "replace")
         except httptools.HttpParserInvalidURLError:
             path = "/"
+        client = self.client[0] if self.client else None
+        # The method is parsed before the URL starts; before that, httptools has none to give.
+        method = self.parser.get_method().decode("ascii", "replace") if self.url else "-"
+        refused(exc, Seen(client, method, redact(path)))
         response = self.render(path, exc)
         head = [STATUS_LINE[response.status_code]]
         for name, value in response.raw_headers:
@@ -333,6 +353,7 @@ def serve(
     max_streams: int,
     workers: int = 1,
     shutdown_timeout: int = 30,
+    log_requests: bool = False,
 ) -> None:
     """Serve the app made by `make_app`; with `workers` > 1, in that many processes sharing one
     listening socket (each makes its own app after the fork: they share only the database and
@@ -340,14 +361,14 @@ def serve(
 
     At SIGTERM the server stops accepting connections and gives the requests in flight
     `shutdown_timeout` seconds; those still running then are cut (a chunk cut off is not recorded,
-    and its client sends it again), and the count is logged."""
+    and its client sends it again), and the count is logged. Every refusal is logged, and with
+    `log_requests` every request (web/requestlog.py)."""
     open_files = raise_open_file_limit()
     if max_connections > open_files - FILES_BESIDES_CONNECTIONS:
         max_connections = max(1, open_files - FILES_BESIDES_CONNECTIONS)
-        print(
-            f"pyfiledrop: the open-file limit ({open_files}) allows {max_connections} "
-            "connections; --max-connections lowered to that",
-            file=sys.stderr,
+        log.warning(
+            f"the open-file limit ({open_files}) allows {max_connections} connections; "
+            "--max-connections lowered to that"
         )
     gate = Gate(max_connections)
 
@@ -358,8 +379,9 @@ def serve(
         return SizedReads(edge)
 
     def config(app: ASGIApp) -> Config:
+        turns = take_turns(app, Turns(max_streams), header_timeout, render)
         return Config(
-            close_when_body_unread(take_turns(app, Turns(max_streams), header_timeout, render)),
+            close_when_body_unread(access_log(turns, log_requests)),
             host=host,
             port=port,
             loop="uvloop",
@@ -368,14 +390,14 @@ def serve(
             proxy_headers=False,  # links use X-Forwarded-* from --forwarded-allow-ips (links.py)
             lifespan="on",
             timeout_graceful_shutdown=shutdown_timeout,
-            log_level="warning",
-            access_log=False,
+            log_config=None,  # logs.configure has set the handlers, format and levels
+            access_log=False,  # web/requestlog.py logs requests, without download tokens
         )
 
     if workers == 1:
         uvicorn.Server(config(make_app())).run()
         return
-    listening = Config(make_app, host=host, port=port).bind_socket()
+    listening = Config(make_app, host=host, port=port, log_config=None).bind_socket()
     supervise(workers, lambda: uvicorn.Server(config(make_app())).run(sockets=[listening]))
 
 
@@ -388,6 +410,10 @@ def supervise(workers: int, work: Callable[[], None]) -> None:
     def start() -> None:
         pid = os.fork()
         if pid == 0:  # the child: no threads or event loop were started before the fork
+            # Not the parent's handlers: a SIGTERM before uvicorn has set its own must stop this
+            # worker, not run `stop` on the parent's copy of `children` and be lost.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             code = 0
             try:
                 work()

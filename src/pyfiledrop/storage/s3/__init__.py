@@ -1,14 +1,20 @@
 """S3-compatible object storage (AWS S3, SeaweedFS, MinIO, ...), through boto3.
 
 Layout in the bucket, every key under the prefix P of `--storage s3://bucket/P`:
-    P/files/<key>                     finished files. An upload in progress is an S3 multipart
-                                      upload *for this key*, so CompleteMultipartUpload is the
-                                      atomic move into place. Its UploadId is found again by
-                                      listing the multipart uploads with the key as prefix (the
-                                      oldest one, if a race made two), so nothing is kept in a
-                                      process's memory or in the metadata store.
+    P/files/ab/cd/<sha256>            finished files, under their content's SHA-256 (the core's
+                                      `content_key`): the same content is one object however
+                                      many uploads point to it.
+    P/files/<id>                      an upload in progress is an S3 multipart upload for this
+                                      key; `seal` completes it into this object, and `place`
+                                      has the store copy it to its content key (S3 has no
+                                      rename; CopyObject, or UploadPartCopy above 5 GiB) and
+                                      removes it. The UploadId is found again by listing the
+                                      multipart uploads with the key as prefix (the oldest one,
+                                      if a race made two), so nothing is kept in a process's
+                                      memory or in the metadata store. Versions before content
+                                      keys kept finished files here; the migration moves them.
     P/partial/<id>/c/<part>/<offset>  a chunk smaller than S3's 5 MiB minimum part, staged as an
-                                      object until `complete` gathers its group into part <part>
+                                      object until `seal` gathers its group into part <part>
     P/partial/<id>/s/<offset>         stream bytes (tus) stored at a flush that do not fill a
                                       whole part yet
     P/partial/<id>/p/<part>           "<ETag> <size>" of the upload of part <part> that counts.
@@ -26,7 +32,7 @@ How parts are made:
   A re-sent chunk replaces its part. No byte is written twice.
 - Smaller chunks (the page's 1 MB, a file's last chunk): groups of `ceil(5 MiB / chunk size)`
   consecutive chunks (more if the file would need more than 10,000 parts) make one part; each
-  chunk is a staging object until `complete` downloads each group and uploads it as its part.
+  chunk is a staging object until `seal` downloads each group and uploads it as its part.
   Each byte then crosses the network three times: give the page `--chunk-size 8388608`.
   A chunk's length is known from the layout, so its call (UploadPart, or PutObject for a staged
   chunk) starts with its first byte and sends the rest as it arrives (body.py): a request holds
@@ -35,7 +41,7 @@ How parts are made:
   bytes; a cell is part `cell + 1`. Bytes are held in memory until their cell is full, then
   uploaded as its part; a `flush` before that stores the held bytes as a staging object. When a
   cell fills, the staged bytes of its start are downloaded and sent with the rest. The last cell
-  is gathered by `complete`. `part_size` is chosen so the largest file allowed fits in 10,000.
+  is gathered by `seal`. `part_size` is chosen so the largest file allowed fits in 10,000.
   A stream's cell is held, not sent as it arrives: a PATCH may end anywhere, and its bytes must
   then be stored, but a part whose upload has begun cannot be cut short. What a stream holds
   beyond `STREAM_ALLOWANCE` takes room that writers share (at most `cache_bytes`, cache.py); when
@@ -43,7 +49,7 @@ How parts are made:
 
 Concatenation (tus): parts can be copied by the store (UploadPartCopy) only from objects, not
 from an unfinished multipart upload. So each whole partial upload is first sealed: its multipart
-upload completed into its object (its last cell gathered, as `complete` does), once. The final
+upload completed into its object (its last cell gathered, as `seal` does), once. The final
 upload's parts are then ranges of those objects copied by the store, or, where S3's 5 MiB minimum
 part forbids it, downloaded and sent together (concat.py plans which). A sealed source stays
 as it is, ready for another concatenation, until it is discarded.
@@ -54,7 +60,7 @@ while it arrives, in the room writers share) until the core's running SHA-256 ha
 (`release`); before a kept copy is used it is checked once against the part's record (or the
 staging object's ETag), so `read` returns the bytes stored now or raises OSError, never a stale
 copy. Staging objects are read back from the store. When the digest could not follow (it fell
-more than `cache_bytes` behind, or another process received the chunks), `complete` downloads the
+more than `cache_bytes` behind, or another process received the chunks), `seal` downloads the
 finished object once and hashes it (bench/s3_bench.py measures both). So at most twice
 `cache_bytes` of part bytes are in memory, plus `STREAM_ALLOWANCE` and a pipe per request.
 
@@ -64,8 +70,8 @@ Failure modes:
   was. Stored parts stay in the store, so the upload resumes when it is back.
 - A process killed mid-part: S3 keeps only whole parts and whole objects; the core records a
   chunk only after its part is stored, so the chunk is simply sent again and replaces it.
-- Killed between CompleteMultipartUpload and the database saying complete: `complete` finds the
-  object in place and returns it (hashing it again).
+- Killed between CompleteMultipartUpload and the database saying complete: `seal` finds the
+  object sealed and hashes it again; `place` finds it copied (its source gone) and is done.
 - Two processes creating the multipart upload at the same moment both keep the oldest one; only
   the upload's creator makes it, and a part waits `CREATE_WAIT` for it first, so this needs a
   crash between the record and the multipart upload. A writer whose chunk claim ran out while it

@@ -9,7 +9,7 @@ import hashlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 
-from pyfiledrop.core.interfaces import StoredFile
+from pyfiledrop.core.interfaces import Sealed
 from pyfiledrop.core.model import Layout
 from pyfiledrop.storage.s3.cache import Cache
 from pyfiledrop.storage.s3.client import S3API, Bucket
@@ -19,13 +19,15 @@ from pyfiledrop.storage.s3.writers import ChunkWriter, StreamWriter
 
 READ_BLOCK = 1 * MIB
 _HASH_BLOCK = 8 * MIB
-_GATHER = 4  # groups gathered at once by `complete`, parts made at once by `concat`
+_GATHER = 4  # groups gathered at once by `seal`, parts made at once by `concat`
 SEALED = "sealed"  # staging object of a partial upload completed to be copied from: see `concat`
 PRESIGNED_SECONDS = 3600
+COPY_LIMIT = 5 << 30  # S3's largest CopyObject; larger files are copied part by part
 
 
 class S3Storage:
-    """Unfinished uploads as multipart uploads plus staging objects; finished files as objects."""
+    """Unfinished uploads as multipart uploads plus staging objects; sealed ones as objects under
+    their id, copied to their content key when placed; finished files as objects."""
 
     def __init__(
         self,
@@ -65,18 +67,64 @@ class S3Storage:
     async def release(self, upload_id: str, offset: int, length: int) -> None:
         self.unfinished.cache.release(upload_id, offset, length)
 
-    async def complete(self, upload_id: str, key: str, sha256: str | None) -> StoredFile:
-        final = self.bucket.final(key)
-        size = await self.bucket.exists(final)
+    async def seal(self, upload_id: str, sha256: str | None) -> Sealed:
+        sealed = self.bucket.final(upload_id)
+        size = await self.bucket.exists(sealed)
         if size is None:
-            if key != upload_id:
-                raise OSError(errno.EINVAL, "an upload can only be completed under its own id")
-            size = await self._assemble(upload_id, final)
-            digest = sha256 or await self._hash(final, size)
-        else:  # completed by an attempt cut short: check what is in place
-            digest = await self._hash(final, size)
+            size = await self._assemble(upload_id, sealed)
+            digest = sha256 or await self._hash(sealed, size)
+        else:  # sealed by an attempt cut short: check what is there
+            digest = await self._hash(sealed, size)
         await self._clear(upload_id)
-        return StoredFile(key=key, size=size, sha256=digest)
+        return Sealed(size=size, sha256=digest)
+
+    async def place(self, upload_id: str, key: str) -> None:
+        await self.rename(upload_id, key)
+
+    async def rename(self, key: str, new_key: str) -> None:
+        """S3 has no rename: the store copies the object (no byte passes through here), then
+        the old one is removed. Readers of `new_key` see the copy whole or not at all."""
+        source, target = self.bucket.final(key), self.bucket.final(new_key)
+        size = await self.bucket.exists(source)
+        if size is None:
+            if await self.bucket.exists(target) is not None:  # an attempt cut short
+                return
+            raise FileNotFoundError(errno.ENOENT, f"nothing to move at {key}")
+        if size <= COPY_LIMIT:
+            copied = {"Bucket": self.bucket.name, "Key": source}
+            await self.bucket.call("copy_object", Key=target, CopySource=copied)
+        else:
+            await self._copy_in_parts(source, target, size)
+        await self.remove(key)
+
+    async def _copy_in_parts(self, source: str, target: str, size: int) -> None:
+        bucket = self.bucket
+        mpu = (await bucket.call("create_multipart_upload", Key=target))["UploadId"]
+        copied = {"Bucket": bucket.name, "Key": source}
+        limit = asyncio.Semaphore(_GATHER)
+
+        async def part(number: int, start: int) -> dict[str, object]:
+            async with limit:
+                span = f"bytes={start}-{min(start + COPY_SPAN, size) - 1}"
+                reply = await bucket.call(
+                    "upload_part_copy", Key=target, UploadId=mpu, PartNumber=number,
+                    CopySource=copied, CopySourceRange=span,
+                )  # fmt: skip
+                return {"PartNumber": number, "ETag": reply["CopyPartResult"]["ETag"]}
+
+        starts = range(0, size, COPY_SPAN)
+        try:
+            parts = await asyncio.gather(*(part(n, s) for n, s in enumerate(starts, 1)))
+            await bucket.call(
+                "complete_multipart_upload", Key=target, UploadId=mpu,
+                MultipartUpload={"Parts": list(parts)},
+            )  # fmt: skip
+        except BaseException:
+            await asyncio.shield(bucket.call("abort_multipart_upload", Key=target, UploadId=mpu))
+            raise
+
+    async def size_of(self, key: str) -> int | None:
+        return await self.bucket.exists(self.bucket.final(key))
 
     async def _assemble(self, upload_id: str, final: str) -> int:
         """Gather what is staged into the parts it belongs to, then complete the multipart
@@ -129,7 +177,7 @@ class S3Storage:
 
     async def concat(self, upload_id: str, sources: list[str]) -> None:
         """Seal the sources, then make the parts `concat.plan` chooses, copied by the store or
-        gathered here. None: copied bytes are never seen here, so `complete` hashes the file."""
+        gathered here. None: copied bytes are never seen here, so `seal` hashes the file."""
         sizes = [await self._seal(source) for source in sources]
         parts = plan(sizes, MIN_PART, COPY_SPAN)
         if len(parts) > MAX_PARTS:
@@ -206,17 +254,19 @@ class S3Storage:
             await self.bucket.call("delete_objects", Delete={"Objects": batch, "Quiet": True})
 
     async def discard(self, upload_id: str) -> None:
-        final = self.bucket.final(upload_id)
-        if await self.bucket.exists(final) is None:  # never abort an upload that was completed
-            for upload in await self.unfinished.uploads(final):
+        sealed = self.bucket.final(upload_id)
+        # A completed upload is never aborted: SeaweedFS then destroys its object (issues 10663
+        # and 11382). Sealed and never placed, its object is scratch.
+        if await self.bucket.exists(sealed) is not None:
+            await self.remove(upload_id)
+        else:
+            for upload in await self.unfinished.uploads(sealed):
                 try:
                     await self.bucket.call(
-                        "abort_multipart_upload", Key=final, UploadId=upload["UploadId"]
+                        "abort_multipart_upload", Key=sealed, UploadId=upload["UploadId"]
                     )
                 except FileNotFoundError:
                     pass
-        elif await self.bucket.exists(self.bucket.staging(upload_id, SEALED)) is not None:
-            await self.remove(upload_id)  # sealed for a concatenation: not a finished file
         await self._clear(upload_id)
 
     async def remove(self, key: str) -> None:
@@ -227,10 +277,15 @@ class S3Storage:
     async def partials(self) -> set[str]:
         files = self.bucket.final("")
         found = {u["Key"][len(files) :] for u in await self.bucket.uploads(files)}
+        found |= set(await self.legacy_files())  # sealed objects
         staging = self.bucket.staging("")[:-1]  # no delimiter: some stores list emptied "folders"
         for entry in await self.bucket.objects(staging):
             found.add(entry["Key"][len(staging) :].split("/")[0])
-        return {f for f in found if f}
+        return {f for f in found if f and "/" not in f}  # never a content key's copy in parts
+
+    async def legacy_files(self) -> list[str]:
+        files = self.bucket.final("")
+        return [o["Key"][len(files) :] for o in await self.bucket.objects(files, delimiter="/")]
 
     # --- downloads ------------------------------------------------------------------------------
 

@@ -98,7 +98,9 @@ async function loadSummary() {
   const found = await api("summary");
   const list = $("figures");
   list.replaceChildren();
-  figure(list, t("diskUsed"), size(found.stored_bytes));
+  figure(list, t("diskUsed"), size(found.content_bytes));
+  figure(list, t("filesTotal"), size(found.stored_bytes));
+  figure(list, t("savedByDedup"), size(found.saved_bytes));
   for (const state of STATES) figure(list, t("state_" + state), String(found.states[state]));
   const describe = (d) => t("dayBar", { date: day(d.start), count: d.uploads, size: size(d.bytes) });
   const total = (key) => found.days.reduce((sum, d) => sum + d[key], 0);
