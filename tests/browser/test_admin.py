@@ -4,6 +4,7 @@ hostile name shown as text; in German too. Leaves a screenshot to look at."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,9 @@ def test_sign_in_find_filter_delete_and_change_expiry(
     expect(admin.locator("#uploads tbody tr")).to_have_count(2)
     assert asked == ["Delete doomed.bin and its data? This cannot be undone."]
     assert admin.request.get(doomed_link).status == 404
+    stored = {path.name for path in server.storage.rglob("*") if path.is_file()}
+    assert hashlib.sha256(doomed).hexdigest() not in stored, "its file is gone from the disk"
+    assert hashlib.sha256(kept).hexdigest() in stored
     assert uploader.request.get(row_named(uploader, "holiday.mp4")["href"]).status == 200
 
     admin.once("dialog", lambda dialog: dialog.dismiss())  # changed its mind: nothing happens
