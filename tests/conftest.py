@@ -85,6 +85,18 @@ def finished_files(storage: Path) -> list[Path]:
     return sorted(p for p in (storage / "files").rglob("*") if p.is_file())
 
 
+def serve_once(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`pyfiledrop serve` with these flags, for one that should refuse to start: its exit status
+    and messages (port 1: it would fail later, were the flags accepted)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pyfiledrop", "serve", "-p", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
 @pytest.fixture
 def make_server(tmp_path: Path) -> Iterator[type[Server]]:
     """Start servers with extra flags: `make_server("-a", "--max-size", "1")`."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -247,3 +249,26 @@ def test_the_cli_says_a_file_sent_again_was_already_there(server: Server, tmp_pa
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert f"{path}: {2 * CHUNK} bytes, SHA-256 {digest} already sent" in again.stderr
     assert httpx.get(again.stdout.strip()).content == path.read_bytes()
+
+
+def test_several_files_go_at_once_and_links_keep_the_files_order(
+    server: Server, tmp_path: Path
+) -> None:
+    """Small files overlap (one's upload starts before the one before it is finished), and
+    each link still comes out in the order the files were named."""
+    files = []
+    for n in range(12):
+        path = tmp_path / f"small-{n:02d}.bin"
+        path.write_bytes(os.urandom(1000 + n))
+        files.append(path)
+    result = cli(*map(str, files), "--url", server.url, "--parallel", "4", "--chunk-size", "4096",
+                 "--state-file", str(tmp_path / "state.json"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    links = result.stdout.strip().splitlines()
+    assert [len(httpx.get(link).content) for link in links] == [1000 + n for n in range(12)]
+    with sqlite3.connect(server.storage / "pyfiledrop.sqlite3") as db:
+        spans = db.execute(
+            "SELECT created_at, updated_at FROM uploads ORDER BY created_at"
+        ).fetchall()
+    overlapping = sum(1 for a, b in itertools.pairwise(spans) if b[0] < a[1])
+    assert overlapping >= 3, f"uploads one after another: {spans}"

@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 
 from pyfiledrop.web.access import ADMIN as ADMIN_REALM
 from pyfiledrop.web.access import FAILURES, UPLOADS, PasswordAccess
-from tests.conftest import Server
+from tests.conftest import Server, serve_once
 from tests.dz import DzFile
 from tests.tus.helpers import new_upload, patch
 
@@ -151,10 +149,7 @@ def test_the_admin_password_comes_from_a_variable_or_a_file(
         ["--admin-password-file", str(tmp_path / "empty")],
         ["--admin-password", "x", "--admin-password-file", str(secret)],
     ):
-        run = subprocess.run(
-            [sys.executable, "-m", "pyfiledrop", "serve", "-p", "1", *args],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        run = serve_once(*args)
         assert run.returncode == 2 and "--admin-password" in run.stderr, run.stderr
 
 

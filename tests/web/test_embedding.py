@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, serve_once
 from tests.dz import DzFile
 
 SITE = "https://embedder.example"
@@ -111,11 +109,6 @@ def test_cors_works_under_a_sub_path(make_server) -> None:  # type: ignore[no-un
 
 @pytest.mark.parametrize("value", ["embedder.example", "https://a.example/", "https://a.example/x"])
 def test_a_bad_origin_stops_the_server_with_a_message(value: str) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "pyfiledrop", "serve", "--cors-origins", value, "-p", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = serve_once("--cors-origins", value)
     assert run.returncode == 2
     assert "--cors-origins" in run.stderr and "is not an origin" in run.stderr

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, serve_once
 from tests.web.raw import head, request
 from tests.web.test_links import cookies_anywhere, links
 
@@ -96,11 +94,6 @@ def test_a_bad_host_in_forwarded_is_refused(server: Server) -> None:
 
 @pytest.mark.parametrize("value", ["drop", "/a/../b", "/a b"])
 def test_a_bad_root_path_stops_the_server_with_a_message(value: str) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "pyfiledrop", "serve", "--root-path", value, "-p", "1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = serve_once("--root-path", value)
     assert run.returncode == 2
     assert "--root-path" in run.stderr and "is not a URL path such as /drop" in run.stderr

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from pyfiledrop.web.access import FAILURES, SESSION_SECONDS, PasswordAccess
-from tests.conftest import Server
+from tests.conftest import Server, serve_once
 from tests.tus.helpers import TUS
 
 PASSWORD = "open sesame: ünïcode too"
@@ -149,16 +149,6 @@ def test_the_open_server_says_so(server: Server) -> None:
         assert plain_upload(client).status_code == 200
 
 
-def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pyfiledrop", "serve", "-p", "1", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
-
-
 def test_a_password_file_or_variable_works_and_an_empty_one_is_refused(
     make_server,
     tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -170,9 +160,9 @@ def test_a_password_file_or_variable_works_and_an_empty_one_is_refused(
         assert plain_upload(client, **basic(PASSWORD)).status_code == 200
     (tmp_path / "empty").write_text("\n")
     for args in (["--upload-password-file", str(tmp_path / "empty")], ["--upload-password", ""]):
-        run = serve(*args)
+        run = serve_once(*args)
         assert run.returncode == 2 and "--upload-password" in run.stderr, run.stderr
-    both = serve("--upload-password", "x", "--upload-password-file", str(secret))
+    both = serve_once("--upload-password", "x", "--upload-password-file", str(secret))
     assert both.returncode == 2 and "not both" in both.stderr
 
 

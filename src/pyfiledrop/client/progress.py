@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
 from pyfiledrop.client.state import StateFile
-from pyfiledrop.client.uploader import Uploader, UploadFailed
+from pyfiledrop.client.uploader import Uploaded, Uploader, UploadFailed
 
 
 class View(Protocol):
@@ -62,32 +63,39 @@ def upload_all(
     files: tuple[Path, ...], url: str, state: StateFile, *, chunk_size: int, parallel: int,
     retries: int, expire: str | None = None, password: str | None = None,
 ) -> int:  # fmt: skip
-    """Upload each file in turn; returns how many failed. Links go to stdout, notes to stderr."""
-    failures = 0
+    """Upload the files, up to `parallel` at once (and at most `parallel` chunk requests in
+    flight among them all), so that many small files overlap their round trips and the server's
+    work of finishing each; returns how many failed. Each link goes to stdout in the order the
+    files were given, notes to stderr."""
     shown = bars() if sys.stderr.isatty() else contextlib.nullcontext(PlainView())
     uploader = Uploader(url, state, chunk_size=chunk_size, parallel=parallel, retries=retries,
                         expire=expire, password=password)  # fmt: skip
-    with uploader, shown as view:
+    with uploader, shown as view, ThreadPoolExecutor(parallel) as pool:
         total = view.add_task("all files", total=sum(p.stat().st_size for p in files))
-        for path in files:
+
+        def one(path: Path) -> Uploaded:
             task = view.add_task(path.name, total=path.stat().st_size)
 
-            def advance(n: int, task: Any = task) -> None:
+            def advance(n: int) -> None:
                 view.advance(task, n)
                 view.advance(total, n)
 
             try:
                 done = uploader.upload(path, advance)
+            finally:
+                view.remove_task(task)
+            how = "already sent" if done.known else "matches"
+            view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} {how}")
+            return done
+
+        failures = 0
+        for path, future in [(path, pool.submit(one, path)) for path in files]:
+            try:
+                done = future.result()
             except UploadFailed as exc:
                 failures += 1
                 view.note(f"error: {path}: {exc}")
                 continue
-            finally:
-                view.remove_task(task)
-            if done.known:
-                view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} already sent")
-            else:
-                view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} matches")
             # print(), not click.echo: while the bars are live, rich puts stdout above them
             print(done.download_url or "(downloads are not allowed on this server)", flush=True)
     return failures

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,13 +54,28 @@ class StateFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = threading.RLock()  # several files are uploaded at once, in threads
+        self._entries: dict[str, dict[str, str]] | None = None  # read once, then kept
+
+    def _change(self, change: Callable[[dict[str, dict[str, str]]], bool]) -> None:
+        """Load the entries, let `change` edit them, and save them if it says it did: one
+        read-modify-write at a time within this process."""
+        with self._lock:
+            entries = self._load()
+            if change(entries):
+                self._save(entries)
 
     def _load(self) -> dict[str, dict[str, str]]:
-        try:
-            found = json.loads(self.path.read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-        return found if isinstance(found, dict) else {}
+        """The entries: read from the file the first time, then this process's copy (a run
+        with many small files would otherwise read the file several times per file)."""
+        with self._lock:
+            if self._entries is None:
+                try:
+                    found = json.loads(self.path.read_text())
+                except (FileNotFoundError, ValueError):
+                    found = {}
+                self._entries = found if isinstance(found, dict) else {}
+            return self._entries
 
     def get(self, key: str) -> Resumable | None:
         entry = self._load().get(key)
@@ -68,23 +85,17 @@ class StateFile:
             return None
 
     def put(self, key: str, entry: Resumable) -> None:
-        entries = self._load()
-        entries[key] = asdict(entry)
-        self._save(entries)
+        self._store(key, asdict(entry))
 
     def forget(self, key: str) -> None:
-        entries = self._load()
-        if entries.pop(key, None) is not None:
-            self._save(entries)
+        self._change(lambda entries: entries.pop(key, None) is not None)
 
     def cookie(self, server: str) -> str | None:
         """The cookie this client uses with `server`, if it has one."""
         return self._load().get(json.dumps(["cookie", server]), {}).get("cookie")
 
     def set_cookie(self, server: str, cookie: str) -> None:
-        entries = self._load()
-        entries[json.dumps(["cookie", server])] = {"cookie": cookie}
-        self._save(entries)
+        self._store(json.dumps(["cookie", server]), {"cookie": cookie})
 
     def sent(self, server: str, path: Path) -> str | None:
         """The SHA-256 of `path` when this very file (same path, size and modification time)
@@ -97,18 +108,28 @@ class StateFile:
         return {json.loads(k)[3] for k in self._load() if k.startswith(prefix)}
 
     def remember_sent(self, server: str, path: Path, sha256: str) -> None:
-        entries = self._load()
         key = _sent_key(server, path)
-        entries.pop(key, None)  # newest last
-        entries[key] = {"sha256": sha256}
-        sent = [k for k in entries if k.startswith('["sent", ')]
-        for old in sent[: max(0, len(sent) - MAX_SENT)]:
-            del entries[old]
-        self._save(entries)
+
+        def change(entries: dict[str, dict[str, str]]) -> bool:
+            entries.pop(key, None)  # newest last
+            entries[key] = {"sha256": sha256}
+            sent = [k for k in entries if k.startswith('["sent", ')]
+            for old in sent[: max(0, len(sent) - MAX_SENT)]:
+                del entries[old]
+            return True
+
+        self._change(change)
+
+    def _store(self, key: str, value: dict[str, str]) -> None:
+        def change(entries: dict[str, dict[str, str]]) -> bool:
+            entries[key] = value
+            return True
+
+        self._change(change)
 
     def _save(self, entries: dict[str, dict[str, str]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".uploads-")
         with os.fdopen(fd, "w") as f:
-            json.dump(entries, f, indent=1)
+            json.dump(entries, f, separators=(",", ":"))
         os.replace(tmp, self.path)

@@ -11,8 +11,10 @@ complete at once. Knowing the digest costs a read of the whole file before the f
 sent, so the client asks only when that is likely to pay:
 - it sent this very file before (same path, size and modification time, as `make` and `rsync`
   judge files): the digest it recorded then, no read at all;
-- it sent some file of exactly this size to this server: one read first (the digest is then
-  reused to check the server's, so nothing is read twice);
+- it sent some file of exactly this size to this server, and the file takes more than one
+  chunk: one read first (the digest is then reused to check the server's, so nothing is read
+  twice); a file that fits one chunk costs one request either way, and sending it is that
+  request (many small files of one size would otherwise each cost a question first);
 - otherwise it sends at once and hashes while it sends, as before.
 """
 
@@ -76,6 +78,9 @@ class Uploader:
         self.backoff = backoff
         self.http = Connections(self.url, password=password)
         self._cookie: str | None = None
+        self._cookie_lock = threading.Lock()
+        # Chunk requests in flight, for all the files being uploaded at once together.
+        self._slots = threading.Semaphore(parallel)
 
     def __enter__(self) -> Uploader:
         return self
@@ -124,7 +129,11 @@ class Uploader:
         """The upload completed at once from content this client sent before, or None (send
         it). Fills `digest` when it hashed the file to ask."""
         known = self.state.sent(self.url, path)
-        if known is None and layout.size in self.state.sent_sizes(self.url):
+        if (
+            known is None
+            and layout.chunk_count > 1
+            and layout.size in self.state.sent_sizes(self.url)
+        ):
             _hash_file(path, digest)
             known = digest["sha256"]
         if known is None:
@@ -168,17 +177,18 @@ class Uploader:
     def _new_cookie(self) -> str:
         """The server's client cookie, taken once and kept in the state file: it binds our
         uploads to us, and what the server tells by hash is only about uploads made with it."""
-        if self._cookie is None:
-            self._cookie = self.state.cookie(self.url)
-        if self._cookie is None:
-            reply = self._request("GET", "/", None)
-            self._cookie = reply.cookie(COOKIE)
-            if reply.status in (401, 429):  # a password is needed, or was wrong
-                raise UploadFailed(_reason(reply))
-            if reply.status != 200 or not self._cookie:
-                raise UploadFailed(f"{self.url} did not answer like a pyfiledrop server")
-            self.state.set_cookie(self.url, self._cookie)
-        return self._cookie
+        with self._cookie_lock:  # several files start at once: one cookie for them all
+            if self._cookie is None:
+                self._cookie = self.state.cookie(self.url)
+            if self._cookie is None:
+                reply = self._request("GET", "/", None)
+                self._cookie = reply.cookie(COOKIE)
+                if reply.status in (401, 429):  # a password is needed, or was wrong
+                    raise UploadFailed(_reason(reply))
+                if reply.status != 200 or not self._cookie:
+                    raise UploadFailed(f"{self.url} did not answer like a pyfiledrop server")
+                self.state.set_cookie(self.url, self._cookie)
+            return self._cookie
 
     # --- sending --------------------------------------------------------------------------------
 
@@ -205,7 +215,8 @@ class Uploader:
                 return
             data = FileRange(path, layout.offset(index), layout.length(index))
             form = fields | {"dzchunkindex": str(index), "dzchunkbyteoffset": str(data.offset)}
-            self._post_chunk(upload, form, path.name, data)
+            with self._slots:
+                self._post_chunk(upload, form, path.name, data)
             advance(data.length)
 
         with ThreadPoolExecutor(self.parallel) as pool:
