@@ -83,7 +83,7 @@ def seed_rows(count: int) -> list[tuple[Any, ...]]:
             state.value, secrets.token_hex(32) if done else None,
             secrets.token_urlsafe(24) if done else None, None, None, created,
             created + random.random() * 3600, "dropzone", 0, None, None, 0, None,
-            created + 7 * 86400 if done else None, None, None,
+            created + 7 * 86400 if done else None, None, None, None,
         ))  # fmt: skip
     return rows
 
@@ -164,7 +164,8 @@ def run_sqlite(folder: Path, seeded: list[tuple[Any, ...]], args: argparse.Names
     path = folder / "meta.sqlite3"
     asyncio.run(SQLiteMetaStore(path).close())  # the schema
     with sqlite3.connect(path) as db:
-        db.executemany(f"INSERT INTO uploads ({COLUMNS}) VALUES ({', '.join('?' * 24)})", seeded)
+        marks = ", ".join("?" * len(COLUMNS.split(",")))
+        db.executemany(f"INSERT INTO uploads ({COLUMNS}) VALUES ({marks})", seeded)
 
     async def go() -> tuple[list[Row], Position]:
         meta = SQLiteMetaStore(path)

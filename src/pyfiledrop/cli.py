@@ -311,6 +311,20 @@ def main() -> None:
     help="Read the upload password from the first line of this file.",
 )
 @click.option(
+    "--admin-password",
+    default=None,
+    envvar=_env("ADMIN_PASSWORD"),
+    help="Turn on the admin page (/admin) and its API, behind this password (off without one). "
+    "A flag is visible to other users in `ps`: prefer the variable or --admin-password-file.",
+)
+@click.option(
+    "--admin-password-file",
+    type=click.File("r"),
+    default=None,
+    envvar=_env("ADMIN_PASSWORD_FILE"),
+    help="Read the admin password from the first line of this file.",
+)
+@click.option(
     "--cors-origins",
     default="",
     envvar=_env("CORS_ORIGINS"),
@@ -455,6 +469,9 @@ def serve(**options: Any) -> None:
         root_path=options["root_path"].rstrip("/"),
         upload_password=_secret(
             "--upload-password", options["upload_password"], options["upload_password_file"]
+        ),
+        admin_password=_secret(
+            "--admin-password", options["admin_password"], options["admin_password_file"]
         ),
         cors_origins=tuple(filter(None, (o.strip() for o in options["cors_origins"].split(",")))),
         database_url=options["database"],

@@ -76,6 +76,7 @@ class Settings:
     forwarded_allow_ips: str = "127.0.0.1"
     root_path: str = ""  # the sub-path behind a proxy that sends no X-Forwarded-Prefix
     upload_password: str | None = field(default=None, repr=False)  # None: anyone may upload
+    admin_password: str | None = field(default=None, repr=False)  # None: no admin page at all
     cors_origins: tuple[str, ...] = ()  # sites that may embed the upload; "*" for any
     database_url: str | None = None  # --database; None: the SQLite file in the storage folder
     s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders

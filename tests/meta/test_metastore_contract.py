@@ -670,3 +670,109 @@ def test_list_pages_keep_their_place_while_uploads_come_and_go(opener: Opener) -
             await meta.list_uploads(Listing(limit=0))
 
     run(test, opener)
+
+
+# --- the admin page -------------------------------------------------------------------------------
+
+
+def test_chunks_received_counts_each_uploads_distinct_chunks_at_once(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1")
+        await meta.create_or_get(upload("u1", client_id="c1"))
+        await meta.create_or_get(upload("u2", client_id="c2"))
+        for index in (0, 2, 2):  # a re-sent chunk counts once
+            await meta.start_chunk("u1", index, "h", "i1", 60)
+            await meta.end_chunk("u1", index, "h")
+        assert await meta.chunks_received(["u1", "u2", "nowhere"]) == {"u1": 2, "u2": 0}
+        assert await meta.chunks_received([]) == {}
+
+    run(test, opener)
+
+
+def test_set_expiry_changes_only_a_complete_upload_not_yet_past_it(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        now = clock.now()
+        for uid in ("u1", "u2", "u3"):
+            await made(meta, clock, uid)
+        await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        await meta.move("u1", State.ASSEMBLING, State.COMPLETE, expires_at=now + 100)
+        await meta.move("u2", State.RECEIVING, State.ASSEMBLING)
+        await meta.move("u2", State.ASSEMBLING, State.COMPLETE, expires_at=now + 10)
+        before = await meta.get("u1")
+        assert before is not None
+        assert await meta.set_expiry("u1", now + 5000, now)
+        assert (await meta.get("u1")) == replace(before, expires_at=now + 5000), "nothing else"
+        assert await meta.set_expiry("u1", None, now)
+        found = await meta.get("u1")
+        assert found is not None and found.expires_at is None, "kept for ever"
+        assert await meta.set_expiry("u1", now + 60, now), "and back from for ever"
+        assert not await meta.set_expiry("u2", now + 5000, now + 10), "due for removal: kept so"
+        assert not await meta.set_expiry("u3", now + 5000, now), "not finished"
+        assert not await meta.set_expiry("nowhere", now + 5000, now)
+        gone = await meta.get("u2")
+        assert gone is not None and gone.expires_at == now + 10
+
+    run(test, opener)
+
+
+def test_forget_abandoned_deletes_only_abandoned_records(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        await beating(meta, "i1")
+        for uid in ("u1", "u2", "u3"):
+            await made(meta, clock, uid)
+        await meta.start_chunk("u1", 0, "h", "i1", 60)
+        await meta.end_chunk("u1", 0, "h")
+        cutoff = clock.now() + 1
+        assert await meta.abandon("u1", State.RECEIVING, cutoff, clock.now(), 4)
+        await meta.move("u2", State.RECEIVING, State.FAILED, error="x")
+        assert await meta.abandon("u2", State.FAILED, cutoff, clock.now(), 0)
+        await made(meta, clock, "u4")
+        await meta.move("u4", State.RECEIVING, State.FAILED, error="x")
+        await meta.hold_content("u4", X)  # a hold not let go yet (a clean-up cut short)
+        assert await meta.abandon("u4", State.FAILED, clock.now() + 1, clock.now(), 0)
+        assert await meta.forget_abandoned() == 2
+        assert await meta.get("u1") is None and await meta.get("u2") is None
+        assert await meta.received("u1") == [], "with their chunks"
+        assert await meta.get("u3") is not None
+        assert await meta.get("u4") is not None, "its hold is the clean-up's to let go"
+        await meta.release_content("u4")
+        assert await meta.forget_abandoned() == 1
+
+    run(test, opener)
+
+
+def test_summary_counts_states_bytes_contents_and_uploads_per_day(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        day = 86400
+        clock.time = 20_000 * day + 3600.0  # 01:00 UTC on day 20,000
+        await made(meta, clock, "old", layout=Layout(7, 4, 2))  # before `since`
+        clock.advance(day)
+        for uid, size in (("a", 10), ("b", 20), ("c", 40)):
+            await made(meta, clock, uid, layout=Layout(size, 4, Layout.expected_count(size, 4)))
+        clock.advance(2 * day)
+        await made(meta, clock, "d", layout=Layout(80, 4, 20))
+        await made(meta, clock, "e", layout=None)  # no size yet
+        for uid in ("old", "a", "b", "d"):
+            await meta.move(uid, State.RECEIVING, State.ASSEMBLING)
+            await meta.move(uid, State.ASSEMBLING, State.COMPLETE)
+        await meta.move("b", State.COMPLETE, State.EXPIRED, removed_at=clock.now(), freed_bytes=20)
+        same = Content("cd" * 32, 80)  # "d" and "old" stand for two uploads of the same bytes
+        for uid in ("d", "old"):
+            await meta.hold_content(uid, same)
+        await meta.content_placed(same.sha256)
+        await meta.hold_content("a", Content("ef" * 32, 10))  # being placed: not counted yet
+        summary = await meta.summary(since=20_001 * day)
+        assert summary.states == {State.COMPLETE: 3, State.EXPIRED: 1, State.RECEIVING: 2}
+        assert summary.stored_bytes == 7 + 10 + 80
+        assert summary.content_bytes == 80, "contents in place, each once"
+        assert [(d.start, d.uploads, d.bytes) for d in summary.days] == [
+            (20_001 * day, 3, 10 + 20),  # c (40) has not finished: it counts, its bytes do not
+            (20_003 * day, 2, 80),
+        ]
+        empty = await meta.summary(since=clock.now() + day)
+        assert empty.days == [] and empty.stored_bytes == 97
+
+    run(test, opener)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pyfiledrop.web.access import FAILURES, SESSION_SECONDS, UploadAccess
+from pyfiledrop.web.access import FAILURES, SESSION_SECONDS, PasswordAccess
 from tests.conftest import Server, serve_once
 from tests.tus.helpers import TUS
 
@@ -133,12 +133,12 @@ def test_a_session_is_good_on_every_process_with_the_password(make_server) -> No
 
 def test_a_session_ends_after_its_time_and_cannot_be_forged() -> None:
     now = [1_000_000.0]
-    access = UploadAccess(PASSWORD, clock=lambda: now[0])
+    access = PasswordAccess(PASSWORD, clock=lambda: now[0])
     session = access.new_session()
     assert access.session_ok(session)
     expires, nonce, mac = session.split(".")
     assert not access.session_ok(f"{int(expires) + 3600}.{nonce}.{mac}")  # a longer life
-    assert not UploadAccess("another one").session_ok(session)
+    assert not PasswordAccess("another one").session_ok(session)
     now[0] += SESSION_SECONDS + 1
     assert not access.session_ok(session)
 

@@ -90,6 +90,26 @@ class Page:
     next: Position | None
 
 
+@dataclass(frozen=True)
+class Day:
+    """Uploads made on one day (UTC), for `MetaStore.summary`."""
+
+    start: float  # the day's first second, 00:00 UTC, on the core's clock
+    uploads: int  # uploads created that day, in any state
+    bytes: int  # the sizes of those of them that finished (complete or expired since)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Everything stored, in a few numbers (the admin page's summary)."""
+
+    states: dict[State, int]  # uploads per recorded state; states without any are left out
+    stored_bytes: int  # the sizes of complete uploads, each counted as if stored alone
+    content_bytes: int  # the sizes of the contents in place: each stored once, however many
+    # uploads point to it; stored_bytes - content_bytes is what storing them once saves
+    days: list[Day]  # the days from `since` on that saw at least one upload, oldest first
+
+
 class MetaStore(Protocol):
     """Durable record of every upload, of the chunks it has received, and of who works on it."""
 
@@ -272,6 +292,28 @@ class MetaStore(Protocol):
         matching uploads, however deep it is: under 200 ms with 100,000 uploads whatever the
         filters and order (bench/list_bench.py). Raise ValueError when `limit` is below 1.
         """
+
+    async def chunks_received(self, upload_ids: list[str]) -> dict[str, int]:
+        """How many distinct chunks each of these uploads has received (the count `end_chunk`
+        returns), in one question however many ids; ids of uploads that do not exist are left
+        out."""
+
+    async def set_expiry(self, upload_id: str, expires_at: float | None, now: float) -> bool:
+        """Compare-and-set for the admin: give a complete upload a new `expires_at` (None: kept
+        for ever), only while it is complete and not past its expiry at `now`; a file due for
+        removal is never brought back under a clean-up removing it. `updated_at` stays: the
+        file did not change. False, changing nothing, otherwise."""
+
+    async def forget_abandoned(self) -> int:
+        """Delete the records of every abandoned upload (their bytes were freed when they were
+        abandoned), with their chunks; how many. One that still points to a content is kept:
+        its hold is the clean-up's to let go, and forgetting it would keep the content for
+        ever."""
+
+    async def summary(self, since: float) -> Summary:
+        """Uploads per state, the bytes of complete uploads and of the contents in place, and
+        uploads made per day (UTC) from `since` on: each a pass over the uploads at most, under
+        200 ms with 100,000 of them (bench/admin_bench.py)."""
 
 
 class StorageUnavailable(OSError):

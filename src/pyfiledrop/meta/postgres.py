@@ -48,12 +48,13 @@ from psycopg.rows import TupleRow
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta import OpenError
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
+from pyfiledrop.meta.summary import BY_STATE, CONTENTS, FORGET_ABANDONED, by_day, summary_of
 
 T = TypeVar("T")
 Connection: TypeAlias = psycopg.AsyncConnection[TupleRow]
@@ -581,3 +582,37 @@ class PostgresMetaStore:
             name_key='filename COLLATE "C"',
         )
         return page_of(await self._rows(sql, values), listing.limit, to_upload)
+
+    # --- the admin page ---------------------------------------------------------------------------
+
+    async def chunks_received(self, upload_ids: list[str]) -> dict[str, int]:
+        if not upload_ids:
+            return {}
+        rows = await self._rows(
+            "SELECT id, received FROM uploads WHERE id = ANY(%s)", (upload_ids,)
+        )
+        return {uid: int(received) for uid, received in rows}
+
+    async def set_expiry(self, upload_id: str, expires_at: float | None, now: float) -> bool:
+        return await self._changed(
+            "UPDATE uploads SET expires_at = %s WHERE id = %s AND state = 'complete' "
+            "AND (expires_at IS NULL OR expires_at > %s)",
+            (expires_at, upload_id, now),
+        )
+
+    async def forget_abandoned(self) -> int:
+        async def step(db: Connection) -> int:
+            return (await db.execute(FORGET_ABANDONED)).rowcount
+
+        return await self._run(step)
+
+    async def summary(self, since: float) -> Summary:
+        async def step(db: Connection) -> Summary:
+            states = await (await db.execute(BY_STATE)).fetchall()
+            stored = sum(size for state, _, size in states if state == State.COMPLETE.value)
+            contents = await (await db.execute(CONTENTS)).fetchone()
+            day = "floor(created_at / 86400)::bigint"
+            days = await (await db.execute(by_day(day, "%s"), (since,))).fetchall()
+            return summary_of(states, stored, contents[0] if contents else 0, days)
+
+        return await self._run(step)

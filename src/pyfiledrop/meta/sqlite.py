@@ -35,11 +35,19 @@ from typing import Any, TypeVar
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
+from pyfiledrop.meta.summary import (
+    CONTENTS,
+    COUNTS,
+    FORGET_ABANDONED,
+    STORED,
+    by_day,
+    summary_of,
+)
 
 T = TypeVar("T")
 BUSY_TIMEOUT = 30.0  # seconds a write waits for another process's transaction
@@ -589,3 +597,33 @@ class SQLiteMetaStore:
         sql, values = listing_sql(listing, COLUMNS, lambda name: f":{name}")
         rows = await self._read(lambda db: db.execute(sql, values).fetchall())
         return page_of(rows, listing.limit, to_upload)
+
+    # --- the admin page ---------------------------------------------------------------------------
+
+    async def chunks_received(self, upload_ids: list[str]) -> dict[str, int]:
+        def select(db: sqlite3.Connection) -> dict[str, int]:
+            marks = ", ".join("?" * len(upload_ids))
+            rows = db.execute(f"SELECT id, received FROM uploads WHERE id IN ({marks})", upload_ids)
+            return {uid: int(received) for uid, received in rows}
+
+        return await self._read(select) if upload_ids else {}
+
+    async def set_expiry(self, upload_id: str, expires_at: float | None, now: float) -> bool:
+        return await self._changed(
+            "UPDATE uploads SET expires_at = ? WHERE id = ? AND state = 'complete' "
+            "AND (expires_at IS NULL OR expires_at > ?)",
+            (expires_at, upload_id, now),
+        )
+
+    async def forget_abandoned(self) -> int:
+        return await self._write(lambda db: db.execute(FORGET_ABANDONED).rowcount)
+
+    async def summary(self, since: float) -> Summary:
+        def select(db: sqlite3.Connection) -> Summary:
+            counts = db.execute(COUNTS).fetchall()
+            stored = db.execute(STORED).fetchone()[0]
+            contents = db.execute(CONTENTS).fetchone()[0]
+            days = db.execute(by_day("CAST(created_at / 86400 AS INTEGER)", "?"), (since,))
+            return summary_of(counts, stored, contents, days.fetchall())
+
+        return await self._read(select)

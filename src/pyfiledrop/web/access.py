@@ -1,10 +1,13 @@
-"""Who may upload: anyone (no password set, as the seed), or whoever knows `--upload-password`.
+"""Passwords with their own sessions: who may upload (`--upload-password`; anyone when none is
+set, as the seed) and who may use the admin page (`--admin-password`; nobody when none is set).
 
-A client proves it either with HTTP Basic credentials on every request (the command-line client,
-curl, tus clients; the user name is ignored) or with the session cookie that signing in on the
-page sets. A session is `expiry.nonce.mac`, the MAC keyed by a key derived from the password: every
-process that knows the password checks it alone, with nothing shared but the password, and
-changing the password ends every session.
+Each password is a `Realm`: its session cookie, the path that cookie is sent to, its sign-in
+form and its key. A client proves it knows the password either with HTTP Basic credentials on
+every request (the command-line client, curl, tus clients, scripts; the user name is ignored) or
+with the session cookie that signing in on a page sets. A session is `expiry.nonce.mac`, the MAC
+keyed by a key derived from the password and the realm: every process that knows the password
+checks it alone, with nothing shared but the password; changing the password ends every session;
+and a session of one realm never opens another, even when both have the same password.
 
 Wrong passwords are limited per client address (what `links.ClientFacing` found, so behind a
 trusted proxy the browser's address, not the proxy's): after `FAILURES` in `WINDOW` seconds, 429
@@ -26,18 +29,19 @@ import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyfiledrop import errors
+from pyfiledrop.logs import note_refusal
 from pyfiledrop.web.page import render_sign_in
 
-SESSION_COOKIE = "pyfiledrop_session"
 SESSION_SECONDS = 7 * 24 * 3600
 FAILURES = 10  # wrong passwords an address may send ...
 WINDOW = 60.0  # ... in this many seconds
@@ -77,41 +81,68 @@ class Failures:
         return times
 
 
-class UploadAccess:
-    """The upload password, checked as Basic credentials or as a session it signed."""
+@dataclass(frozen=True)
+class Realm:
+    """What a password guards, and how its sessions look: a cookie of its own, sent only under
+    `path` (below the app's sub-path), with a key derived with its own `salt`."""
 
-    def __init__(self, password: str | None, clock: Callable[[], float] = time.time) -> None:
+    cookie: str
+    path: str  # "" for the whole app, "/admin" for the admin page and its API
+    same_site: str  # "Lax" lets a link from elsewhere open the page; "Strict" does not
+    salt: bytes
+    name: str  # HTTP Basic's realm
+    needed: str  # the text (a key of static/text.js) the sign-in page opens with
+    asks: str  # what a request without the password is told
+
+
+UPLOADS = Realm(
+    "pyfiledrop_session", "", "Lax", b"pyfiledrop sessions", "pyfiledrop uploads", "signInNeeded",
+    "Uploads need the password: sign in on the page, or send it as HTTP Basic credentials (any "
+    "user name).",
+)  # fmt: skip
+ADMIN = Realm(
+    "pyfiledrop_admin", "/admin", "Strict", b"pyfiledrop admin sessions", "pyfiledrop admin",
+    "adminSignInNeeded",
+    "The admin page needs the admin password: sign in on /admin, or send it as HTTP Basic "
+    "credentials (any user name).",
+)  # fmt: skip
+
+
+class PasswordAccess:
+    """One password of a realm, checked as Basic credentials or as a session it signed."""
+
+    def __init__(
+        self, password: str | None, realm: Realm = UPLOADS, clock: Callable[[], float] = time.time
+    ) -> None:
         self.required = bool(password)
+        self.realm = realm
         self.clock = clock
         secret = (password or "").encode()
         self._digest = hashlib.sha256(secret).digest()
         # Slow on purpose (about 50 ms, once at start): a stolen session does not make guessing
         # the password cheap.
-        self._key = hashlib.scrypt(secret, salt=b"pyfiledrop sessions", n=2**14, r=8, p=1)
+        self._key = hashlib.scrypt(secret, salt=realm.salt, n=2**14, r=8, p=1) if secret else b""
         self.failures = Failures()
 
     def check(self, scope: Scope) -> errors.UploadError | None:
-        """Why this request may not upload, or None: no password is set, or it carries a valid
+        """Why this request may not pass, or None: no password is set, or it carries a valid
         session or the password as Basic credentials. A wrong password counts against its
         client's address."""
         if not self.required:
             return None
-        session = Request(scope).cookies.get(SESSION_COOKIE)
+        session = Request(scope).cookies.get(self.realm.cookie)
         if session and self.session_ok(session):
             return None
         given = basic_password(Headers(scope=scope))
         if given is None:
-            return errors.UNAUTHORIZED(
-                "Uploads need the password: sign in on the page, or send it as HTTP Basic "
-                "credentials (any user name)."
-            )
+            return errors.UNAUTHORIZED(self.realm.asks)
         address = client_address(scope)
         if self.failures.retry_after(address):
             return errors.TOO_MANY_TRIES("Too many wrong passwords; try again later.")
         if self.password_ok(given):
             return None
         self.failures.add(address)
-        return errors.UNAUTHORIZED("Wrong password.")
+        return errors.WRONG_PASSWORD("Wrong password.")
 
     def password_ok(self, given: str) -> bool:
         return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._digest)
@@ -126,6 +157,33 @@ class UploadAccess:
         if not expires.isdigit() or not hmac.compare_digest(mac, self._mac(body)):
             return False
         return int(expires) > self.clock()
+
+    def session_cookie(self, request: Request, value: str, max_age: int) -> str:
+        """The session cookie: HttpOnly, the realm's SameSite, Secure when the client came over
+        HTTPS, for the realm's path under the app's sub-path."""
+        path = request.scope.get("root_path", "") + (self.realm.path or "/")
+        cookie = (
+            f"{self.realm.cookie}={value}; Path={path}; Max-Age={max_age}; HttpOnly; "
+            f"SameSite={self.realm.same_site}"
+        )
+        return cookie + ("; Secure" if request.url.scheme == "https" else "")
+
+    def refused(
+        self, request: Request, refusal: errors.UploadError, headers: dict[str, str]
+    ) -> Response:
+        """The realm's page for a request that may not see it: why, as JSON, to a program; the
+        sign-in page to a browser (401 or 429 when a password was wrong, else 200)."""
+        if "text/html" not in request.headers.get("accept", ""):
+            note_refusal(refusal)
+            return JSONResponse({"error": refusal.message, "code": refusal.code}, refusal.status)
+        shown = {"wrong_password": "wrongPassword", "too_many_tries": "tooManyTries"}
+        why = shown.get(refusal.code)
+        html = self.sign_in_page(request, why)
+        return HTMLResponse(html, refusal.status if why else 200, headers)
+
+    def sign_in_page(self, request: Request, why: str | None) -> str:
+        root = request.scope.get("root_path", "")
+        return render_sign_in(root, why, self.realm.path.lstrip("/"), self.realm.needed)
 
     def _mac(self, body: str) -> str:
         digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
@@ -149,19 +207,11 @@ def client_address(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def session_cookie(request: Request, value: str, max_age: int) -> str:
-    """The session cookie: HttpOnly, SameSite=Lax, Secure when the client came over HTTPS, for
-    the app's own sub-path."""
-    path = request.scope.get("root_path", "") + "/"
-    cookie = f"{SESSION_COOKIE}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax"
-    return cookie + ("; Secure" if request.url.scheme == "https" else "")
-
-
 class UploadGuard:
     """ASGI middleware: the upload routes (Dropzone's and tus') need the password, when one is
     set; 401 without it, 429 after too many wrong ones."""
 
-    def __init__(self, app: ASGIApp, access: UploadAccess, render: Renderer) -> None:
+    def __init__(self, app: ASGIApp, access: PasswordAccess, render: Renderer) -> None:
         self.app = app
         self.access = access
         self.render = render
@@ -181,7 +231,7 @@ class UploadGuard:
             return
         response = self.render(route, refusal)
         if refusal.status == 401:
-            response.headers["WWW-Authenticate"] = 'Basic realm="pyfiledrop uploads"'
+            response.headers["WWW-Authenticate"] = f'Basic realm="{self.access.realm.name}"'
         elif refusal.status == 429:
             response.headers["Retry-After"] = str(
                 self.access.failures.retry_after(client_address(scope))
@@ -189,34 +239,35 @@ class UploadGuard:
         await response(scope, receive, send)
 
 
-def routes(access: UploadAccess, page_headers: dict[str, str]) -> list[Route]:
-    """POST /sign-in (the page's form: 303 back to the page with a session, or the form again
-    with why not) and POST /sign-out."""
+def routes(access: PasswordAccess, page_headers: dict[str, str]) -> list[Route]:
+    """POST <realm's path>/sign-in (a page's form: 303 back to the page with a session, or the
+    form again with why not) and POST <realm's path>/sign-out."""
+    home = f"../{access.realm.path.strip('/')}" if access.realm.path else "./"
 
     async def sign_in(request: Request) -> Response:
         body = await request.body()  # the form: a password, urlencoded
         given = parse_qs(body[:_FORM_LIMIT].decode("utf-8", "replace")).get("password", [""])[0]
         address = client_address(request.scope)
         if access.failures.retry_after(address):
-            refused = render_sign_in(request.scope.get("root_path", ""), "tooManyTries")
+            refused = access.sign_in_page(request, "tooManyTries")
             retry = str(access.failures.retry_after(address))
             return HTMLResponse(refused, 429, headers={**page_headers, "Retry-After": retry})
         if not access.password_ok(given):
             access.failures.add(address)
-            refused = render_sign_in(request.scope.get("root_path", ""), "wrongPassword")
+            refused = access.sign_in_page(request, "wrongPassword")
             return HTMLResponse(refused, 401, headers=page_headers)
-        response = RedirectResponse("./", status_code=303)
-        response.headers["Set-Cookie"] = session_cookie(
+        response = RedirectResponse(home, status_code=303)
+        response.headers["Set-Cookie"] = access.session_cookie(
             request, access.new_session(), SESSION_SECONDS
         )
         return response
 
     async def sign_out(request: Request) -> Response:
-        response = RedirectResponse("./", status_code=303)
-        response.headers["Set-Cookie"] = session_cookie(request, "", 0)
+        response = RedirectResponse(home, status_code=303)
+        response.headers["Set-Cookie"] = access.session_cookie(request, "", 0)
         return response
 
     return [
-        Route("/sign-in", sign_in, methods=["POST"]),
-        Route("/sign-out", sign_out, methods=["POST"]),
+        Route(f"{access.realm.path}/sign-in", sign_in, methods=["POST"]),
+        Route(f"{access.realm.path}/sign-out", sign_out, methods=["POST"]),
     ]

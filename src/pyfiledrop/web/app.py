@@ -41,8 +41,8 @@ from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.logs import fields, note_refusal
-from pyfiledrop.web import mine, observe
-from pyfiledrop.web.access import UploadAccess, UploadGuard
+from pyfiledrop.web import admin, mine, observe
+from pyfiledrop.web.access import ADMIN, PasswordAccess, UploadGuard
 from pyfiledrop.web.access import routes as access_routes
 from pyfiledrop.web.conditional import not_modified
 from pyfiledrop.web.embedding import Embedding
@@ -52,7 +52,7 @@ from pyfiledrop.web.hooks import Hooks
 from pyfiledrop.web.links import ClientFacing, base_url
 from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.owners import OwnerCookie, owner_of
-from pyfiledrop.web.page import page_headers, render_page, render_sign_in
+from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.ranges import streamed
 from pyfiledrop.web.requestlog import note_client
 
@@ -79,7 +79,7 @@ def build_app(
     settings: Settings,
     service: UploadService,
     metrics: Metrics,
-    access: UploadAccess,
+    access: PasswordAccess,
     hooks: Hooks,
 ) -> Starlette:
     timeout = settings.timeout_ms / 1000
@@ -221,16 +221,11 @@ def build_app(
     )
 
     async def page(request: Request) -> Response:
-        root_path = request.scope.get("root_path", "")
         refusal = access.check(request.scope)
-        if refusal is not None and "text/html" not in request.headers.get("accept", ""):
-            return error_response(refusal)  # a program, not a browser: why, as JSON
-        if refusal is not None:  # the sign-in page, saying why if a password was wrong
-            why = {"Wrong password.": "wrongPassword", "too_many_tries": "tooManyTries"}
-            shown = why.get(refusal.message) or why.get(refusal.code)
-            html = render_sign_in(root_path, shown)
-            return HTMLResponse(html, refusal.status if shown else 200, page_headers(settings))
+        if refusal is not None:  # the sign-in page, or why as JSON to a program
+            return access.refused(request, refusal, page_headers(settings))
         owner_of(request)  # the page's first load gives the browser its cookie
+        root_path = request.scope.get("root_path", "")
         return HTMLResponse(render_page(settings, root_path), headers=page_headers(settings))
 
     async def favicon(request: Request) -> Response:
@@ -265,6 +260,9 @@ def build_app(
             *observe.routes(service, metrics),
             *mine.routes(service, describe),
             *access_routes(access, page_headers(settings)),
+            *admin.routes(
+                settings, service, PasswordAccess(settings.admin_password, ADMIN), download_url
+            ),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={errors.UploadError: on_error},
@@ -290,7 +288,7 @@ def content_disposition(filename: str) -> str:
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     metrics = Metrics(service)
     UploadLog(service.events)
-    access = UploadAccess(settings.upload_password)
+    access = PasswordAccess(settings.upload_password)
     built = build_app(settings, service, metrics, access, hooks_for(settings, service))
     app: ASGIApp = UploadGuard(OwnerCookie(built), access, render_error)
     if settings.cors_origins:

@@ -38,13 +38,15 @@ def cursor(position: Position | None) -> str | None:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def position(value: str) -> Position:
-    """The position a cursor names; UploadError (400) for anything this server did not make."""
+def position(value: str, text: bool = False) -> Position:
+    """The position a cursor names; UploadError (400) for anything this server did not make.
+    Its key is a number (a time or a size), or with `text` a name."""
     try:
         key, upload_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise errors.BAD_REQUEST("`after` is not a cursor this server gave out.") from None
-    if not isinstance(key, int | float) or isinstance(key, bool) or not isinstance(upload_id, str):
+    number = isinstance(key, int | float) and not isinstance(key, bool)
+    if not (isinstance(key, str) if text else number) or not isinstance(upload_id, str):
         raise errors.BAD_REQUEST("`after` is not a cursor this server gave out.")
     return Position(key, upload_id)
 

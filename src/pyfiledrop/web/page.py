@@ -65,11 +65,16 @@ def render_page(settings: Settings, root_path: str) -> str:
     )
 
 
-def render_sign_in(root_path: str, refusal: str | None) -> str:
-    """The page asking for the upload password; `refusal` names the text of why the last try
-    failed (a key of static/text.js), if one did."""
+def render_sign_in(
+    root_path: str, refusal: str | None, under: str = "", needed: str = "signInNeeded"
+) -> str:
+    """The page asking for a password; `refusal` names the text of why the last try failed (a
+    key of static/text.js), if one did. The form posts to `under`/sign-in (relative to the
+    app's sub-path); `needed` is the text saying which password it is."""
     return Template(SIGN_IN.read_text()).substitute(
         base=html.escape(root_path + "/"),
+        action=html.escape(f"{under}/sign-in" if under else "sign-in"),
+        needed=html.escape(needed),
         refusal=refusal or "",
         refusal_hidden="" if refusal else "hidden",
     )
