@@ -296,6 +296,14 @@ def main() -> None:
     "X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix are believed.",
 )
 @click.option(
+    "--max-open-uploads",
+    type=click.IntRange(min=0),
+    default=Settings.max_open_uploads,
+    show_default=True,
+    envvar=_env("MAX_OPEN_UPLOADS"),
+    help="Unfinished uploads one browser or client may have at once (429 above it); 0: no cap.",
+)
+@click.option(
     "--upload-password",
     default=None,
     envvar=_env("UPLOAD_PASSWORD"),
@@ -467,6 +475,7 @@ def serve(**options: Any) -> None:
         public_url=options["public_url"],
         forwarded_allow_ips=options["forwarded_allow_ips"],
         root_path=options["root_path"].rstrip("/"),
+        max_open_uploads=options["max_open_uploads"],
         upload_password=_secret(
             "--upload-password", options["upload_password"], options["upload_password_file"]
         ),

@@ -38,6 +38,7 @@ def build_service(settings: Settings, clock: Clock = SYSTEM) -> UploadService:
         max_size=settings.max_size,
         max_chunk_size=settings.max_chunk_size,
         chunk_timeout=settings.timeout_ms / 1000,
+        max_open_uploads=settings.max_open_uploads,
     )
     if settings.s3:
         s3 = _s3_storage(settings)

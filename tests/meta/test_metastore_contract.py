@@ -545,6 +545,18 @@ def test_a_content_being_removed_is_not_held_until_forgotten(opener: Opener) -> 
     run(test, opener)
 
 
+def test_open_uploads_counts_an_owners_receiving_uploads(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        for uid, owner in (("u1", "alice"), ("u2", "alice"), ("u3", "alice"), ("u4", "bob")):
+            await meta.create_or_get(upload(uid, client_id=uid, owner=owner))
+        await meta.move("u3", State.RECEIVING, State.ASSEMBLING)
+        assert await meta.open_uploads("alice") == 2
+        assert await meta.open_uploads("bob") == 1
+        assert await meta.open_uploads("carol") == 0
+
+    run(test, opener)
+
+
 def test_content_refs_counts_the_uploads_pointing_to_it(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         assert await meta.content_refs(X.sha256) == 0, "unknown content"

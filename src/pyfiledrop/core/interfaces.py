@@ -268,6 +268,9 @@ class MetaStore(Protocol):
     async def removals(self) -> list[Content]:
         """Every content marked removing (a removal under way, or cut short)."""
 
+    async def open_uploads(self, owner: str) -> int:
+        """How many uploads of `owner` are receiving now."""
+
     async def content_refs(self, sha256: str) -> int:
         """How many uploads point to the content now (0 for a content it does not know)."""
 

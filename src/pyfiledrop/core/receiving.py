@@ -26,6 +26,7 @@ class Limits:
     max_size: int
     max_chunk_size: int
     chunk_timeout: float = 120.0  # seconds one chunk request may take
+    max_open_uploads: int = 0  # unfinished uploads one owner may have at once; 0: no cap
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ this process's memory.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import secrets
 from collections import OrderedDict
@@ -71,6 +72,7 @@ UNKNOWN = "You have no finished upload with this SHA-256 and size: send the file
 STREAM_LEASE = 3600.0  # seconds; the claim goes with its request, or with its dead process
 _READ_BLOCK = 1 << 20
 _POLL = 0.5  # seconds between looks at the store while waiting for another process
+FREE_RESERVE = 64 << 20  # bytes a new upload's declared size must leave free on local disk
 MISSING = (
     "This file's content is missing from the server's storage (it was removed outside "
     "pyfiledrop); it cannot be downloaded. Upload it again."
@@ -278,6 +280,7 @@ class UploadService:
     async def _create(self, fresh: Upload) -> Upload:
         """Record a new upload, then make its partial object (so an object never lacks a record);
         if its client id is taken, the upload that has it. A vetter may refuse it first."""
+        await self._admit(fresh)
         await self.events.vet(fresh)
         stored = await self.meta.create_or_get(fresh)
         if stored.id == fresh.id:
@@ -288,6 +291,29 @@ class UploadService:
                 raise storage_error(exc) from exc
             self.events.emit(Event.CREATED, stored)
         return stored
+
+    async def _admit(self, fresh: Upload) -> None:
+        """Refuse a new upload, before anything is stored, when its owner already has the most
+        unfinished uploads allowed (429), or when it declares more bytes than the disk has free
+        (507): a client cannot open uploads, or promise bytes, without bound."""
+        cap = self.limits.max_open_uploads
+        if cap and await self.meta.open_uploads(fresh.owner) >= cap:
+            raise errors.TOO_MANY_OPEN(
+                f"This client already has {cap} unfinished uploads, the most this server allows "
+                "at once; finish or cancel some first."
+            )
+        free = self.free_bytes()
+        if fresh.size is not None and free is not None and fresh.size > free - FREE_RESERVE:
+            raise errors.STORAGE_FULL(
+                f"The file is {fresh.size} bytes; the server has only {max(free, 0)} bytes free."
+            )
+
+    def free_bytes(self) -> int | None:
+        """Free space for uploads on local disk; None where the store does not say (S3)."""
+        if self.local_files is None:
+            return None
+        stat = os.statvfs(self.local_files.path_of("."))
+        return stat.f_bavail * stat.f_frsize
 
     # --- chunks ---------------------------------------------------------------------------------
 

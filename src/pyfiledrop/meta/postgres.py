@@ -543,6 +543,10 @@ class PostgresMetaStore:
         rows = await self._rows("SELECT sha256, size FROM contents WHERE state = 'removing'", ())
         return [Content(sha256, size) for sha256, size in rows]
 
+    async def open_uploads(self, owner: str) -> int:
+        sql = "SELECT count(*) FROM uploads WHERE state = 'receiving' AND owner = %s"
+        return int((await self._rows(sql, (owner,)))[0][0])
+
     async def content_refs(self, sha256: str) -> int:
         rows = await self._rows("SELECT refs FROM contents WHERE sha256 = %s", (sha256,))
         return int(rows[0][0]) if rows else 0

@@ -561,6 +561,13 @@ class SQLiteMetaStore:
 
         return await self._read(select)
 
+    async def open_uploads(self, owner: str) -> int:
+        def count(db: sqlite3.Connection) -> int:
+            sql = "SELECT count(*) FROM uploads WHERE state = 'receiving' AND owner = ?"
+            return int(db.execute(sql, (owner,)).fetchone()[0])
+
+        return await self._read(count)
+
     async def content_refs(self, sha256: str) -> int:
         def select(db: sqlite3.Connection) -> int:
             row = db.execute("SELECT refs FROM contents WHERE sha256 = ?", (sha256,)).fetchone()

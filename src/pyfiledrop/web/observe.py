@@ -7,7 +7,6 @@ and Prometheus sums them.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from typing import Any
@@ -22,9 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyfiledrop import errors
 from pyfiledrop.core.events import Event
 from pyfiledrop.core.model import State, Upload
-from pyfiledrop.core.service import UploadService
+from pyfiledrop.core.service import FREE_RESERVE, UploadService
 
-FREE_FLOOR = 64 << 20  # bytes: below this much free space the server says it is unhealthy
+FREE_FLOOR = FREE_RESERVE  # bytes: below this much free space the server is unhealthy
 _BODY_ROUTES = (("POST", "/upload"), ("POST", "/files/"), ("PATCH", "/files/"))
 
 
@@ -100,18 +99,10 @@ class Metrics:
 
     async def scrape(self, request: Request) -> Response:
         self.in_progress.set(len(await self.service.meta.in_state(State.RECEIVING)))
-        free = free_bytes(self.service)
+        free = self.service.free_bytes()
         if free is not None:
             self.free.set(free)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def free_bytes(service: UploadService) -> int | None:
-    """Free space for finished files on local disk; None where the store does not say (S3)."""
-    if service.local_files is None:
-        return None
-    stat = os.statvfs(service.local_files.path_of("."))
-    return stat.f_bavail * stat.f_frsize
 
 
 async def health(service: UploadService) -> tuple[bool, dict[str, Any]]:
@@ -130,7 +121,7 @@ async def health(service: UploadService) -> tuple[bool, dict[str, Any]]:
         found["storage"] = "ok"
     except OSError as exc:
         found["storage"] = f"the storage cannot be written: {exc.strerror or exc}"
-    free = free_bytes(service)
+    free = service.free_bytes()
     if free is not None:
         found["free_bytes"] = free
         if free < FREE_FLOOR and found["storage"] == "ok":
