@@ -22,6 +22,7 @@ def test_the_page_allows_no_foreign_or_inline_code_and_no_framing(server: Server
         "connect-src 'self'; form-action 'self'; base-uri 'self'; frame-ancestors 'none'"
     )
     assert reply.headers["x-frame-options"] == "DENY"
+    assert "server" not in reply.headers, "what runs the server is nobody's business"
 
 
 def test_with_a_cdn_the_policy_allows_its_origin_for_scripts_and_styles(make_server) -> None:  # type: ignore[no-untyped-def]

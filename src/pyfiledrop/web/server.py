@@ -392,6 +392,7 @@ def serve(
             timeout_graceful_shutdown=shutdown_timeout,
             log_config=None,  # logs.configure has set the handlers, format and levels
             access_log=False,  # web/requestlog.py logs requests, without download tokens
+            server_header=False,  # no "server: uvicorn": what runs here is nobody's business
         )
 
     if workers == 1:
