@@ -203,3 +203,11 @@ def test_delete_removes_an_unfinished_upload_for_its_creator_only(server: Server
         assert owner.get(f"/upload/{f.uuid}").status_code == 404
         assert list(server.chunks.glob("*.part")) == []
         assert owner.delete(f"/upload/{f.uuid}").status_code == 404
+
+        late = f.send(owner, 1)  # sent before the cancel, arriving after it
+        assert late.status_code == 410, late.text
+        assert "cancelled" in late.json()["error"]
+        assert owner.get(f"/upload/{f.uuid}").status_code == 404, "not started again"
+        assert list(server.chunks.glob("*.part")) == []
+        listed = owner.get("/uploads").json()["uploads"]
+        assert listed == [], "a cancelled upload is not the uploader's any more"

@@ -235,7 +235,9 @@ def test_rm_removes_records_and_bytes_and_names_unknown_ids(deployment: Deployme
 
         assert httpx.get(link).status_code == 404
         assert list(table(deployment.cli("ls"))) == [kept_id]
-        assert deployment.sql("SELECT count(*) FROM chunks WHERE upload_id = ?", half_id) == [(0,)]
+        states = dict(deployment.sql("SELECT id, state FROM uploads WHERE id <> ?", kept_id))
+        assert states == {gone_id: "deleted", half_id: "deleted"}, "kept a while for late chunks"
+        assert set(table(deployment.cli("ls", "--state", "deleted"))) == {gone_id, half_id}
         after = deployment.stored()
         assert after == {e for e in before if key not in e and half_id not in e}, (
             "the file and the partial data are gone, nothing else"

@@ -740,7 +740,7 @@ def _service(settings: Settings) -> UploadService:
     multiple=True,
     type=click.Choice([state.value for state in State]),
     envvar=_env("STATE"),
-    help="Only uploads in this state (repeat for several).",
+    help="Only uploads in this state (repeat for several) [default: all but deleted].",
 )
 @click.option(
     "--older-than",
@@ -789,7 +789,8 @@ def ls(
     settings = manage.server_settings(storage, chunks, database)
     now = time.time()
     listing = Listing(
-        states=tuple(State(value) for value in state),
+        states=tuple(State(value) for value in state)
+        or tuple(s for s in State if s != State.DELETED),
         created_before=None if older_than is None else now - older_than,
         created_after=None if newer_than is None else now - newer_than,
         name_contains=name or None,

@@ -178,7 +178,7 @@ async def rm(service: UploadService, ids: tuple[str, ...]) -> int:
     try:
         for upload_id in dict.fromkeys(ids):  # each once, in the order given
             upload = await service.meta.get(upload_id)
-            if upload is None:
+            if upload is None or upload.state == State.DELETED:
                 click.echo(f"{printable(upload_id)}: no upload has this id", err=True)
                 failed += 1
                 continue

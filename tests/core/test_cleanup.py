@@ -217,6 +217,29 @@ def test_an_upload_left_idle_is_abandoned_and_its_partial_data_removed(rig: Rig)
     drive(rig, go)
 
 
+def test_a_deleted_upload_is_kept_for_late_chunks_then_forgotten(rig: Rig) -> None:
+    async def go() -> None:
+        svc = await rig.started()
+        half = await chunked(svc, [0, 2])
+        await svc.delete(half)
+        record = await svc.refresh(half)
+        assert record.state == State.DELETED and record.removed_at == rig.clock.now()
+        assert half.id not in await svc.storage.partials()
+        with pytest.raises(errors.UploadError) as gone:  # a chunk still on its way
+            await svc.receive_chunk(half, 1, CHUNK, pieces(DATA[CHUNK : 2 * CHUNK]))
+        assert gone.value.status == 410 and "cancelled" in gone.value.message
+        assert half.id not in await svc.storage.partials(), "nothing written for it"
+        await svc.delete(record)  # twice: nothing more happens
+        rig.clock.advance(DAY - 1)
+        await svc.cleanup.run_once()
+        assert (await svc.refresh(half)).state == State.DELETED
+        rig.clock.advance(2)
+        await svc.cleanup.run_once()
+        assert await svc.meta.get(half.id) is None, "forgotten after --incomplete-ttl"
+
+    drive(rig, go)
+
+
 def test_an_abandoned_tus_partial_cannot_be_concatenated(rig: Rig) -> None:
     async def go() -> None:
         svc = await rig.started()

@@ -303,7 +303,7 @@ def test_the_summary_counts_states_bytes_and_days(admin: Admin) -> None:
     admin.sql("DELETE FROM contents WHERE size = 4000")
     summary = admin.get("/summary").json()
     assert summary["states"] == {"receiving": 1, "assembling": 0, "complete": 3, "failed": 0,
-                                 "expired": 1, "abandoned": 0}  # fmt: skip
+                                 "expired": 1, "abandoned": 0, "deleted": 0}  # fmt: skip
     assert summary["stored_bytes"] == 1000 + 2000 + 2000
     assert summary["content_bytes"] == 3000 and summary["saved_bytes"] == 2000
     assert len(summary["days"]) == 30
@@ -326,7 +326,8 @@ def test_delete_removes_the_file_and_its_record(admin: Admin) -> None:
     assert reply.status_code == 200 and reply.json() == {"deleted": target["id"]}
     assert httpx.get(made["download_url"]).status_code == 404
     assert httpx.get(kept["download_url"]).status_code == 200
-    assert admin.names() == ["kept.bin"]
+    assert row_of(admin, "doomed.bin")["state"] == "deleted", "shown as deleted a while"
+    assert admin.names(state="complete") == ["kept.bin"]
     left = {p.name for p in admin.server.storage.rglob("*") if p.is_file()}
     assert len(stored - left) == 1, "its file is gone from the storage"
     again = admin.post(f"/uploads/{target['id']}/delete")

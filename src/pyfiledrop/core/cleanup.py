@@ -45,7 +45,7 @@ from pyfiledrop.core.model import State, Upload, check_move
 CLEAN_EVERY = 10.0  # seconds between passes, in every process (one of them does the work)
 CLEANUP_LEASE = 300.0  # seconds; renewed before each removal, so a long pass keeps it
 ORPHANS_EVERY = 3600.0  # seconds of the clock between listings of the storage
-NEEDS_NOTHING = (State.COMPLETE, State.EXPIRED, State.ABANDONED)  # partial data is leftover
+NEEDS_NOTHING = (State.COMPLETE, State.EXPIRED, State.ABANDONED, State.DELETED)  # leftovers
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,9 @@ class Cleanup:
             abandoned, freed = abandoned + (size is not None), freed + (size or 0)
             if size is not None:
                 report(Removal("abandoned", upload.id, upload, size))
+        for upload in await self.meta.in_state(State.DELETED):  # kept only for late chunks
+            if upload.updated_at < cutoff and await self._renew(holder):
+                await self.meta.delete(upload.id)
         if await self._renew(holder):
             await self.contents.finish_removals()
         if now >= self._orphans_due and await self._renew(holder):

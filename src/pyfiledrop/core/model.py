@@ -18,7 +18,10 @@ class State(enum.StrEnum):
     through the metadata store's compare-and-set so two workers never both finish, or remove, the
     same upload. `expired` (a finished file past its life) and `abandoned` (an unfinished upload
     left idle) are the clean-up's: the bytes are removed, the record stays. complete -> failed:
-    a download found the file's content gone from the storage (removed by hand).
+    a download found the file's content gone from the storage (removed by hand). Any state but
+    deleted -> deleted: its uploader cancelled it or the operator removed it; the bytes are
+    removed and the record stays a while (--incomplete-ttl), so a chunk still on its way answers
+    410 rather than starting the upload again.
     """
 
     RECEIVING = "receiving"
@@ -27,15 +30,17 @@ class State(enum.StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     ABANDONED = "abandoned"
+    DELETED = "deleted"
 
 
 ALLOWED_MOVES: dict[State, frozenset[State]] = {
-    State.RECEIVING: frozenset({State.ASSEMBLING, State.FAILED, State.ABANDONED}),
-    State.ASSEMBLING: frozenset({State.COMPLETE, State.FAILED}),
-    State.COMPLETE: frozenset({State.EXPIRED, State.FAILED}),
-    State.FAILED: frozenset({State.ABANDONED}),
-    State.EXPIRED: frozenset(),
-    State.ABANDONED: frozenset(),
+    State.RECEIVING: frozenset({State.ASSEMBLING, State.FAILED, State.ABANDONED, State.DELETED}),
+    State.ASSEMBLING: frozenset({State.COMPLETE, State.FAILED, State.DELETED}),
+    State.COMPLETE: frozenset({State.EXPIRED, State.FAILED, State.DELETED}),
+    State.FAILED: frozenset({State.ABANDONED, State.DELETED}),
+    State.EXPIRED: frozenset({State.DELETED}),
+    State.ABANDONED: frozenset({State.DELETED}),
+    State.DELETED: frozenset(),
 }
 IDLE_STATES = (State.RECEIVING, State.FAILED)  # what the clean-up abandons once left idle
 

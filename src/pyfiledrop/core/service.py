@@ -341,7 +341,7 @@ class UploadService:
             if upload.client_id:  # finished or removed: nothing to keep for its next chunks
                 self._known.pop(upload.client_id, None)
             current = await self.refresh(upload)
-            if current.state == State.ABANDONED:
+            if current.state in (State.ABANDONED, State.DELETED):
                 raise self.gone(current)
             return self._nudge(current)
         prehash = await self.finisher.prehash_of(upload)
@@ -611,14 +611,27 @@ class UploadService:
     # --- removal --------------------------------------------------------------------------------
 
     async def delete(self, upload: Upload) -> None:
-        """Forget an upload and remove its bytes, whatever its state: its partial data, and its
-        content's file if no other upload points to it.
+        """Remove an upload's bytes, whatever its state: its partial data, and its content's
+        file if no other upload points to it; its record stays, marked deleted, until the
+        clean-up forgets it after --incomplete-ttl, so a chunk sent before the cancel and
+        arriving after it answers 410 instead of starting the upload again. 404 from then on
+        for its uploader, its link and its tus URL.
 
         The content is let go first (so the count of uploads pointing to it stays true), then
-        the record goes, so nothing finds the upload while its files are being removed.
+        the record is marked, so nothing finds the upload while its files are being removed.
         """
         await self.finisher.contents.release(upload.id)
-        await self.meta.delete(upload.id)
+        current: Upload | None = upload
+        while current is not None and current.state != State.DELETED:
+            marked = await self.finisher.move(
+                current.id, current.state, State.DELETED, removed_at=self.clock.now(),
+                freed_bytes=current.size or 0,
+            )  # fmt: skip
+            if marked:
+                break
+            current = await self.meta.get(upload.id)  # another process moved it meanwhile
+        if current is None or current.state == State.DELETED:
+            return  # already deleted (or forgotten) by someone else
         self.events.emit(Event.DELETED, upload)
         self.finisher.forget(upload.id)
         if upload.client_id:
@@ -639,7 +652,7 @@ class UploadService:
     async def owned(self, owner: str, client_id: str) -> Upload:
         """The upload a client named, if this owner created it."""
         upload = await self.meta.get_by_client_id(check_client_id(client_id))
-        if upload is None:
+        if upload is None or upload.state == State.DELETED:
             raise errors.NOT_FOUND("No upload has this id.")
         self._check_owner(upload, owner)
         return upload
@@ -647,13 +660,17 @@ class UploadService:
     async def owned_page(self, owner: str, after: Position | None, limit: int) -> Page:
         """A page of the uploads this owner created, newest first: what a browser whose list
         was cleared, or a client on another machine with the same secret, can see again."""
-        listing = Listing(owner=owner, sort=Sort.CREATED, descending=True, after=after, limit=limit)
+        shown = tuple(state for state in State if state != State.DELETED)
+        listing = Listing(
+            owner=owner, states=shown, sort=Sort.CREATED, descending=True, after=after,
+            limit=limit,
+        )  # fmt: skip
         return await self.meta.list_uploads(listing)
 
     async def stream(self, upload_id: str) -> Upload:
         """The tus upload with this server-issued id."""
         upload = await self.meta.get(upload_id) if _ID.match(upload_id) else None
-        if upload is None or upload.protocol != "tus":
+        if upload is None or upload.protocol != "tus" or upload.state == State.DELETED:
             raise errors.NOT_FOUND("No upload has this address.")
         return self._nudge(upload)
 
@@ -714,6 +731,11 @@ class UploadService:
 
     @staticmethod
     def gone(upload: Upload) -> errors.UploadError:
+        if upload.state == State.DELETED:
+            return errors.GONE(
+                f"This upload was cancelled on {when(upload.removed_at)}; its chunks are no "
+                "longer taken. Send the file again as a new upload."
+            )
         if upload.state == State.ABANDONED:
             return errors.GONE(
                 f"This upload sat unfinished for too long; its data was removed on "

@@ -165,7 +165,7 @@ def routes(
 
     async def find(request: Request) -> Upload:
         upload = await meta.get(request.path_params["upload_id"])
-        if upload is None:
+        if upload is None or upload.state == State.DELETED:
             raise errors.NOT_FOUND("No upload has this id (it may have been removed already).")
         return upload
 

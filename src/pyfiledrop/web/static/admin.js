@@ -5,7 +5,7 @@
 // are only ever set as text. A 401 means the session ended: the page reloads into its sign-in.
 import { lang, percent, size, t } from "./text.js";
 
-const STATES = ["receiving", "assembling", "complete", "failed", "expired", "abandoned"];
+const STATES = ["receiving", "assembling", "complete", "failed", "expired", "abandoned", "deleted"];
 const SORTS = ["created", "updated", "size", "name"];
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
