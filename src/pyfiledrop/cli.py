@@ -521,7 +521,7 @@ def serve(**options: Any) -> None:
     default=4,
     show_default=True,
     envvar=_env("PARALLEL"),
-    help="Chunks sent at once.",
+    help="Chunk requests in flight at once, and files uploaded at once.",
 )
 @click.option(
     "--chunk-size",
