@@ -2,8 +2,9 @@
 
 Links (a finished upload's `download_url`, tus `Location` and `Pyfiledrop-Download-Url`) start with
 `--public-url` when it is set. Otherwise they use the scheme and host the client used: the request's
-own, or, from a proxy listed in `--forwarded-allow-ips`, those of RFC 7239's `Forwarded` (its first
-element's `proto` and `host`) or else the first X-Forwarded-Proto and X-Forwarded-Host. Without
+own, or, from a proxy listed in `--forwarded-allow-ips`, those of RFC 7239's `Forwarded` (its last
+element's `proto` and `host`: the one that proxy added) or else the first X-Forwarded-Proto and
+X-Forwarded-Host (which nginx, as the README sets it up, replaces rather than appends). Without
 `--public-url`, a Host (or believed forwarded host) that is not a syntactically valid host[:port]
 is refused with 400, so no link ever carries what a client wrote there beyond a host name.
 
@@ -43,8 +44,9 @@ def valid_host(value: str) -> bool:
 
 
 def forwarded(value: str) -> dict[str, str]:
-    """The parameters of the first element of an RFC 7239 `Forwarded` header, names in lower
-    case, quoted values unquoted; what cannot be parsed ends the element."""
+    """The parameters of the last element of an RFC 7239 `Forwarded` header (the one the proxy
+    next to us added: the ones before it are whatever the client and farther proxies wrote),
+    names in lower case, quoted values unquoted; what cannot be parsed ends the header."""
     found: dict[str, str] = {}
     position = 0
     while position < len(value):
@@ -55,9 +57,9 @@ def forwarded(value: str) -> dict[str, str]:
         if raw.startswith('"'):
             raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
         found.setdefault(name.lower(), raw)
-        if separator != ";":
-            break
         position = pair.end()
+        if separator == "," and position < len(value):
+            found = {}  # another element follows: only the last one counts
     return found
 
 
