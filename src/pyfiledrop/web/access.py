@@ -62,20 +62,23 @@ class Failures:
         self._seen: OrderedDict[str, deque[float]] = OrderedDict()
 
     def retry_after(self, address: str) -> int:
-        """Seconds until `address` may try again; 0 when it may now."""
+        """Seconds until `address` may try again; 0 when it may now. Remembers nothing: only
+        wrong passwords take room."""
         times = self._recent(address)
         if len(times) < FAILURES:
             return 0
         return max(1, int(times[0] + WINDOW - self.clock()) + 1)
 
     def add(self, address: str) -> None:
-        self._recent(address).append(self.clock())
+        times = self._recent(address)
+        times.append(self.clock())
+        self._seen[address] = times
         self._seen.move_to_end(address)
         while len(self._seen) > _ADDRESSES:
             self._seen.popitem(last=False)
 
     def _recent(self, address: str) -> deque[float]:
-        times = self._seen.setdefault(address, deque())
+        times = self._seen.get(address, deque())
         while times and times[0] <= self.clock() - WINDOW:
             times.popleft()
         return times
