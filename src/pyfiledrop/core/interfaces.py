@@ -460,6 +460,10 @@ class LocalFiles(Protocol):
     def path_of(self, key: str) -> Path:
         """The path of the finished file stored under `key`."""
 
+    def partial_free_bytes(self) -> int:
+        """Free bytes on the file system unfinished uploads are written to (which may not be
+        the one finished files go to)."""
+
     def read_partial(self, upload_id: str, offset: int, length: int) -> bytes:
         """Blocking, for the caller's own worker thread: the unfinished upload's bytes at
         `offset` (fewer past its end), which need not stay cached afterwards."""

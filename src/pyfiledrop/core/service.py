@@ -295,14 +295,16 @@ class UploadService:
     async def _admit(self, fresh: Upload) -> None:
         """Refuse a new upload, before anything is stored, when its owner already has the most
         unfinished uploads allowed (429), or when it declares more bytes than the disk has free
-        (507): a client cannot open uploads, or promise bytes, without bound."""
+        where its bytes are written first (507): a client cannot open uploads, or promise bytes,
+        without bound. (A full folder of finished files does not refuse it: the upload is
+        received, and waits to be finished until there is room.)"""
         cap = self.limits.max_open_uploads
         if cap and await self.meta.open_uploads(fresh.owner) >= cap:
             raise errors.TOO_MANY_OPEN(
                 f"This client already has {cap} unfinished uploads, the most this server allows "
                 "at once; finish or cancel some first."
             )
-        free = self.free_bytes()
+        free = self.local_files.partial_free_bytes() if self.local_files else None
         if fresh.size is not None and free is not None and fresh.size > free - FREE_RESERVE:
             raise errors.STORAGE_FULL(
                 f"The file is {fresh.size} bytes; the server has only {max(free, 0)} bytes free."

@@ -176,6 +176,10 @@ class LocalStorage:
     def path_of(self, key: str) -> Path:
         return self.files_dir / key
 
+    def partial_free_bytes(self) -> int:
+        stat = os.statvfs(self.chunks_dir)
+        return stat.f_bavail * stat.f_frsize
+
     async def create(self, upload_id: str) -> None:
         os.close(await _in(self._short, self._open, upload_id, os.O_WRONLY | os.O_CREAT))
 
