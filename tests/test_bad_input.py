@@ -208,19 +208,28 @@ def test_full_disk_is_507_and_the_upload_can_go_on_once_there_is_room(
 ) -> None:
     server = make_server("-a", "-c", str(small_disk))
     with server.client() as client:
-        f = DzFile(os.urandom(24 * CHUNK), CHUNK)  # 1.5 MiB does not fit in 1 MiB
-        codes = [f.send(client, i).status_code for i in range(f.count)]
-        assert 507 in codes
-        full = f.send(client, codes.index(507))
-        refused(full, 507, "storage is full")
+        too_big = DzFile(os.urandom(24 * CHUNK), CHUNK)  # 1.5 MiB declared, 1 MiB free
+        refused(too_big.send(client, 0), 507, "storage is full")
+        assert client.get(f"/upload/{too_big.uuid}").status_code == 404, "nothing was stored"
+        # Two files that each fit when they start, but not both: the disk fills while chunks
+        # are being written.
+        files = [DzFile(os.urandom(12 * CHUNK), CHUNK) for _ in range(2)]
+        for f in files:
+            assert f.send(client, 0).status_code == 200
+        codes = {(n, i): files[n].send(client, i).status_code for i in range(1, 12) for n in (0, 1)}
+        assert 507 in codes.values()
+        n, i = next(key for key, code in codes.items() if code == 507)
+        refused(files[n].send(client, i), 507, "storage is full")
         assert client.get("/").status_code == 200, "the server must stay up"
-        received = client.get(f"/upload/{f.uuid}").json()["received"]
-        assert received == [i for i, code in enumerate(codes) if code == 200]
+        for n, f in enumerate(files):
+            received = client.get(f"/upload/{f.uuid}").json()["received"]
+            assert received == [0] + [i for i in range(1, 12) if codes[n, i] == 200]
         subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
-        f.send_all(client, [i for i in range(f.count) if i not in received])
-        status = f.wait_complete(client)
-        assert status["state"] == "complete"
-        assert client.get(str(status["download_url"])).content == f.data
+        for n, f in enumerate(files):
+            f.send_all(client, [i for i in range(1, 12) if codes[n, i] != 200])
+            status = f.wait_complete(client)
+            assert status["state"] == "complete"
+            assert client.get(str(status["download_url"])).content == f.data
 
 
 def test_a_chunk_that_stalls_past_the_timeout_is_408_and_not_counted(make_server) -> None:  # type: ignore[no-untyped-def]

@@ -54,7 +54,7 @@ def test_a_declared_size_above_the_free_space_is_507(make_server) -> None:  # ty
                                             dztotalchunkcount=too_big // KiB)  # fmt: skip
         assert chunk.status_code == 507, chunk.text
         assert chunk.json()["code"] == "storage_full"
-        assert "bytes free" in chunk.json()["error"]
+        assert "storage is full" in chunk.json()["error"]
         tus = client.post("/files/", headers={**TUS, "Upload-Length": str(too_big)})
         assert tus.status_code == 507
         fits = client.post("/files/", headers={**TUS, "Upload-Length": str(MiB)})

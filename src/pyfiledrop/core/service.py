@@ -72,7 +72,6 @@ UNKNOWN = "You have no finished upload with this SHA-256 and size: send the file
 STREAM_LEASE = 3600.0  # seconds; the claim goes with its request, or with its dead process
 _READ_BLOCK = 1 << 20
 _POLL = 0.5  # seconds between looks at the store while waiting for another process
-FREE_RESERVE = 64 << 20  # bytes a new upload's declared size must leave free on local disk
 MISSING = (
     "This file's content is missing from the server's storage (it was removed outside "
     "pyfiledrop); it cannot be downloaded. Upload it again."
@@ -305,9 +304,10 @@ class UploadService:
                 "at once; finish or cancel some first."
             )
         free = self.local_files.partial_free_bytes() if self.local_files else None
-        if fresh.size is not None and free is not None and fresh.size > free - FREE_RESERVE:
+        if fresh.size is not None and free is not None and fresh.size > free:
             raise errors.STORAGE_FULL(
-                f"The file is {fresh.size} bytes; the server has only {max(free, 0)} bytes free."
+                f"The server's storage is full for this file: it is {fresh.size} bytes, and "
+                f"only {free} bytes are free."
             )
 
     def free_bytes(self) -> int | None:

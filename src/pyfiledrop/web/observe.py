@@ -21,9 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyfiledrop import errors
 from pyfiledrop.core.events import Event
 from pyfiledrop.core.model import State, Upload
-from pyfiledrop.core.service import FREE_RESERVE, UploadService
+from pyfiledrop.core.service import UploadService
 
-FREE_FLOOR = FREE_RESERVE  # bytes: below this much free space the server is unhealthy
+FREE_FLOOR = 64 << 20  # bytes: below this much free space the server says it is unhealthy
 _BODY_ROUTES = (("POST", "/upload"), ("POST", "/files/"), ("PATCH", "/files/"))
 
 
