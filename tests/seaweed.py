@@ -33,7 +33,8 @@ def free_ports(count: int) -> list[int]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if port + 10000 > 65535 or port in found:
+        taken = {*found, *(f + 10000 for f in found)}  # one's gRPC port must not be another's
+        if port + 10000 > 65535 or port in taken or port + 10000 in taken:
             continue
         try:
             with socket.socket() as s:
