@@ -34,13 +34,13 @@ from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyfiledrop import errors
-from pyfiledrop.logs import note_refusal
 from pyfiledrop.web.page import render_sign_in
+from pyfiledrop.web.refusal import error_response
 
 SESSION_SECONDS = 7 * 24 * 3600
 FAILURES = 10  # wrong passwords an address may send ...
@@ -177,8 +177,7 @@ class PasswordAccess:
         """The realm's page for a request that may not see it: why, as JSON, to a program; the
         sign-in page to a browser (401 or 429 when a password was wrong, else 200)."""
         if "text/html" not in request.headers.get("accept", ""):
-            note_refusal(refusal)
-            return JSONResponse({"error": refusal.message, "code": refusal.code}, refusal.status)
+            return error_response(refusal)
         shown = {"wrong_password": "wrongPassword", "too_many_tries": "tooManyTries"}
         why = shown.get(refusal.code)
         html = self.sign_in_page(request, why)

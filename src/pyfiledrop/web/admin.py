@@ -41,11 +41,11 @@ from pyfiledrop import errors
 from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
-from pyfiledrop.logs import note_refusal
 from pyfiledrop.web import admin_views as views
 from pyfiledrop.web.access import PasswordAccess, client_address
 from pyfiledrop.web.access import routes as access_routes
 from pyfiledrop.web.page import page_headers
+from pyfiledrop.web.refusal import error_response
 
 TEMPLATE = Path(__file__).parent / "templates" / "admin.html"
 _BODY_LIMIT = 4096  # bytes of a JSON body read at most
@@ -57,10 +57,7 @@ Link = Callable[[Request, Upload], str]
 
 
 def error(exc: errors.UploadError, access: PasswordAccess, request: Request) -> JSONResponse:
-    note_refusal(exc)
-    response = JSONResponse(
-        {"error": exc.message, "code": exc.code}, status_code=exc.status, headers=_PRIVATE
-    )
+    response = error_response(exc, _PRIVATE)
     if exc.status == 401 and "sec-fetch-site" not in request.headers:
         response.headers["WWW-Authenticate"] = f'Basic realm="{access.realm.name}"'
     elif exc.status == 429:
@@ -204,4 +201,4 @@ def routes(
 
 async def off(request: Request) -> Response:
     refusal = errors.NOT_FOUND("There is no admin page: the server runs without --admin-password.")
-    return JSONResponse({"error": refusal.message, "code": refusal.code}, status_code=404)
+    return error_response(refusal)

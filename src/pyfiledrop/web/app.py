@@ -40,7 +40,7 @@ from pyfiledrop.config import Settings
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.receiving import storage_error
 from pyfiledrop.core.service import UploadService
-from pyfiledrop.logs import fields, note_refusal
+from pyfiledrop.logs import fields
 from pyfiledrop.web import admin, mine, observe
 from pyfiledrop.web.access import ADMIN, PasswordAccess, UploadGuard
 from pyfiledrop.web.access import routes as access_routes
@@ -54,6 +54,7 @@ from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.owners import OwnerCookie, owner_of
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.ranges import streamed
+from pyfiledrop.web.refusal import error_response
 from pyfiledrop.web.requestlog import note_client
 
 STATIC = Path(__file__).parent / "static"
@@ -62,12 +63,6 @@ _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around 
 _MAX_WAIT = 30  # seconds a status call may be held open
 _SECONDS = re.compile(r"^[0-9]{1,9}$")
 log = logging.getLogger("pyfiledrop.server")
-
-
-def error_response(exc: errors.UploadError) -> JSONResponse:
-    # Dropzone shows `error` next to the file when the reply is a JSON object.
-    note_refusal(exc)
-    return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
 
 
 def render_error(path: str, exc: errors.UploadError) -> Response:

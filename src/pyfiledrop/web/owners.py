@@ -15,10 +15,10 @@ import secrets
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyfiledrop import errors
+from pyfiledrop.web.refusal import error_response
 
 OWNER_COOKIE = "pyfiledrop_client"
 OWNER_HEADER = "Pyfiledrop-Owner"
@@ -47,10 +47,7 @@ class OwnerCookie:
                 f"{OWNER_HEADER} must be 43 to 64 letters, digits, '-' or '_': a random secret "
                 "the client keeps, such as 32 random bytes in hex."
             )
-            response = JSONResponse(
-                {"error": refusal.message, "code": refusal.code}, status_code=refusal.status
-            )
-            await response(scope, receive, send)
+            await error_response(refusal)(scope, receive, send)
             return
         token = told or Request(scope).cookies.get(OWNER_COOKIE, "")
         fresh = not _SECRET.match(token)
