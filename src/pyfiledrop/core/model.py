@@ -91,6 +91,12 @@ class Upload:
 
     `content` is the SHA-256 of the stored content the upload holds a reference on (see
     `Content`): set while it is being finished, kept while it is complete, cleared when it lets go.
+
+    `address` is the client address that made it, `account` the account it was made under (None:
+    nobody signed in with one), `relative_path` where the file was in the folder its uploader sent
+    (cleaned; data only, never a path of ours). `download_password` (a password hash),
+    `max_downloads` and `delete_key` (SHA-256 of the delete link's secret) are the uploader's
+    terms for its link; `downloads` counts the downloads delivered whole.
     """
 
     id: str
@@ -116,6 +122,13 @@ class Upload:
     removed_at: float | None = None
     freed_bytes: int | None = None
     content: str | None = None
+    address: str | None = None
+    account: str | None = None
+    relative_path: str | None = None
+    download_password: str | None = None
+    max_downloads: int | None = None
+    downloads: int = 0
+    delete_key: str | None = None
 
     @property
     def size(self) -> int | None:

@@ -53,7 +53,7 @@ from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta import OpenError
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
-from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
+from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload, to_values
 from pyfiledrop.meta.summary import BY_STATE, CONTENTS, FORGET_ABANDONED, by_day, summary_of
 
 T = TypeVar("T")
@@ -231,16 +231,7 @@ class PostgresMetaStore:
     # --- uploads ----------------------------------------------------------------------------------
 
     async def create_or_get(self, upload: Upload) -> Upload:
-        layout = upload.layout
-        values = (
-            upload.id, upload.client_id, upload.owner, upload.filename, upload.content_type,
-            layout.size if layout else None, layout.chunk_size if layout else None,
-            layout.chunk_count if layout else None, upload.state.value, upload.sha256,
-            upload.download_token, upload.storage_key, upload.error, upload.created_at,
-            upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
-            upload.rewrites, upload.lifetime, upload.expires_at, upload.removed_at,
-            upload.freed_bytes, upload.content,
-        )  # fmt: skip
+        values = to_values(upload)
         # A racing creator's row is not in this statement's snapshot: look it up afterwards. On
         # `id` when there is no client id, so that sending the step again finds its own row.
         key, value = ("client_id", upload.client_id) if upload.client_id else ("id", upload.id)

@@ -12,7 +12,8 @@ COLUMNS = (
     "id, client_id, owner, filename, content_type, size, chunk_size, chunk_count, state, "
     "sha256, download_token, storage_key, error, created_at, updated_at, "
     "protocol, stream_offset, metadata, concat, rewrites, lifetime, expires_at, removed_at, "
-    "freed_bytes, content"
+    "freed_bytes, content, address, account, relative_path, download_password, max_downloads, "
+    "downloads, delete_key"
 )
 IDLE = ", ".join(f"'{state.value}'" for state in IDLE_STATES)  # for `state IN (...)`
 
@@ -20,7 +21,8 @@ IDLE = ", ".join(f"'{state.value}'" for state in IDLE_STATES)  # for `state IN (
 def to_upload(row: Sequence[Any]) -> Upload:
     (uid, client_id, owner, filename, ctype, size, chunk_size, count, state, sha256, token, key,
      error, created, updated, protocol, offset, metadata, concat, rewrites, lifetime, expires_at,
-     removed_at, freed_bytes, content) = row  # fmt: skip
+     removed_at, freed_bytes, content, address, account, relative_path, download_password,
+     max_downloads, downloads, delete_key) = row  # fmt: skip
     layout = Layout(size, chunk_size, count) if size is not None else None
     return Upload(
         id=uid,
@@ -46,7 +48,29 @@ def to_upload(row: Sequence[Any]) -> Upload:
         removed_at=removed_at,
         freed_bytes=freed_bytes,
         content=content,
+        address=address,
+        account=account,
+        relative_path=relative_path,
+        download_password=download_password,
+        max_downloads=max_downloads,
+        downloads=downloads,
+        delete_key=delete_key,
     )
+
+
+def to_values(upload: Upload) -> tuple[Any, ...]:
+    """An upload as the values of `COLUMNS`, in their order."""
+    layout = upload.layout
+    return (
+        upload.id, upload.client_id, upload.owner, upload.filename, upload.content_type,
+        layout.size if layout else None, layout.chunk_size if layout else None,
+        layout.chunk_count if layout else None, upload.state.value, upload.sha256,
+        upload.download_token, upload.storage_key, upload.error, upload.created_at,
+        upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
+        upload.rewrites, upload.lifetime, upload.expires_at, upload.removed_at,
+        upload.freed_bytes, upload.content, upload.address, upload.account, upload.relative_path,
+        upload.download_password, upload.max_downloads, upload.downloads, upload.delete_key,
+    )  # fmt: skip
 
 
 def moved_columns(

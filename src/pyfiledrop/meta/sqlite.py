@@ -39,7 +39,7 @@ from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
-from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload
+from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload, to_values
 from pyfiledrop.meta.summary import (
     CONTENTS,
     COUNTS,
@@ -207,16 +207,7 @@ class SQLiteMetaStore:
     # --- uploads ----------------------------------------------------------------------------------
 
     async def create_or_get(self, upload: Upload) -> Upload:
-        layout = upload.layout
-        values = (
-            upload.id, upload.client_id, upload.owner, upload.filename, upload.content_type,
-            layout.size if layout else None, layout.chunk_size if layout else None,
-            layout.chunk_count if layout else None, upload.state.value, upload.sha256,
-            upload.download_token, upload.storage_key, upload.error, upload.created_at,
-            upload.updated_at, upload.protocol, upload.offset, upload.metadata, upload.concat,
-            upload.rewrites, upload.lifetime, upload.expires_at, upload.removed_at,
-            upload.freed_bytes, upload.content,
-        )  # fmt: skip
+        values = to_values(upload)
 
         def insert(db: sqlite3.Connection) -> None:
             db.execute(

@@ -1,0 +1,63 @@
+PRAGMA foreign_keys=OFF;
+BEGIN TRANSACTION;
+CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL);
+INSERT INTO schema_migrations VALUES(1,'uploads',1796225844.957265377);
+INSERT INTO schema_migrations VALUES(2,'streams',1796225844.957610607);
+INSERT INTO schema_migrations VALUES(3,'claims',1796225844.9577867984);
+INSERT INTO schema_migrations VALUES(4,'expiry',1796225844.9581091404);
+INSERT INTO schema_migrations VALUES(5,'contents',1796225844.9583542347);
+CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    client_id TEXT UNIQUE,
+    owner TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER,
+    chunk_size INTEGER,
+    chunk_count INTEGER,
+    received INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL,
+    sha256 TEXT,
+    download_token TEXT UNIQUE,
+    storage_key TEXT,
+    error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+, protocol TEXT NOT NULL DEFAULT 'dropzone', stream_offset INTEGER NOT NULL DEFAULT 0, metadata TEXT, concat TEXT, rewrites INTEGER NOT NULL DEFAULT 0, lifetime REAL, expires_at REAL, removed_at REAL, freed_bytes INTEGER, content TEXT REFERENCES contents(sha256));
+INSERT INTO uploads VALUES('b71b8bc2b2536d7401f834cdc445acab',NULL,'9475acef9aad8ab8791bbf95c3c8ce11c0d6c8ca7b9a01516e74001da0973954','done.bin','',28000,8388608,1,0,'complete','12da9c5a18e26fd2b8e3948cf1052e69ae4157ae512319a85490a0433133cb61','TPWAyuCi5UF_xJLpreiXvgZwGEh4sc3f','12/da/12da9c5a18e26fd2b8e3948cf1052e69ae4157ae512319a85490a0433133cb61',NULL,1796225845.111162424,1796225845.1180722713,'plain',28000,NULL,NULL,0,86400.0,1796312245.1180562973,NULL,NULL,'12da9c5a18e26fd2b8e3948cf1052e69ae4157ae512319a85490a0433133cb61');
+INSERT INTO uploads VALUES('6c5ce4ce50e98cc8c27abe761c9f0510','00000000-0000-0000-0000-000000000001','9475acef9aad8ab8791bbf95c3c8ce11c0d6c8ca7b9a01516e74001da0973954','half.bin','',28000,16384,2,1,'receiving',NULL,NULL,NULL,NULL,1796225845.1218953132,1796225845.1238551139,'dropzone',0,NULL,NULL,0,NULL,NULL,NULL,NULL,NULL);
+INSERT INTO uploads VALUES('65090abae16bc463a421e1597479766b',NULL,'9475acef9aad8ab8791bbf95c3c8ce11c0d6c8ca7b9a01516e74001da0973954','tus.bin','',100,8388608,1,0,'receiving',NULL,NULL,NULL,NULL,1796225845.1259117126,1796225845.1295788287,'tus',8,'filename dHVzLmJpbg==',NULL,0,NULL,NULL,NULL,NULL,NULL);
+INSERT INTO uploads VALUES('8edb527a5b27d90316c2884c6b285366','00000000-0000-0000-0000-000000000002','9475acef9aad8ab8791bbf95c3c8ce11c0d6c8ca7b9a01516e74001da0973954','cancelled.bin','',28000,16384,2,1,'deleted',NULL,NULL,NULL,NULL,1796225845.131558895,1796225845.1355314254,'dropzone',0,NULL,NULL,0,NULL,NULL,1796225845.1355202198,28000,NULL);
+CREATE TABLE chunks (
+    upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, idx)
+) WITHOUT ROWID;
+INSERT INTO chunks VALUES('6c5ce4ce50e98cc8c27abe761c9f0510',0);
+INSERT INTO chunks VALUES('8edb527a5b27d90316c2884c6b285366',0);
+CREATE TABLE claims (
+    name TEXT PRIMARY KEY,
+    upload_id TEXT REFERENCES uploads(id) ON DELETE CASCADE,
+    holder TEXT NOT NULL,
+    instance TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    seen_at REAL NOT NULL
+);
+CREATE TABLE contents (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    refs INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+INSERT INTO contents VALUES('12da9c5a18e26fd2b8e3948cf1052e69ae4157ae512319a85490a0433133cb61',28000,1,'present');
+CREATE INDEX uploads_state ON uploads(state);
+CREATE INDEX claims_upload ON claims(upload_id);
+CREATE INDEX uploads_expiry ON uploads(expires_at) WHERE state = 'complete';
+CREATE INDEX contents_removing ON contents(state) WHERE state = 'removing';
+CREATE INDEX uploads_content ON uploads(content);
+COMMIT;
