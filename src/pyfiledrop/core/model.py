@@ -95,8 +95,8 @@ class Upload:
     `address` is the client address that made it, `account` the account it was made under (None:
     nobody signed in with one), `relative_path` where the file was in the folder its uploader sent
     (cleaned; data only, never a path of ours). `download_password` (a password hash),
-    `max_downloads` and `delete_key` (SHA-256 of the delete link's secret) are the uploader's
-    terms for its link; `downloads` counts the downloads delivered whole.
+    `max_downloads` are the uploader's terms for its link, `delete_key` the secret of the
+    uploader's delete link; `downloads` counts the downloads delivered whole.
     """
 
     id: str

@@ -5,7 +5,7 @@
 -- cleaned), NULL for a lone file; data only, never a path on this server.
 -- download_password: a password hash (argon2id, encoded) a download must present; NULL: none.
 -- max_downloads: downloads allowed (NULL: any number); downloads: those delivered whole so far.
--- delete_key: SHA-256 (hex) of the secret in the uploader's delete link.
+-- delete_key: the secret of the delete link, shown to the uploader (like download_token).
 ALTER TABLE uploads ADD COLUMN address TEXT;
 ALTER TABLE uploads ADD COLUMN account TEXT;
 ALTER TABLE uploads ADD COLUMN relative_path TEXT;
