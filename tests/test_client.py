@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import os
 import sqlite3
 import subprocess
@@ -31,7 +30,7 @@ class Recording(Uploader):
 
     def _post_chunk(self, upload, form, name, data):  # type: ignore[no-untyped-def]
         self.sent.append(int(form["dzchunkindex"]))
-        super()._post_chunk(upload, form, name, data)
+        return super()._post_chunk(upload, form, name, data)
 
     def _request(self, method, path, upload, **kwargs):  # type: ignore[no-untyped-def]
         reply = super()._request(method, path, upload, **kwargs)
@@ -69,11 +68,17 @@ def stop_after(chunks: int, then: Callable[[], None] = lambda: None) -> Callable
     return advance
 
 
+def unfinished(state: Path) -> list[tuple[str, str]]:
+    """The unfinished uploads the state file remembers: (upload id, cookie)."""
+    with sqlite3.connect(state) as db:
+        return db.execute("SELECT upload_id, cookie FROM unfinished").fetchall()
+
+
 def held_by_server(server: Server, state: Path) -> set[int]:
     """The chunks the server holds for the one upload the state file remembers."""
-    (entry,) = [e for e in json.loads(state.read_text()).values() if "upload_id" in e]
-    cookies = {"pyfiledrop_client": entry["cookie"]}
-    status = httpx.get(f"{server.url}/upload/{entry['upload_id']}", cookies=cookies).json()
+    ((upload_id, cookie),) = unfinished(state)
+    cookies = {"pyfiledrop_client": cookie}
+    status = httpx.get(f"{server.url}/upload/{upload_id}", cookies=cookies).json()
     return set(status["received"])
 
 
@@ -101,8 +106,7 @@ def test_cli_uploads_files_and_ends_each_with_its_link(server: Server, tmp_path:
         assert httpx.get(link).content == path.read_bytes()
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert f"{path}: {path.stat().st_size} bytes, SHA-256 {digest} matches" in result.stderr
-    remembered = json.loads((tmp_path / "state.json").read_text()).values()
-    assert not [e for e in remembered if "upload_id" in e], "finished uploads are forgotten"
+    assert unfinished(tmp_path / "state.json") == [], "finished uploads are forgotten"
 
 
 def test_an_interrupted_upload_resumes_sending_only_missing_chunks(

@@ -277,3 +277,19 @@ def test_the_uploader_chooses_a_shorter_life_never_a_longer_one(
         lives = dict(db.execute("SELECT filename, lifetime FROM uploads").fetchall())
     assert lives == {"short.bin": 3600, "long.bin": 7 * 86400}
     expect(page.locator("#uploaded li .meta").first).to_contain_text("until")
+
+
+def test_a_file_finished_with_its_last_chunk_needs_no_status_call(
+    page: Page, make_server: MakeServer
+) -> None:
+    """The server answers the chunk that completes a small file with the file finished: the page
+    takes its link from that answer. A larger file may still ask (its finish can take longer)."""
+    server = make_server("-a", "--chunk-size", str(CHUNK))
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "wait=" in r.url else None)
+    page.goto(server.url)
+    small, larger = os.urandom(1000), os.urandom(2 * CHUNK + 7)
+    upload(page, a_file("small.bin", small), a_file("larger.bin", larger))
+    check_download(page, "small.bin", small)
+    check_download(page, "larger.bin", larger)
+    assert asked == [], f"status calls after the last chunk said complete: {asked}"

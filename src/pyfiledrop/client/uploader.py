@@ -109,9 +109,8 @@ class Uploader:
         if have:
             advance(sum(layout.length(i) for i in have))
         missing = [i for i in range(layout.chunk_count) if i not in have]
-        if missing:
-            self._send_chunks(upload, path, layout, missing, advance)
-        status = self._wait_finished(upload)
+        finished = self._send_chunks(upload, path, layout, missing, advance) if missing else None
+        status = finished or self._wait_finished(upload)
         if hasher.is_alive():
             hasher.join()
         if status.get("sha256") != local_digest.get("sha256"):
@@ -199,7 +198,9 @@ class Uploader:
         layout: Layout,
         indexes: list[int],
         advance: Callable[[int], None],
-    ) -> None:
+    ) -> dict[str, Any] | None:
+        """Send these chunks, several at once; the upload's status when the answer to one of
+        them says it is complete (the server finished it at once), else None."""
         fields = {
             "dzuuid": upload.upload_id,
             "dztotalfilesize": str(layout.size),
@@ -209,6 +210,7 @@ class Uploader:
         if self.expire is not None:  # sent with every chunk: whichever arrives first makes it
             fields["expire"] = self.expire
         stop = threading.Event()
+        complete: list[dict[str, Any]] = []
 
         def send(index: int) -> None:
             if stop.is_set():
@@ -216,7 +218,9 @@ class Uploader:
             data = FileRange(path, layout.offset(index), layout.length(index))
             form = fields | {"dzchunkindex": str(index), "dzchunkbyteoffset": str(data.offset)}
             with self._slots:
-                self._post_chunk(upload, form, path.name, data)
+                status = self._post_chunk(upload, form, path.name, data)
+            if status.get("state") == "complete":
+                complete.append(status)
             advance(data.length)
 
         with ThreadPoolExecutor(self.parallel) as pool:
@@ -225,16 +229,20 @@ class Uploader:
             stop.set()
             for future in done:
                 future.result()  # raises the first failure
+        return complete[0] if complete else None
 
     def _post_chunk(
         self, upload: Resumable, form: dict[str, str], name: str, data: FileRange
-    ) -> None:
-        """The chunk as the raw body, its fields in the query: the server parses no form."""
+    ) -> dict[str, Any]:
+        """The chunk as the raw body, its fields in the query: the server parses no form. The
+        upload's status as the server answered."""
         query = form | {"filename": name}
         headers = {"Content-Type": "application/octet-stream"}
         reply = self._request("POST", "/upload", upload, params=query, body=[data], headers=headers)
         if reply.status != 200:
             raise UploadFailed(f"chunk {form['dzchunkindex']}: {_reason(reply)}")
+        status: dict[str, Any] = reply.json()
+        return status
 
     def _wait_finished(self, upload: Resumable) -> dict[str, Any]:
         deadline = time.monotonic() + FINISH_TIMEOUT

@@ -212,11 +212,12 @@ class Finisher:
         """Sweep every `SWEEP_EVERY` seconds until cancelled."""
         await every(SWEEP_EVERY, self.sweep)
 
-    def track(self, work: Coroutine[Any, Any, None]) -> None:
+    def track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run `work` in the background; `drain` waits for it."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def drain(self) -> None:
         while self._tasks:

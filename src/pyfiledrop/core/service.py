@@ -72,6 +72,10 @@ UNKNOWN = "You have no finished upload with this SHA-256 and size: send the file
 STREAM_LEASE = 3600.0  # seconds; the claim goes with its request, or with its dead process
 _READ_BLOCK = 1 << 20
 _POLL = 0.5  # seconds between looks at the store while waiting for another process
+# How long the request whose chunk completes an upload waits for it to be finished: then its
+# answer says so (with the digest and link), and the client needs no status call. The finish
+# goes on in the background if it takes longer.
+FINISH_INLINE = 1.0
 MISSING = (
     "This file's content is missing from the server's storage (it was removed outside "
     "pyfiledrop); it cannot be downloaded. Upload it again."
@@ -346,7 +350,9 @@ class UploadService:
             if current.state in (State.ABANDONED, State.DELETED):
                 raise self.gone(current)
             return self._nudge(current)
-        prehash = await self.finisher.prehash_of(upload)
+        # A file of one chunk is hashed when it is sealed, still in the page cache: a running
+        # digest would only cost two questions to the store.
+        prehash = await self.finisher.prehash_of(upload) if layout.chunk_count > 1 else None
         if prehash:
             prehash.forgotten(index)
         try:
@@ -357,9 +363,11 @@ class UploadService:
             raise
         if prehash:
             prehash.recorded(index)
-        if received == layout.chunk_count:
-            self.finisher.track(self.finisher.finish(upload.id))
-        return upload
+        if received < layout.chunk_count:
+            return upload
+        finishing = self.finisher.track(self.finisher.finish(upload.id))
+        await asyncio.wait([finishing], timeout=FINISH_INLINE)
+        return await self.refresh(upload)
 
     def _nudge(self, upload: Upload) -> Upload:
         """A client asking about an upload that waits to be finished (the disk was full) has it

@@ -208,19 +208,21 @@ class SQLiteMetaStore:
 
     async def create_or_get(self, upload: Upload) -> Upload:
         values = to_values(upload)
+        key, value = ("client_id", upload.client_id) if upload.client_id else ("id", upload.id)
 
-        def insert(db: sqlite3.Connection) -> None:
+        def insert(db: sqlite3.Connection) -> Upload | None:
+            """The insert and the row now there, in one trip to the writer's thread (the writer
+            sees its own insert, and any racing one committed before it)."""
             db.execute(
                 f"INSERT INTO uploads ({COLUMNS}) VALUES ({', '.join('?' * len(values))}) "
                 "ON CONFLICT(client_id) DO NOTHING",
                 values,
             )
+            row = db.execute(f"SELECT {COLUMNS} FROM uploads WHERE {key} = ?", (value,))
+            found = row.fetchone()
+            return to_upload(found) if found else None
 
-        await self._write(insert)
-        if upload.client_id:
-            found = await self.get_by_client_id(upload.client_id)
-        else:
-            found = await self.get(upload.id)
+        found = await self._write(insert)
         if found is None:  # deleted as soon as it was made
             raise errors.NOT_FOUND("This upload was removed.")
         return found

@@ -135,6 +135,19 @@ async function waitUntilComplete(uuid) {
   }
 }
 
+// The server finishes a file while it answers the chunk that completed it, when that is quick:
+// that answer then says so, and no status call is needed. (Chunks the server held before a
+// resume have no request of their own.)
+function finishedAlready(file) {
+  for (const chunk of file.upload.chunks || []) {
+    try {
+      const status = JSON.parse(chunk.response);  // Dropzone keeps each chunk's answer
+      if (status && status.state === "complete") return status;
+    } catch (err) { /* no answer to read: ask the server */ }
+  }
+  return null;
+}
+
 // --- Resuming -----------------------------------------------------------------------------------
 // localStorage maps a file (name, size, lastModified and the chunk size) to the dzuuid this page
 // gave its upload. Only uuids made here are ever looked up, and the server answers a status call
@@ -338,7 +351,8 @@ const dropzone = new Dropzone("#dropper", {
     prepareResume(file).then(function () { done(); }, function () { done(); });
   },
   chunksUploaded: function (file, done) {
-    waitUntilComplete(file.upload.uuid).then(function (status) {
+    const finished = finishedAlready(file);
+    (finished ? Promise.resolve(finished) : waitUntilComplete(file.upload.uuid)).then(function (status) {
       file.pyfiledropStatus = status;
       done();
     }).catch(function (err) {
