@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,8 +66,15 @@ def test_start_finishes_an_upload_whose_last_chunk_was_recorded_before_a_crash(
     async def before_crash() -> None:
         svc = service(tmp_path)
         await svc.start()
-        svc.finisher.track = lambda work: work.close()  # type: ignore[method-assign]
-        await send(svc, data, 4096, [0, 1, 2])  # the crash: the finishing step never runs
+
+        def never(work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+            work.close()  # the crash: the finishing step never runs
+            dropped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            dropped.set_result(None)
+            return dropped
+
+        svc.finisher.track = never  # type: ignore[assignment]
+        await send(svc, data, 4096, [0, 1, 2])
         upload = await svc.owned("me", CLIENT)
         assert upload.state == State.RECEIVING
 
