@@ -2,7 +2,8 @@
 
 Local files go out with sendfile (`files.py`); an object store's are streamed with ranges or, where
 the operator turned it on, handed over as a presigned redirect. Every download checks first that
-the file's content is still there (410 before any byte when it is not).
+the file's content is still there (410 before any byte when it is not), and that the request
+may have it: the download password where its uploader set one (web/unlock.py).
 
 A GET that could deliver the file's last byte first reserves one of the link's downloads (410
 once none is left, 429 with Retry-After while the last ones are under way) and counts once it
@@ -37,6 +38,7 @@ from pyfiledrop.web.files import SendfileResponse
 from pyfiledrop.web.links import base_url
 from pyfiledrop.web.ranges import streamed, wanted_range
 from pyfiledrop.web.refusal import error_response
+from pyfiledrop.web.unlock import REALM, DownloadPasswords
 
 _MEDIA_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
 
@@ -47,6 +49,7 @@ class Downloads:
     def __init__(self, settings: Settings, service: UploadService) -> None:
         self.settings = settings
         self.service = service
+        self.passwords = DownloadPasswords()
 
     def routes(self) -> list[Route]:
         return [Route("/download/{token}", self._download, name="download")]
@@ -66,11 +69,25 @@ class Downloads:
             raise errors.DOWNLOADS_DISABLED("Downloads are turned off on this server.")
         found = await self.service.downloadable(request.path_params["token"])
         try:
+            await self.passwords.check(request, found)
             return await self.serve(request, found)
         except errors.UploadError as exc:
-            if exc.kind is not errors.LAST_DOWNLOAD_UNDER_WAY:
-                raise
-            return error_response(exc, {"Retry-After": str(RETRY_BUSY)})
+            return self._refused(request, found, exc)
+
+    def _refused(self, request: Request, found: Upload, exc: errors.UploadError) -> Response:
+        """A refusal with what its client needs to try again: a browser asking for a page is
+        sent to the share page's password form instead of a 401."""
+        if exc.status == 401 and "text/html" in request.headers.get("accept", ""):
+            assert found.download_token is not None
+            return RedirectResponse(self.link(request, "share", token=found.download_token), 303)
+        response = error_response(exc)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = f'Basic realm="{REALM}", charset="UTF-8"'
+        elif exc.kind is errors.LAST_DOWNLOAD_UNDER_WAY:
+            response.headers["Retry-After"] = str(RETRY_BUSY)
+        elif exc.kind is errors.TOO_MANY_TRIES:
+            response.headers["Retry-After"] = str(self.passwords.retry_after(request))
+        return response
 
     async def serve(self, request: Request, found: Upload) -> Response:
         """The file of a complete upload (tus' GET on an upload comes here too)."""
