@@ -188,3 +188,23 @@ def test_a_download_cut_off_does_not_count(pair: Pair, size: int) -> None:
         whole = until(lambda: (r := client.get(path)).status_code == 200 and r, 10, "a free place")
         assert whole.content == data
         assert settled(client, path).status_code == 410
+
+
+def test_while_the_last_download_is_under_way_others_wait_with_429(pair: Pair) -> None:
+    data = os.urandom(32 * MiB)
+    done = shared(pair.a, data, **{"Pyfiledrop-Max-Downloads": "1"})
+    path = done["download_url"].split(str(pair.a.port), 1)[1]
+    with socket.create_connection(("127.0.0.1", pair.a.port)) as slow:
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        slow.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        assert slow.recv(12) == b"HTTP/1.1 200"  # under way, and reading no further
+        with pair.b.client() as client:
+            waiting = client.get(path)
+            assert waiting.status_code == 429 and waiting.headers["Retry-After"] == "30"
+            assert "try again" in waiting.json()["error"]
+            part = client.get(path, headers={"Range": "bytes=0-9"})
+            assert part.status_code == 206 and part.content == data[:10], "ranges still served"
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")  # cut it off
+    with pair.b.client() as client:
+        whole = until(lambda: (r := client.get(path)).status_code == 200 and r, 10, "its place")
+        assert whole.content == data

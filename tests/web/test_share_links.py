@@ -38,7 +38,7 @@ def one(make_server: Any) -> Server:
 def test_a_protected_download_needs_the_password_as_basic_or_the_cookie(one: Server) -> None:
     data = os.urandom(70_000)
     done = shared(one, data, **HEADER)
-    assert done["download_password"] is True and "password" not in str(done["share_url"])
+    assert done["password_protected"] is True and "password" not in str(done["share_url"])
     link = path_of(one, done["download_url"])
     with one.client() as client:
         refused = client.get(link)

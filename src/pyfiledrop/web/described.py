@@ -40,7 +40,7 @@ class Described:
             found["downloads"] = upload.downloads
             found["max_downloads"] = upload.max_downloads
             found["downloads_left"] = downloads_left(upload)
-            found["download_password"] = upload.download_password is not None
+            found["password_protected"] = upload.download_password is not None
         if upload.state == State.COMPLETE and not expired:
             assert upload.download_token is not None
             link, token = self.downloads.link, upload.download_token
