@@ -326,7 +326,6 @@ class MetaStore(Protocol):
         uploads made per day (UTC) from `since` on: each a pass over the uploads at most, under
         200 ms with 100,000 of them (bench/admin_bench.py)."""
 
-
     # --- downloads: how many a link had, and the ones under way ----------------------------------
 
     async def reserve_download(
