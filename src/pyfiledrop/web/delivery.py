@@ -29,6 +29,7 @@ DELIVERY = "pyfiledrop.delivery"
 STALL = 30.0  # seconds without a byte acknowledged before a response counts as not delivered
 _POLL_FIRST, _POLL_MOST = 0.002, 0.1  # seconds between looks at the send queue
 _TCP_CLOSE = 7  # tcpi_state of a connection reset by its peer (or fully closed)
+_KERNEL_COUNTS = hasattr(termios, "TIOCOUTQ") and hasattr(socket, "TCP_INFO")  # Linux
 
 
 class Cycle(Protocol):
@@ -66,12 +67,14 @@ class Watch:
         while True:
             if not self.cycle.response_complete or self.cycle.disconnected:
                 return False
-            try:
-                unacknowledged = _send_queue(sock)
-                state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
-            except OSError:
-                return False
             held = self.transport.get_write_buffer_size()
+            unacknowledged, state = 0, 0  # not Linux: the kernel's queue cannot be read
+            if _KERNEL_COUNTS:
+                try:
+                    unacknowledged = _send_queue(sock)
+                    state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+                except OSError:
+                    return False
             if unacknowledged == 0 and held == 0:
                 return True
             if state == _TCP_CLOSE:
@@ -92,7 +95,7 @@ class Watch:
 
 def _send_queue(sock: socket.socket) -> int:
     """Bytes given to the kernel for this socket and not yet acknowledged by the peer."""
-    found = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # = SIOCOUTQ
+    found = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")  # Linux: = SIOCOUTQ
     return int(struct.unpack("i", found)[0])
 
 
