@@ -18,6 +18,7 @@ from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
 from pyfiledrop.core.interfaces import Listing, Sort
 from pyfiledrop.core.lifetimes import format_duration, parse_duration
 from pyfiledrop.core.model import State
+from pyfiledrop.core.sharing import MOST_DOWNLOADS
 from pyfiledrop.logs import FORMATS, LEVELS
 
 if TYPE_CHECKING:
@@ -561,9 +562,32 @@ def serve(**options: Any) -> None:
     help="Keep the files on the server this long (30s, 15m, 12h, 7d; 0: for ever), at most "
     "what the server allows [default: the server's limit].",
 )
+@click.option(
+    "--download-password",
+    default=None,
+    envvar=_env("DOWNLOAD_PASSWORD"),
+    help="Downloading the files needs this password (better from the variable or "
+    "--download-password-file: a flag is visible to other users in `ps`).",
+)
+@click.option(
+    "--download-password-file",
+    type=click.File("r"),
+    default=None,
+    envvar=_env("DOWNLOAD_PASSWORD_FILE"),
+    help="Read the download password from the first line of this file.",
+)
+@click.option(
+    "--max-downloads",
+    type=click.IntRange(1, MOST_DOWNLOADS),
+    default=None,
+    envvar=_env("MAX_DOWNLOADS"),
+    help="Each file's link allows this many downloads; the file is removed after the last.",
+)
 def upload(
     files: tuple[Path, ...], url: str, parallel: int, chunk_size: int, retries: int,
     state_file: Path | None, expire: float | None, password: str | None,
+    download_password: str | None, download_password_file: TextIO | None,
+    max_downloads: int | None,
 ) -> None:  # fmt: skip
     """Upload FILES; run it again to resume what was interrupted.
 
@@ -573,11 +597,16 @@ def upload(
     """
     from pyfiledrop.client.progress import upload_all
     from pyfiledrop.client.state import StateFile, default_path
+    from pyfiledrop.client.uploader import terms_headers
+
+    secret = _secret("--download-password", download_password, download_password_file)
+    terms = terms_headers(secret, max_downloads)
 
     state = StateFile(state_file or default_path())
     life = None if expire is None else format_duration(expire) if expire else "0"
     failures = upload_all(files, url, state, chunk_size=chunk_size, parallel=parallel,
-                          retries=retries, expire=life, password=password)  # fmt: skip
+                          retries=retries, expire=life, password=password,
+                          terms=terms)  # fmt: skip
     if failures:
         sys.exit(1)
 

@@ -42,9 +42,12 @@ def test_the_keyboard_alone_chooses_pauses_and_cancels(page: Page, server: Serve
         "filechooser", lambda chooser: choosers.append(chooser)
     )  # well before any key: Playwright sets this up late
     page.goto(server.url)
-    page.keyboard.press("Tab")  # first how long to keep the files, then the drop area
+    page.keyboard.press("Tab")  # first how long to keep the files, then the download terms
     expect(page.locator("#expire")).to_be_focused()
-    page.keyboard.press("Tab")
+    for terms in ("#download-password", "#max-downloads"):
+        page.keyboard.press("Tab")
+        expect(page.locator(terms)).to_be_focused()
+    page.keyboard.press("Tab")  # then the drop area
     expect(page.locator(".dz-button")).to_be_focused()
     assert focused_name(page) == "Drop files here or click to choose them"
     page.keyboard.press("Enter")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, MetaStore, Sort
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, MetaStore, Reserve, Sort
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.postgres import PostgresMetaStore
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
@@ -788,3 +788,94 @@ def test_summary_counts_states_bytes_contents_and_uploads_per_day(opener: Opener
         assert empty.days == [] and empty.stored_bytes == 97
 
     run(test, opener)
+
+
+# --- downloads ------------------------------------------------------------------------------------
+
+
+async def complete(meta: MetaStore, uid: str, most: int | None, expires_at: float | None) -> None:
+    """A complete upload allowing `most` downloads (None: any number)."""
+    fresh = replace(upload(uid, client_id=uid), max_downloads=most, download_password="hash")
+    await meta.create_or_get(fresh)
+    await meta.move(uid, State.RECEIVING, State.ASSEMBLING)
+    await meta.move(uid, State.ASSEMBLING, State.COMPLETE, expires_at=expires_at)
+
+
+def test_terms_and_the_delete_key_are_recorded_as_made(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        fresh = replace(
+            upload("u1"), download_password="$argon2id$v=19$x", max_downloads=3, delete_key="k"
+        )
+        assert await meta.create_or_get(fresh) == fresh
+        assert await meta.get("u1") == fresh
+
+    run(test, opener)
+
+
+def test_reservations_stop_at_the_limit_and_counting_frees_them(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1")
+        now = opener.clock.now()
+        await complete(meta, "u1", 2, now + 1000)
+        await meta.create_or_get(upload("u2", client_id="u2"))
+        assert await meta.reserve_download("u2", "download:u2:a", "a", "i1", 60) == Reserve.SPENT
+        assert await meta.reserve_download("u1", "download:u1:a", "a", "i1", 60) == Reserve.TAKEN
+        assert await meta.reserve_download("u1", "download:u1:b", "b", "i1", 60) == Reserve.TAKEN
+        assert await meta.reserve_download("u1", "download:u1:c", "c", "i1", 60) == Reserve.BUSY
+        await meta.release("download:u1:b", "b")  # a download cut off
+        assert await meta.reserve_download("u1", "download:u1:c", "c", "i1", 60) == Reserve.TAKEN
+        counted = await meta.count_download("u1", "download:u1:a", "a", now)
+        assert counted is not None and counted.downloads == 1
+        assert counted.expires_at == now + 1000, "one left: kept"
+        assert await meta.reserve_download("u1", "download:u1:d", "d", "i1", 60) == Reserve.BUSY
+        last = await meta.count_download("u1", "download:u1:c", "c", now + 5)
+        assert last is not None and last.downloads == 2 and last.expires_at == now + 5
+        assert await meta.reserve_download("u1", "download:u1:d", "d", "i1", 60) == Reserve.SPENT
+        assert not await meta.is_claimed("download:u1:a") and not await meta.is_claimed(
+            "download:u1:c"
+        ), "counting lets the reservation go"
+
+    run(test, opener)
+
+
+def test_reservations_of_a_dead_process_are_free(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await beating(meta, "i1", "i2")
+        await complete(meta, "u1", 1, None)
+        assert await meta.reserve_download("u1", "download:u1:a", "a", "i1", 60) == Reserve.TAKEN
+        assert await meta.reserve_download("u1", "download:u1:b", "b", "i2", 60) == Reserve.BUSY
+        await meta.forget_instances(["i1"])
+        assert await meta.reserve_download("u1", "download:u1:b", "b", "i2", 60) == Reserve.TAKEN
+
+    run(test, opener)
+
+
+def test_counting_without_a_limit_keeps_the_expiry(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await complete(meta, "u1", None, None)
+        for n in range(1, 4):
+            assert await meta.reserve_download("u1", f"d{n}", "h", "i1", 60) == Reserve.TAKEN
+            counted = await meta.count_download("u1", None, "h", opener.clock.now())
+            assert counted is not None and counted.downloads == n and counted.expires_at is None
+        assert await meta.count_download("nowhere", None, "h", opener.clock.now()) is None
+
+    run(test, opener)
+
+
+def test_the_last_download_racing_on_two_stores_is_reserved_once(opener: Opener) -> None:
+    """Two processes ask for the last download of a link at once, many times: exactly one gets
+    it, and the count never passes the limit."""
+
+    async def go() -> None:
+        a, b = opener(), opener()
+        await beating(a, "ia", "ib")
+        for n in range(30):
+            uid = f"u{n}"
+            await complete(a, uid, 1, None)
+            found = await asyncio.gather(
+                a.reserve_download(uid, f"download:{uid}:a", "a", "ia", 60),
+                b.reserve_download(uid, f"download:{uid}:b", "b", "ib", 60),
+            )
+            assert sorted(r.value for r in found) == ["busy", "taken"], (n, found)
+
+    drive(opener, go)

@@ -5,6 +5,7 @@ Raw (Dropzone 6's `binaryBody`, which the page uses, and the command-line client
 the chunk itself and the dz* fields, plus `filename`, come in the query string; nothing to parse.
 Either may add `expire` (`1h`: a shorter life for the finished file than the server's), honoured
 when the upload is made (its first chunk, or the plain upload; in a form, before the file part).
+The download terms (`core/sharing.py`) come as headers, read by the routes and honoured likewise.
 
 Dropzone sends its dz* fields before the file part, so a chunk's bytes stream straight to their
 offset in the upload's partial file. Other clients may put the file first: its bytes are then
@@ -23,6 +24,7 @@ from pyfiledrop.adapters.multipart import FormReader, boundary_of
 from pyfiledrop.core.model import Upload
 from pyfiledrop.core.receiving import Declared
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.core.sharing import NO_TERMS, Terms
 
 DZ_FIELDS = (
     "dzuuid",
@@ -98,25 +100,35 @@ async def receive_raw(
     query: Mapping[str, str],
     content_type: str,
     body: AsyncIterable[bytes],
+    terms: Terms = NO_TERMS,
 ) -> Upload:
     """Take one raw-body POST /upload: a chunk when the query has dzuuid, else a whole file."""
     filename = query.get("filename", "")
     if "dzuuid" in query:
-        return await _chunk(service, owner, query, filename, content_type, body)
-    return await service.receive_plain(owner, filename, content_type, body, query.get("expire"))
+        return await _chunk(service, owner, query, filename, content_type, body, terms)
+    return await service.receive_plain(
+        owner, filename, content_type, body, query.get("expire"), terms
+    )
 
 
-async def known(service: UploadService, owner: str, query: Mapping[str, str]) -> Upload:
+async def known(
+    service: UploadService, owner: str, query: Mapping[str, str], terms: Terms = NO_TERMS
+) -> Upload:
     """POST /upload/known: the fields of a chunk (no index, no bytes) plus `sha256`: the upload
     made complete at once from the asker's own content, or 404 (then send the file)."""
     declared = _declared(query, query.get("filename", ""), query.get("type", ""))
     return await service.begin_known(
-        owner, query.get("dzuuid", ""), declared, query.get("sha256", ""), query.get("expire")
-    )
+        owner, query.get("dzuuid", ""), declared, query.get("sha256", ""), query.get("expire"),
+        terms,
+    )  # fmt: skip
 
 
 async def receive(
-    service: UploadService, owner: str, content_type: str, body: AsyncIterable[bytes]
+    service: UploadService,
+    owner: str,
+    content_type: str,
+    body: AsyncIterable[bytes],
+    terms: Terms = NO_TERMS,
 ) -> Upload:
     """Take one multipart POST /upload; returns the upload it added to, as the request left it
     (finished, for a plain upload)."""
@@ -125,10 +137,12 @@ async def receive(
     reader = form.reader
     filename, file_type = reader.filename or "", reader.content_type
     if form.names_a_chunk():
-        return await _chunk(service, owner, reader.fields, filename, file_type, form.file_data())
+        fields, data = reader.fields, form.file_data()
+        return await _chunk(service, owner, fields, filename, file_type, data, terms)
     scratch = await service.create_stream(
-        owner, filename, file_type, None, protocol="plain", expire=reader.fields.get("expire")
-    )
+        owner, filename, file_type, None, protocol="plain", expire=reader.fields.get("expire"),
+        terms=terms,
+    )  # fmt: skip
     try:
         scratch = await service.append(scratch, 0, form.file_data(), keep_partial=False)
         if not any(name in reader.fields for name in DZ_FIELDS):
@@ -138,7 +152,7 @@ async def receive(
         raise
     try:  # the dz* fields came after the file: its bytes are a chunk
         contents = service.contents(scratch)
-        return await _chunk(service, owner, reader.fields, filename, file_type, contents)
+        return await _chunk(service, owner, reader.fields, filename, file_type, contents, terms)
     finally:
         await service.delete(scratch)
 
@@ -150,6 +164,7 @@ async def _chunk(
     filename: str,
     content_type: str,
     data: AsyncIterable[bytes | memoryview],
+    terms: Terms = NO_TERMS,
 ) -> Upload:
     """Store a chunk in the upload its fields name (made on its first chunk).
 
@@ -158,6 +173,6 @@ async def _chunk(
     offset = _number(fields, "dzchunkbyteoffset")
     declared = _declared(fields, filename, content_type)
     upload = await service.begin_chunked(
-        owner, fields.get("dzuuid", ""), declared, fields.get("expire")
+        owner, fields.get("dzuuid", ""), declared, fields.get("expire"), terms
     )
     return await service.receive_chunk(upload, index, offset, data)

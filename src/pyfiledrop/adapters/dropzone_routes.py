@@ -17,6 +17,7 @@ from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
 from pyfiledrop.adapters.body import Body
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.core.sharing import terms_of
 
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
 _MAX_WAIT = 30  # seconds a status call may be held open
@@ -36,6 +37,7 @@ def routes(
         limit = service.limits.max_size + _FORM_SLACK
         body = Body(request)
         owner = owner_of(request)
+        terms = terms_of(request.headers)  # read on every chunk, kept by the first
         try:
             if declared and declared.isdigit() and int(declared) > limit:
                 raise errors.TOO_LARGE(f"The request is larger than the {limit} bytes allowed.")
@@ -43,10 +45,10 @@ def routes(
             async with asyncio.timeout(timeout):
                 if dropzone.is_raw(request.query_params):
                     done = await dropzone.receive_raw(
-                        service, owner, request.query_params, content_type, body
+                        service, owner, request.query_params, content_type, body, terms
                     )
                 else:
-                    done = await dropzone.receive(service, owner, content_type, body)
+                    done = await dropzone.receive(service, owner, content_type, body, terms)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it
         except TimeoutError:
@@ -65,7 +67,8 @@ def routes(
 
     async def known(request: Request) -> Response:
         """Finish an upload at once from content the asker already uploaded (404: send it)."""
-        done = await dropzone.known(service, owner_of(request), request.query_params)
+        terms = terms_of(request.headers)
+        done = await dropzone.known(service, owner_of(request), request.query_params, terms)
         return JSONResponse(await describe(request, done))
 
     async def remove(request: Request) -> Response:

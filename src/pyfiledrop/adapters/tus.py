@@ -29,6 +29,7 @@ from pyfiledrop import errors
 from pyfiledrop.adapters.body import Body
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
+from pyfiledrop.core.sharing import terms_of
 from pyfiledrop.logs import note_refusal
 
 VERSION = "1.0.0"
@@ -40,7 +41,8 @@ CORS_HEADERS = {
     "Access-Control-Allow-Headers": (
         "Authorization, Origin, X-Requested-With, X-Request-ID, X-HTTP-Method-Override, "
         "Content-Type, Upload-Length, Upload-Offset, Tus-Resumable, Upload-Metadata, "
-        "Upload-Defer-Length, Upload-Concat, Upload-Checksum, Pyfiledrop-Owner"
+        "Upload-Defer-Length, Upload-Concat, Upload-Checksum, Pyfiledrop-Owner, "
+        "Pyfiledrop-Download-Password, Pyfiledrop-Max-Downloads"
     ),
     "Access-Control-Max-Age": "86400",
 }
@@ -196,6 +198,7 @@ class Tus:
         filename = metadata.get("filename") or metadata.get("name") or ""
         content_type = metadata.get("filetype") or metadata.get("type") or ""
         expire = metadata.get("expire")
+        terms = terms_of(request.headers)  # who may download it, and how often
         concat = request.headers.get("upload-concat", "")
         owner = self.owner(request)
         if concat.startswith("final;"):
@@ -206,7 +209,7 @@ class Tus:
                 raise errors.BAD_REQUEST(f"A final upload may name at most {MAX_PARTS} partials.")
             parts = [await self.service.stream(self._id_of(url)) for url in urls]
             upload = await self.service.concatenate(
-                owner, filename, content_type, metadata_header, concat, parts, expire
+                owner, filename, content_type, metadata_header, concat, parts, expire, terms
             )
             return self._created(request, upload)
         if concat not in ("", "partial"):
@@ -225,6 +228,7 @@ class Tus:
             metadata=metadata_header,
             concat=concat or None,
             expire=expire,
+            terms=terms,
         )
         if request.headers.get("content-type") == OCTET_STREAM:
             upload = await self._receive(request, upload, 0)

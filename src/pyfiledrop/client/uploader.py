@@ -29,6 +29,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pyfiledrop.client.state import Resumable, StateFile, key_of
 from pyfiledrop.client.transport import Connections, FileRange, Reply, TransportError
@@ -66,11 +67,14 @@ class Uploader:
         backoff: float = 0.5,
         expire: str | None = None,
         password: str | None = None,
+        terms: dict[str, str] | None = None,
     ) -> None:
         """`expire`: how long the server should keep the files (`1h`), None for its limit;
-        `password`: the server's upload password, if it has one."""
+        `password`: the server's upload password, if it has one; `terms`: the headers that set
+        who may download the files and how often (`terms_headers`)."""
         self.url = url.rstrip("/")
         self.expire = expire
+        self.terms = terms or {}
         self.state = state
         self.chunk_size = chunk_size
         self.parallel = parallel
@@ -144,7 +148,7 @@ class Uploader:
         }  # fmt: skip
         if self.expire is not None:
             query["expire"] = self.expire
-        reply = self._request("POST", "/upload/known", upload, params=query)
+        reply = self._request("POST", "/upload/known", upload, params=query, headers=self.terms)
         if reply.status != 200:  # 404: not known (or an older server): send it
             return None
         status = reply.json()
@@ -237,7 +241,7 @@ class Uploader:
         """The chunk as the raw body, its fields in the query: the server parses no form. The
         upload's status as the server answered."""
         query = form | {"filename": name}
-        headers = {"Content-Type": "application/octet-stream"}
+        headers = {"Content-Type": "application/octet-stream", **self.terms}  # kept by the first
         reply = self._request("POST", "/upload", upload, params=query, body=[data], headers=headers)
         if reply.status != 200:
             raise UploadFailed(f"chunk {form['dzchunkindex']}: {_reason(reply)}")
@@ -260,7 +264,7 @@ class Uploader:
 
     def _request(self, method: str, path: str, upload: Resumable | None, **kwargs: Any) -> Reply:
         """One request, retried with exponential backoff on network errors and busy answers."""
-        headers = kwargs.pop("headers", {})
+        headers = dict(kwargs.pop("headers", {}))
         if upload is not None:
             headers["Cookie"] = f"{COOKIE}={upload.cookie}"
         for attempt in range(self.retries + 1):
@@ -274,6 +278,17 @@ class Uploader:
                     return reply
             time.sleep(self.backoff * 2**attempt)
         raise AssertionError("unreachable")
+
+
+def terms_headers(password: str | None, max_downloads: int | None) -> dict[str, str]:
+    """The headers that give uploads a download password and a most number of downloads; the
+    password percent-encoded as UTF-8 (a header carries only Latin-1)."""
+    found = {}
+    if password is not None:
+        found["Pyfiledrop-Download-Password"] = quote(password, safe="")
+    if max_downloads is not None:
+        found["Pyfiledrop-Max-Downloads"] = str(max_downloads)
+    return found
 
 
 def _reason(reply: Reply) -> str:

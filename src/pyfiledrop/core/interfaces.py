@@ -44,6 +44,14 @@ class Held(Enum):
     REMOVING = "removing"  # its file is being removed: nothing changed; try again once it is gone
 
 
+class Reserve(Enum):
+    """What `MetaStore.reserve_download` found."""
+
+    TAKEN = "taken"  # one of the remaining downloads is the caller's until it counts or lets go
+    SPENT = "spent"  # every allowed download was delivered (or the upload is not complete)
+    BUSY = "busy"  # the ones left are all reserved by downloads under way
+
+
 class Sort(Enum):
     """What `MetaStore.list_uploads` orders by (then by id, so the order is total)."""
 
@@ -317,6 +325,30 @@ class MetaStore(Protocol):
         """Uploads per state, the bytes of complete uploads and of the contents in place, and
         uploads made per day (UTC) from `since` on: each a pass over the uploads at most, under
         200 ms with 100,000 of them (bench/admin_bench.py)."""
+
+    # --- downloads: how many a link had, and the ones under way ----------------------------------
+
+    async def reserve_download(
+        self, upload_id: str, name: str, holder: str, instance: str, lease: float
+    ) -> Reserve:
+        """Reserve one of a complete upload's remaining downloads as the claim `name` (which
+        starts with `download:`; tied to the upload, so it goes with it) for `lease` seconds.
+
+        Atomically, with the upload's row locked (or in one write transaction): SPENT, changing
+        nothing, when the upload is not complete or its `downloads` reached `max_downloads`;
+        BUSY when `downloads` plus the live `download:` claims on it reach `max_downloads`; else
+        take the claim and return TAKEN. Two reservations racing for the last download: exactly
+        one is TAKEN, in any processes. An upload without `max_downloads` is always TAKEN.
+        """
+
+    async def count_download(
+        self, upload_id: str, name: str | None, holder: str, now: float
+    ) -> Upload | None:
+        """A download was delivered whole: atomically add one to `downloads` and release
+        `holder`'s claim `name` (None: nothing was reserved); once `downloads` reaches
+        `max_downloads`, set `expires_at` to `now` unless it is already earlier (the clean-up
+        then removes the file like an expired one). The upload as it is then; None when it no
+        longer exists."""
 
 
 class StorageUnavailable(OSError):

@@ -85,6 +85,7 @@ def new_upload(
         updated_at=now,
         protocol=protocol,
         lifetime=lifetime,
+        delete_key=secrets.token_urlsafe(24),  # the uploader's delete link
     )
 
 

@@ -64,6 +64,7 @@ from pyfiledrop.core.receiving import (
     storage_error,
     stream_layout,
 )
+from pyfiledrop.core.sharing import NO_TERMS, DownloadCounter, Terms, check_left
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -121,6 +122,7 @@ class UploadService:
         self.local_files = local_files
         self.range_reads = range_reads
         self.presigned = presigned
+        self.counter = DownloadCounter(meta, self.instance, clock)
         self._loops: list[asyncio.Task[None]] = []
         self._known: OrderedDict[str, Upload] = OrderedDict()
 
@@ -154,12 +156,13 @@ class UploadService:
     # --- creation -------------------------------------------------------------------------------
 
     async def begin_chunked(
-        self, owner: str, client_id: str, declared: Declared, expire: str | None = None
-    ) -> Upload:
+        self, owner: str, client_id: str, declared: Declared, expire: str | None = None,
+        terms: Terms = NO_TERMS,
+    ) -> Upload:  # fmt: skip
         """The upload a chunk belongs to, made on its first chunk; checks every declared total.
 
         `expire` is the life the uploader asks for (`1h`), checked on every chunk and given to
-        the upload by the chunk that makes it."""
+        the upload by the chunk that makes it, as are its download `terms`."""
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)
@@ -170,7 +173,7 @@ class UploadService:
                 owner, client_id, filename, declared.content_type, layout, self.clock.now(),
                 lifetime=life,
             )  # fmt: skip
-            existing = await self._create(fresh)
+            existing = await self._create(fresh, terms)
         self._remember(client_id, existing)
         self._check_owner(existing, owner)
         if existing.layout != layout or existing.filename != filename:
@@ -182,7 +185,7 @@ class UploadService:
 
     async def begin_known(
         self, owner: str, client_id: str, declared: Declared, sha256: str,
-        expire: str | None = None,
+        expire: str | None = None, terms: Terms = NO_TERMS,
     ) -> Upload:  # fmt: skip
         """A new upload made complete at once, pointing to content `owner` already uploaded:
         a complete, unexpired upload of theirs has this SHA-256 and size, and its file is in
@@ -206,9 +209,10 @@ class UploadService:
             owner, client_id, clean_filename(declared.filename), declared.content_type, layout,
             self.clock.now(), lifetime=life,
         )  # fmt: skip
+        fresh = await self._with_terms(fresh, terms)
         stored = await self.meta.create_or_get(fresh)  # no partial object: no bytes will come
         if stored.id != fresh.id:  # the same request, twice at once
-            return await self.begin_known(owner, client_id, declared, sha256, expire)
+            return await self.begin_known(owner, client_id, declared, sha256, expire, terms)
         self.events.emit(Event.CREATED, stored)
         content = Content(sha256, layout.size)
         await self.finisher.move(fresh.id, State.RECEIVING, State.ASSEMBLING)
@@ -266,9 +270,10 @@ class UploadService:
         concat: str | None = None,
         protocol: str = "tus",
         expire: str | None = None,
+        terms: Terms = NO_TERMS,
     ) -> Upload:
         """A new stream upload; `size` None defers the length to a later request. `expire` is
-        the life its uploader asks for."""
+        the life its uploader asks for, `terms` who may download it and how often."""
         life = self.lifetimes.life_for(expire)
         layout = None
         if size is not None:
@@ -278,12 +283,13 @@ class UploadService:
             owner, None, filename, content_type, layout, self.clock.now(), protocol=protocol,
             lifetime=life,
         )  # fmt: skip
-        return await self._create(replace(fresh, metadata=metadata, concat=concat))
+        return await self._create(replace(fresh, metadata=metadata, concat=concat), terms)
 
-    async def _create(self, fresh: Upload) -> Upload:
+    async def _create(self, fresh: Upload, terms: Terms = NO_TERMS) -> Upload:
         """Record a new upload, then make its partial object (so an object never lacks a record);
         if its client id is taken, the upload that has it. A vetter may refuse it first."""
         await self._admit(fresh)
+        fresh = await self._with_terms(fresh, terms)
         await self.events.vet(fresh)
         stored = await self.meta.create_or_get(fresh)
         if stored.id == fresh.id:
@@ -294,6 +300,11 @@ class UploadService:
                 raise storage_error(exc) from exc
             self.events.emit(Event.CREATED, stored)
         return stored
+
+    @staticmethod
+    async def _with_terms(fresh: Upload, terms: Terms) -> Upload:
+        """The download terms on a new upload; its password hashed off the event loop."""
+        return fresh if terms == NO_TERMS else await asyncio.to_thread(terms.applied, fresh)
 
     async def _admit(self, fresh: Upload) -> None:
         """Refuse a new upload, before anything is stored, when its owner already has the most
@@ -519,11 +530,12 @@ class UploadService:
         return current
 
     async def receive_plain(
-        self, owner: str, filename: str, content_type: str, data: Bytes, expire: str | None = None
-    ) -> Upload:
+        self, owner: str, filename: str, content_type: str, data: Bytes,
+        expire: str | None = None, terms: Terms = NO_TERMS,
+    ) -> Upload:  # fmt: skip
         """A whole file in one request: stored as it arrives, finished at its end."""
         upload = await self.create_stream(
-            owner, filename, content_type, None, protocol="plain", expire=expire
+            owner, filename, content_type, None, protocol="plain", expire=expire, terms=terms
         )
         try:
             return await self.finish_plain(await self.append(upload, 0, data, keep_partial=False))
@@ -556,6 +568,7 @@ class UploadService:
         concat: str,
         parts: list[Upload],
         expire: str | None = None,
+        terms: Terms = NO_TERMS,
     ) -> Upload:
         """A final upload made of finished partial uploads, each named once, in order; the
         partials are consumed. Naming a partial's URL is the right to use it (tus clients keep
@@ -579,8 +592,9 @@ class UploadService:
             if any(p is None for p in current):
                 raise errors.NOT_FOUND("A partial upload named here no longer exists.")
             return await self._concatenate(
-                owner, filename, content_type, metadata, concat, [p for p in current if p], expire
-            )
+                owner, filename, content_type, metadata, concat, [p for p in current if p],
+                expire, terms,
+            )  # fmt: skip
         finally:
             for name in claimed:
                 await asyncio.shield(self.meta.release(name, holder))
@@ -594,6 +608,7 @@ class UploadService:
         concat: str,
         parts: list[Upload],
         expire: str | None,
+        terms: Terms,
     ) -> Upload:
         assert self.concatenation is not None
         for partial in parts:
@@ -605,8 +620,9 @@ class UploadService:
                 )
         size = sum(p.layout.size for p in parts if p.layout)
         final = await self.create_stream(
-            owner, filename, content_type, size, metadata=metadata, concat=concat, expire=expire
-        )
+            owner, filename, content_type, size, metadata=metadata, concat=concat, expire=expire,
+            terms=terms,
+        )  # fmt: skip
         try:
             digest = await self.concatenation.concat(final.id, [p.id for p in parts])
         except OSError as exc:
@@ -710,6 +726,7 @@ class UploadService:
             raise errors.CONTENT_MISSING(upload.error or MISSING)
         if upload is None or upload.state not in (State.COMPLETE, State.EXPIRED):
             raise errors.NOT_FOUND("No file is available at this link.")
+        check_left(upload)  # its last download made it expire: say why
         return self.kept(upload)
 
     async def present(self, upload: Upload) -> Upload:

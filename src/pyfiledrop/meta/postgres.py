@@ -48,7 +48,7 @@ from psycopg.rows import TupleRow
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Summary
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta import OpenError
 from pyfiledrop.meta.listing import listing_sql, page_of
@@ -611,3 +611,66 @@ class PostgresMetaStore:
             return summary_of(states, stored, contents[0] if contents else 0, days)
 
         return await self._run(step)
+
+    # --- downloads --------------------------------------------------------------------------------
+    # The upload's row is locked first (`FOR NO KEY UPDATE`), so reservations of one upload's
+    # downloads, in any processes, happen one after another and each counts the others' claims.
+
+    async def reserve_download(
+        self, upload_id: str, name: str, holder: str, instance: str, lease: float
+    ) -> Reserve:
+        values = {
+            "id": upload_id, "name": name, "upload": upload_id, "holder": holder,
+            "instance": instance, "lease": lease,
+        }  # fmt: skip
+
+        async def step(db: Connection) -> Reserve:
+            async with db.transaction():
+                row = await (
+                    await db.execute(
+                        "SELECT state, downloads, max_downloads FROM uploads WHERE id = %(id)s "
+                        "FOR NO KEY UPDATE",
+                        values,
+                    )
+                ).fetchone()
+                if row is None or row[0] != State.COMPLETE.value:
+                    return Reserve.SPENT
+                downloads, most = row[1], row[2]
+                if most is not None:
+                    if downloads >= most:
+                        return Reserve.SPENT
+                    counted = await (
+                        await db.execute(
+                            "SELECT count(*) FROM claims WHERE upload_id = %(id)s "
+                            f"AND name LIKE 'download:%%' AND name <> %(name)s AND {_LIVE}",
+                            values,
+                        )
+                    ).fetchone()
+                    if downloads + (counted[0] if counted else 0) >= most:
+                        return Reserve.BUSY
+                taken = await db.execute(_TAKE.format(source=f"VALUES ({_CLAIM_VALUES})"), values)
+                return Reserve.TAKEN if taken.rowcount == 1 else Reserve.BUSY
+
+        return await self._run(step, again=False)
+
+    async def count_download(
+        self, upload_id: str, name: str | None, holder: str, now: float
+    ) -> Upload | None:
+        async def step(db: Connection) -> Upload | None:
+            async with db.transaction():
+                if name is not None:
+                    await db.execute(
+                        "DELETE FROM claims WHERE name = %s AND holder = %s", (name, holder)
+                    )
+                found = await (
+                    await db.execute(
+                        "UPDATE uploads SET downloads = downloads + 1, expires_at = CASE "
+                        "WHEN max_downloads IS NOT NULL AND downloads + 1 >= max_downloads "
+                        "AND (expires_at IS NULL OR expires_at > %(now)s) THEN %(now)s "
+                        f"ELSE expires_at END WHERE id = %(id)s RETURNING {COLUMNS}",
+                        {"id": upload_id, "now": now},
+                    )
+                ).fetchone()
+                return to_upload(found) if found else None
+
+        return await self._run(step, again=False)

@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from pyfiledrop import errors
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
-from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Summary
+from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
@@ -627,3 +627,48 @@ class SQLiteMetaStore:
             return summary_of(counts, stored, contents, days.fetchall())
 
         return await self._read(select)
+
+    # --- downloads --------------------------------------------------------------------------------
+
+    async def reserve_download(
+        self, upload_id: str, name: str, holder: str, instance: str, lease: float
+    ) -> Reserve:
+        def reserve(db: sqlite3.Connection) -> Reserve:
+            row = db.execute(
+                "SELECT state, downloads, max_downloads FROM uploads WHERE id = ?", (upload_id,)
+            ).fetchone()
+            if row is None or row[0] != State.COMPLETE.value:
+                return Reserve.SPENT
+            downloads, most = row[1], row[2]
+            if most is not None:
+                if downloads >= most:
+                    return Reserve.SPENT
+                now = time.time()
+                (under_way,) = db.execute(
+                    "SELECT count(*) FROM claims WHERE upload_id = :id AND name LIKE 'download:%' "
+                    f"AND name <> :name AND {_LIVE}",
+                    {"id": upload_id, "name": name, "now": now, "alive": now - INSTANCE_GRACE},
+                ).fetchone()
+                if downloads + under_way >= most:
+                    return Reserve.BUSY
+            taken = self._take(db, name, upload_id, holder, instance, lease)
+            return Reserve.TAKEN if taken else Reserve.BUSY
+
+        return await self._write(lambda db: self._transaction(db, lambda: reserve(db)))
+
+    async def count_download(
+        self, upload_id: str, name: str | None, holder: str, now: float
+    ) -> Upload | None:
+        def count(db: sqlite3.Connection) -> None:
+            if name is not None:
+                db.execute("DELETE FROM claims WHERE name = ? AND holder = ?", (name, holder))
+            db.execute(
+                "UPDATE uploads SET downloads = downloads + 1, expires_at = CASE "
+                "WHEN max_downloads IS NOT NULL AND downloads + 1 >= max_downloads "
+                "AND (expires_at IS NULL OR expires_at > :now) THEN :now ELSE expires_at END "
+                "WHERE id = :id",
+                {"id": upload_id, "now": now},
+            )
+
+        await self._write(lambda db: self._transaction(db, lambda: count(db)))
+        return await self.get(upload_id)

@@ -1,8 +1,8 @@
 """What the admin API reads from a request and writes into its answers: the listing's query
 (state, name, order, cursor, page size), an upload as a row, and the summary's 30 days.
 
-Rows show what the store records. Not recorded, so not shown: the client address an upload came
-from and how often a file was downloaded (`NOT_RECORDED`; the page says so).
+Rows show what the store records, downloads delivered whole among it. Not recorded, so not shown:
+the client address an upload came from (`NOT_RECORDED`; the page says so).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ PAGE_DEFAULT = 50
 DAYS = 30  # the summary's chart
 DAY = 86400
 NAME_LIMIT = 200  # characters of a name search
-NOT_RECORDED = ("address", "downloads")
+NOT_RECORDED = ("address",)
 LATEST = 253402300799.0  # 9999-12-31 23:59:59 UTC: the last moment a date input can name
 _LIMIT = re.compile(r"^[0-9]{1,3}$")
 _ORDERS = {"asc": False, "desc": True}
@@ -100,6 +100,8 @@ def row(upload: Upload, now: float, received: int | None) -> dict[str, Any]:
         "removed_at": upload.removed_at,
         "freed_bytes": upload.freed_bytes,
         "error": upload.error,
+        "downloads": upload.downloads,  # delivered whole
+        "max_downloads": upload.max_downloads,
     }
     if upload.state == State.RECEIVING:
         found |= progress(upload, now, received)

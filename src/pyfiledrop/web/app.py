@@ -41,6 +41,7 @@ from pyfiledrop.web.owners import OwnerCookie, owner_of
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.refusal import error_response
 from pyfiledrop.web.requestlog import note_client
+from pyfiledrop.web.share import Sharing
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("pyfiledrop.server")
@@ -60,7 +61,8 @@ def build_app(
 ) -> Starlette:
     timeout = settings.timeout_ms / 1000
     downloads = Downloads(settings, service)
-    describe = Described(service, downloads.url)
+    describe = Described(service, downloads)
+    sharing = Sharing(settings, service, downloads)
 
     tus = Tus(
         service,
@@ -107,6 +109,7 @@ def build_app(
             Route("/favicon.ico", favicon),
             *dropzone_routes.routes(service, describe, owner_of, timeout),
             *downloads.routes(),
+            *sharing.routes(),
             *tus.routes(),
             *observe.routes(service, metrics),
             *mine.routes(service, describe),

@@ -1,23 +1,24 @@
 """An upload as its owner sees it in JSON: the answer to every Dropzone request, the status call
-and the owner's list (`GET /uploads`)."""
+and the owner's list (`GET /uploads`). A finished one has its links: the download, its share
+page, and the delete link, which holds the upload's delete key (only its owner sees this)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
-
-Link = Callable[[Request, Upload], str]
+from pyfiledrop.core.sharing import downloads_left
+from pyfiledrop.web.downloads import Downloads
 
 
 class Described:
-    def __init__(self, service: UploadService, link: Link) -> None:
+    def __init__(self, service: UploadService, downloads: Downloads) -> None:
         self.service = service
-        self.link = link  # the download link of a complete upload
+        self.downloads = downloads  # the links of a complete upload
 
     async def __call__(
         self, request: Request, upload: Upload, with_chunks: bool = False
@@ -36,8 +37,18 @@ class Described:
         if upload.state in (State.COMPLETE, State.EXPIRED):
             found["sha256"] = upload.sha256
             found["expires_at"] = upload.expires_at  # seconds since the epoch; null: kept
+            found["downloads"] = upload.downloads
+            found["max_downloads"] = upload.max_downloads
+            found["downloads_left"] = downloads_left(upload)
+            found["password_protected"] = upload.download_password is not None
         if upload.state == State.COMPLETE and not expired:
-            found["download_url"] = self.link(request, upload)
+            assert upload.download_token is not None
+            link, token = self.downloads.link, upload.download_token
+            found["download_url"] = self.downloads.url(request, upload)
+            found["share_url"] = link(request, "share", token=token)
+            if upload.delete_key is not None:  # uploads made before there were delete links
+                query = urlencode({"key": upload.delete_key})
+                found["delete_url"] = f"{link(request, 'delete', token=token)}?{query}"
         if upload.removed_at is not None:
             found["removed_at"] = upload.removed_at
         if upload.error and upload.state != State.COMPLETE:  # why it failed, or is waiting

@@ -20,6 +20,7 @@ _UPLOAD_ROUTES = re.compile(r"^/(?:uploads|upload(?:/[^/]+)?)$")
 # What Dropzone 5 and 6 send with every chunk, and the owner header.
 ALLOWED_HEADERS = [
     "Authorization", "Cache-Control", "Content-Type", "X-Requested-With", OWNER_HEADER,
+    "Pyfiledrop-Download-Password", "Pyfiledrop-Max-Downloads",
 ]  # fmt: skip
 
 

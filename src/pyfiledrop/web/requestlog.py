@@ -9,9 +9,9 @@ reaches the app (web/server.py: 408, 431, the connection cap's 503) are logged t
 `refused`. Lines name the client as `links.ClientFacing` found it (`note_client`): behind a
 trusted proxy, the address the proxy reports.
 
-Paths are logged without secrets: a download link's token is replaced by `[token]`, query
-values are dropped except those known to be harmless (the names stay), and a path longer than
-`MAX_PATH` is cut.
+Paths are logged without secrets: the token of a download link or a share page (`/s/<token>`)
+is replaced by `[token]`, query values are dropped except those known to be harmless (the names
+stay: a delete link's key is not), and a path longer than `MAX_PATH` is cut.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ access = logging.getLogger("pyfiledrop.access")
 refusals = logging.getLogger("pyfiledrop.refusals")
 
 MAX_PATH = 256
-_TOKEN = re.compile(r"/download/[^/]+")
+_TOKEN = re.compile(r"/(download|s)/[^/]+")  # a download link, a share page
 _SHOWN_VALUES = frozenset({"wait", "dzuuid", "dzchunkindex", "dztotalchunkcount",
                            "dzchunksize", "dztotalfilesize", "dzchunkbyteoffset"})  # fmt: skip
 
 
 def redact(path: str, query: str = "") -> str:
     """The path and query as logs may show them."""
-    shown = _TOKEN.sub("/download/[token]", path)
+    shown = _TOKEN.sub(r"/\1/[token]", path)
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         shown += "?" + "&".join(

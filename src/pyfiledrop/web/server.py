@@ -21,6 +21,8 @@ needs against idle, slow and hostile clients, which uvicorn alone does not set.
 
 - the ASGI `http.response.pathsend` and `http.response.zerocopysend` extensions: files go from the
   page cache to the socket with `os.sendfile` (web/sendfile.py).
+- the `pyfiledrop.delivery` extension: whether a response reached its client whole
+  (web/delivery.py), for downloads that count.
 
 `close_when_body_unread` makes every answer given before its request body was read say
 `Connection: close`, which is what starts the lingering close.
@@ -47,6 +49,7 @@ from uvicorn.server import ServerState
 
 from pyfiledrop import errors
 from pyfiledrop.logs import Seen
+from pyfiledrop.web import delivery
 from pyfiledrop.web.admission import Gate, Turns, has_body, take_turns
 from pyfiledrop.web.requestlog import access_log, redact, refused
 from pyfiledrop.web.sendfile import FileSender, extensions
@@ -240,6 +243,8 @@ class EdgeProtocol(HttpToolsProtocol):
             assert self._files is not None
             # Before the app's task first runs, so the app gets this `send`.
             self.cycle.send = self._files.wrap(self.cycle)  # type: ignore[method-assign,assignment]
+            assert self._real is not None
+            delivery.offer(self.scope, self._real, self.cycle)  # type: ignore[arg-type]
             self.in_body = True
             if has_body(self.cycle.scope):  # type: ignore[arg-type]
                 self.flow.pause_reading()  # until the app asks for the body: it may wait a turn

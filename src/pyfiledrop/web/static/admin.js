@@ -181,6 +181,8 @@ function show(upload) {
   cell(row, when(upload.created_at));
   cell(row, when(upload.updated_at));
   cell(row, expiresText(upload));
+  const most = upload.max_downloads;
+  cell(row, most === null ? String(upload.downloads) : t("downloadsOf", { count: upload.downloads, most }));
   cell(row, upload.sha256 ? upload.sha256.slice(0, 12) + "…" : "", upload.sha256 || "").className = "mono";
   const actions = cell(row, "");
   actions.className = "row-actions";

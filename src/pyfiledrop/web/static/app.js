@@ -3,7 +3,9 @@
 // sends only the chunks the server does not have. Pause, resume and cancel are in control.js,
 // what the page shows of uploads in progress in progress.js, every text in text.js. Names from
 // files or the server are only ever set as text. The uploader may choose a shorter life for the
-// files than the server's limit.
+// files than the server's limit, a download password and a most number of downloads (sent as
+// headers with every chunk of a file, as chosen when it was dropped; the server keeps those of
+// its first chunk).
 import { controlTransfers } from "./control.js";
 import { copyButton, showProgress } from "./progress.js";
 import { lang, size, t } from "./text.js";
@@ -47,6 +49,13 @@ function show(item) {
     : size(item.size || 0);
   if (item.sha256) meta.title = t("sha256", { hash: item.sha256 });
   row.append(name, meta);
+  if (config.allowDownloads && item.share) {
+    const share = document.createElement("a");
+    share.href = item.share;
+    share.className = "share-link";
+    share.textContent = t("sharePage");
+    row.append(share);
+  }
   if (config.allowDownloads && item.url) row.append(copyButton(item.url, item.name));
   list.append(row);
 }
@@ -63,6 +72,11 @@ function remember(status) {
 // sign-in page instead), so that nobody takes an open server for a private one.
 document.getElementById("access-text").textContent = t(config.passwordRequired ? "signedIn" : "openUploads");
 document.getElementById("sign-out").hidden = !config.passwordRequired;
+
+// Who may download a file, and how often: asked only where there are downloads.
+const downloadPassword = document.getElementById("download-password");
+const maxDownloads = document.getElementById("max-downloads");
+document.getElementById("terms").hidden = !config.allowDownloads;
 
 // How long the server keeps a file: its limit (the first choice) or less, never more.
 const expire = document.getElementById("expire");
@@ -83,7 +97,7 @@ for (const [seconds, value, key] of [[3600, "1h", "keep1h"], [86400, "1d", "keep
 function itemOf(status) {
   return {
     name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256,
-    expires: status.expires_at,
+    expires: status.expires_at, share: status.share_url,
   };
 }
 
@@ -347,7 +361,8 @@ const dropzone = new Dropzone("#dropper", {
   dictResponseError: t("responseError"),
   dictUploadCanceled: t("uploadCanceled"),
   accept: function (file, done) {
-    file.pyfiledropExpire = expire.value;  // the choice when the file was dropped
+    file.pyfiledropExpire = expire.value;  // the choices when the file was dropped
+    file.pyfiledropTerms = { password: downloadPassword.value, most: maxDownloads.value.trim() };
     prepareResume(file).then(function () { done(); }, function () { done(); });
   },
   chunksUploaded: function (file, done) {
@@ -374,6 +389,10 @@ dropzone.uploadFiles = function (files) {
 // Dropzone 5's forms: the life asked for goes before the file part, where the server reads it.
 dropzone.on("sending", function (file, xhr, formData) {
   if (!rawBodies && formData && file.pyfiledropExpire) formData.append("expire", file.pyfiledropExpire);
+  // Headers carry Latin-1 only: the password goes percent-encoded as UTF-8, as the server reads it.
+  const terms = file.pyfiledropTerms || {};
+  if (terms.password) xhr.setRequestHeader("Pyfiledrop-Download-Password", encodeURIComponent(terms.password));
+  if (terms.most) xhr.setRequestHeader("Pyfiledrop-Max-Downloads", terms.most);
 });
 dropzone.on("success", function (file, response) {
   file.pyfiledropStatus = file.pyfiledropStatus || response;  // a plain upload's reply is its status
