@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import click
 from click_default_group import DefaultGroup
 
-from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
+from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url, parse_size
 from pyfiledrop.core.interfaces import Listing, Sort
 from pyfiledrop.core.lifetimes import format_duration, parse_duration
 from pyfiledrop.core.model import State
@@ -46,6 +46,20 @@ class Duration(click.ParamType[float]):
         if not seconds and not self.zero:
             self.fail("must be longer than 0", param, ctx)
         return seconds
+
+
+class Size(click.ParamType[int]):
+    """`123`, `500M`, `10G`, `1T` (binary units); the value is bytes."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def _writable_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
@@ -863,3 +877,8 @@ def gc(
     )
     service = _service(settings)
     manage.run(lambda: manage.gc(service, dry_run))
+
+
+from pyfiledrop.users import user  # noqa: E402  (its commands use the options above)
+
+main.add_command(user)

@@ -24,6 +24,18 @@ SQLITE_PREFIX = "sqlite:///"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGTP]?)(?:i?B)?$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from `123`, `500M`, `1.5G`, `2TiB` (binary units: K is 1024); ValueError if not."""
+    found = _SIZE.match(text.strip())
+    if not found:
+        raise ValueError(f"{text!r} is not a size such as 500M, 10G or 1T")
+    number, unit = found.groups()
+    return int(float(number) * 1024 ** " KMGTP".index(unit.upper() or " "))
+
+
 @dataclass(frozen=True)
 class S3Location:
     """`--storage s3://bucket/prefix` and the flags that go with it (issue 6)."""

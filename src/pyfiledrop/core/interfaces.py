@@ -111,7 +111,46 @@ class Summary:
     days: list[Day]  # the days from `since` on that saw at least one upload, oldest first
 
 
-class MetaStore(Protocol):
+class AccountStore(Protocol):
+    """Accounts and their tokens (issue 8): who may upload, and who may use the admin page. Part
+    of every `MetaStore`; the web layer is given only this."""
+
+    async def add_account(self, account: Account) -> bool:
+        """Record a new account; False, changing nothing, when its name is taken."""
+
+    async def account(self, name: str) -> Account | None:
+        """The account with this name, or None."""
+
+    async def accounts(self) -> list[Account]:
+        """Every account, by name."""
+
+    async def has_accounts(self) -> bool:
+        """Whether at least one account exists (then uploads need credentials)."""
+
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        """Replace the account's password hash; False when there is no such account."""
+
+    async def remove_account(self, name: str) -> bool:
+        """Forget the account and its tokens, atomically; False when there was none. Its
+        uploads stay, still naming it in `account`."""
+
+    async def add_token(self, token: Token) -> bool:
+        """Record a token; False, changing nothing, when its account does not exist or already
+        has a token with this label."""
+
+    async def remove_token(self, account: str, label: str) -> bool:
+        """Forget the account's token with this label; False when it had none."""
+
+    async def tokens(self, account: str) -> list[Token]:
+        """The account's tokens, by label."""
+
+    async def token_account(self, digest: str, now: float) -> Account | None:
+        """The account whose token has this digest (None: no such token), stamping the token's
+        `last_used` with `now`."""
+
+
+
+class MetaStore(AccountStore, Protocol):
     """Durable record of every upload, of the chunks it has received, and of who works on it."""
 
     async def create_or_get(self, upload: Upload) -> Upload:
@@ -319,40 +358,7 @@ class MetaStore(Protocol):
         uploads made per day (UTC) from `since` on: each a pass over the uploads at most, under
         200 ms with 100,000 of them (bench/admin_bench.py)."""
 
-    # --- accounts (issue 8): who may upload, their tokens, quotas and the per-address cap -------
-
-    async def add_account(self, account: Account) -> bool:
-        """Record a new account; False, changing nothing, when its name is taken."""
-
-    async def account(self, name: str) -> Account | None:
-        """The account with this name, or None."""
-
-    async def accounts(self) -> list[Account]:
-        """Every account, by name."""
-
-    async def has_accounts(self) -> bool:
-        """Whether at least one account exists (then uploads need credentials)."""
-
-    async def set_password(self, name: str, password_hash: str) -> bool:
-        """Replace the account's password hash; False when there is no such account."""
-
-    async def remove_account(self, name: str) -> bool:
-        """Forget the account and its tokens, atomically; False when there was none. Its
-        uploads stay, still naming it in `account`."""
-
-    async def add_token(self, token: Token) -> bool:
-        """Record a token; False, changing nothing, when its account does not exist or already
-        has a token with this label."""
-
-    async def remove_token(self, account: str, label: str) -> bool:
-        """Forget the account's token with this label; False when it had none."""
-
-    async def tokens(self, account: str) -> list[Token]:
-        """The account's tokens, by label."""
-
-    async def token_account(self, digest: str, now: float) -> Account | None:
-        """The account whose token has this digest (None: no such token), stamping the token's
-        `last_used` with `now`."""
+    # --- accounts (issue 8): quotas and the per-address cap --------------------------------------
 
     async def usage(self, account: str) -> Usage:
         """What the account's uploads hold now: the sizes of those complete, assembling or
