@@ -87,7 +87,8 @@ class Settings:
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     root_path: str = ""  # the sub-path behind a proxy that sends no X-Forwarded-Prefix
-    max_open_uploads: int = 100  # unfinished uploads per owner at once; 0: no cap
+    max_open_uploads: int = 100  # unfinished uploads per owner, and per address, at once; 0: any
+    min_free_space: int = 0  # bytes of free disk under which new uploads are refused (507)
     upload_password: str | None = field(default=None, repr=False)  # None: anyone may upload
     admin_password: str | None = field(default=None, repr=False)  # None: no admin page at all
     cors_origins: tuple[str, ...] = ()  # sites that may embed the upload; "*" for any

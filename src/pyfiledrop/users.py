@@ -20,13 +20,13 @@ from typing import Any, TextIO
 import click
 
 from pyfiledrop import passwords
-from pyfiledrop.cli import CHUNKS, DATABASE, STORAGE, Command, Size, _database_errors, _env
+from pyfiledrop.cli_options import CHUNKS, DATABASE, STORAGE, Command, Size, database_errors, env
 from pyfiledrop.config import S3Location, Settings, parse_s3_url
 from pyfiledrop.core.accounts import Account, Token, check_name, new_token, token_digest
 from pyfiledrop.core.interfaces import MetaStore
 from pyfiledrop.manage import CommandFailed, human_size, printable, run, server_settings
 
-PASSWORD_VARIABLE = _env("USER_PASSWORD")
+PASSWORD_VARIABLE = env("USER_PASSWORD")
 
 
 class Group(click.Group):
@@ -52,7 +52,7 @@ def _open(storage: Path | str, chunks: Path, database: str | None, create: bool)
             settings.database.parent.mkdir(parents=True, exist_ok=True)
     else:
         settings = server_settings(storage, chunks, database)
-    with _database_errors():
+    with database_errors():
         return open_meta(settings)
 
 
@@ -154,7 +154,7 @@ def list_(storage: Path | str, chunks: Path, database: str | None) -> None:
     meta = _open(storage, chunks, database, create=False)
 
     async def work() -> list[tuple[str, ...]]:
-        rows = []
+        rows: list[tuple[str, ...]] = []
         try:
             for found in await meta.accounts():
                 used = await meta.usage(found.name)

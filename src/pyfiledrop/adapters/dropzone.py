@@ -20,6 +20,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 from pyfiledrop import errors
 from pyfiledrop.adapters.multipart import FormReader, boundary_of
+from pyfiledrop.core.accounts import Uploader
 from pyfiledrop.core.model import Upload
 from pyfiledrop.core.receiving import Declared
 from pyfiledrop.core.service import UploadService
@@ -94,7 +95,7 @@ def is_raw(query: Mapping[str, str]) -> bool:
 
 async def receive_raw(
     service: UploadService,
-    owner: str,
+    owner: Uploader,
     query: Mapping[str, str],
     content_type: str,
     body: AsyncIterable[bytes],
@@ -106,7 +107,7 @@ async def receive_raw(
     return await service.receive_plain(owner, filename, content_type, body, query.get("expire"))
 
 
-async def known(service: UploadService, owner: str, query: Mapping[str, str]) -> Upload:
+async def known(service: UploadService, owner: Uploader, query: Mapping[str, str]) -> Upload:
     """POST /upload/known: the fields of a chunk (no index, no bytes) plus `sha256`: the upload
     made complete at once from the asker's own content, or 404 (then send the file)."""
     declared = _declared(query, query.get("filename", ""), query.get("type", ""))
@@ -116,7 +117,7 @@ async def known(service: UploadService, owner: str, query: Mapping[str, str]) ->
 
 
 async def receive(
-    service: UploadService, owner: str, content_type: str, body: AsyncIterable[bytes]
+    service: UploadService, owner: Uploader, content_type: str, body: AsyncIterable[bytes]
 ) -> Upload:
     """Take one multipart POST /upload; returns the upload it added to, as the request left it
     (finished, for a plain upload)."""
@@ -145,7 +146,7 @@ async def receive(
 
 async def _chunk(
     service: UploadService,
-    owner: str,
+    owner: Uploader,
     fields: Mapping[str, str],
     filename: str,
     content_type: str,

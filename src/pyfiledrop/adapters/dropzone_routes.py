@@ -16,6 +16,7 @@ from starlette.routing import Route
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
 from pyfiledrop.adapters.body import Body
+from pyfiledrop.core.accounts import Uploader
 from pyfiledrop.core.service import UploadService
 
 _FORM_SLACK = 64 * 1024  # room for the multipart headers and dz* fields around a chunk
@@ -29,13 +30,14 @@ def routes(
     service: UploadService,
     describe: Describe,
     owner_of: Callable[[Request], str],
+    uploader_of: Callable[[Request], Uploader],
     timeout: float,
 ) -> list[Route]:
     async def upload(request: Request) -> Response:
         declared = request.headers.get("content-length")
         limit = service.limits.max_size + _FORM_SLACK
         body = Body(request)
-        owner = owner_of(request)
+        owner = uploader_of(request)
         try:
             if declared and declared.isdigit() and int(declared) > limit:
                 raise errors.TOO_LARGE(f"The request is larger than the {limit} bytes allowed.")
@@ -65,7 +67,7 @@ def routes(
 
     async def known(request: Request) -> Response:
         """Finish an upload at once from content the asker already uploaded (404: send it)."""
-        done = await dropzone.known(service, owner_of(request), request.query_params)
+        done = await dropzone.known(service, uploader_of(request), request.query_params)
         return JSONResponse(await describe(request, done))
 
     async def remove(request: Request) -> Response:

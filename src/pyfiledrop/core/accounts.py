@@ -59,6 +59,11 @@ class Uploader:
     address: str | None = None
 
 
+def owner_id(who: Uploader | str) -> str:
+    """The owner id of `who` (an `Uploader`, or an owner id already)."""
+    return who.owner if isinstance(who, Uploader) else who
+
+
 def check_name(name: str) -> str:
     """`name` if it can name an account; ValueError saying what one looks like otherwise."""
     if not NAME.match(name):

@@ -149,7 +149,6 @@ class AccountStore(Protocol):
         `last_used` with `now`."""
 
 
-
 class MetaStore(AccountStore, Protocol):
     """Durable record of every upload, of the chunks it has received, and of who works on it."""
 
