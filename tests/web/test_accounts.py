@@ -217,7 +217,8 @@ def test_uploads_need_an_account_once_one_exists_and_record_it(rig: Rig, tmp_pat
     assert by_password.returncode == 0, by_password.stderr
     by_token = subprocess.run(
         command, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PYFILEDROP_TOKEN": token, "PYFILEDROP_STATE_FILE": str(tmp_path / "s2")},
+        env={**os.environ, "PYFILEDROP_TOKEN": token,
+             "PYFILEDROP_STATE_FILE": str(tmp_path / "s2")},
     )  # fmt: skip
     assert by_token.returncode == 0, by_token.stderr
     assert [row[:2] for row in rig.uploads()] == [
