@@ -296,9 +296,9 @@ def main() -> None:
     "--upload-password",
     default=None,
     envvar=_env("UPLOAD_PASSWORD"),
-    help="Uploading needs this password (the page asks for it once; clients send it as HTTP "
-    "Basic credentials). A flag is visible to other users in `ps`: prefer the variable or "
-    "--upload-password-file.",
+    help="Uploading needs this password, or an account (pyfiledrop user add); the page asks "
+    "once, clients send it as HTTP Basic credentials. A flag is visible to other users in "
+    "`ps`: prefer the variable or --upload-password-file.",
 )
 @click.option(
     "--upload-password-file",
@@ -311,7 +311,8 @@ def main() -> None:
     "--admin-password",
     default=None,
     envvar=_env("ADMIN_PASSWORD"),
-    help="Turn on the admin page (/admin) and its API, behind this password (off without one). "
+    help="Turn on the admin page (/admin) and its API, behind this password (or admin accounts: "
+    "pyfiledrop user add NAME --admin; off without either). "
     "A flag is visible to other users in `ps`: prefer the variable or --admin-password-file.",
 )
 @click.option(

@@ -162,9 +162,9 @@ class PasswordAccess:
         session, Basic credentials or token. The account it proved, if any, goes into
         `scope["state"]["account"]`. A wrong password or token counts against its client's
         address."""
-        if not await self.required():
-            return None
-        try:
+        try:  # the database may be unavailable: 503, as for any request that needs it
+            if not await self.required():
+                return None
             account = await self._identify(scope)
         except errors.UploadError as refusal:
             return refusal
