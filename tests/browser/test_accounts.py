@@ -42,7 +42,9 @@ def test_sign_in_with_an_account_and_upload_as_it(
     server = make_server("-a")
     page = new_page()
     page.goto(server.url)
-    expect(page.locator(".limits")).to_have_text("Uploads here need a password.")
+    expect(page.locator(".limits")).to_have_text(
+        "Uploads here need an account: sign in with its name and password."
+    )
     expect(page.locator(".dropzone")).to_have_count(0)
     sign_in(page, "ann", "wrong")
     expect(page.get_by_role("alert")).to_have_text("Wrong name or password.")

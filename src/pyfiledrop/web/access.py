@@ -259,8 +259,9 @@ class PasswordAccess:
         names = await self.asks_names()
         if names and why == "wrongPassword":
             why = "wrongNameOrPassword"
+        needed = self.realm.needed + ("Account" if names else "")
         return render_sign_in(
-            root, why, self.realm.path.lstrip("/"), self.realm.needed, names, self.password_set
+            root, why, self.realm.path.lstrip("/"), needed, names, self.password_set
         )
 
     def _mac(self, body: str) -> str:

@@ -19,6 +19,9 @@ TEMPLATE = Path(__file__).parent / "templates" / "index.html"
 SIGN_IN = Path(__file__).parent / "templates" / "sign-in.html"
 LOCAL_DROPZONE = "static/vendor/dropzone"  # relative to the page's <base>: its sub-path
 PARALLEL_CHUNK_LIMIT = 6  # what a browser opens to one host over HTTP/1.1
+NAME_FIELD = """<label><span data-text="{text}"></span>
+        <input type="text" name="name" autocomplete="username" autofocus{required}></label>
+      """  # the sign-in form's, when there are accounts
 
 
 def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
@@ -87,11 +90,12 @@ def render_sign_in(
         needed=html.escape(needed),
         refusal=refusal or "",
         refusal_hidden="" if refusal else "hidden",
-        name_hidden="" if names else "hidden",
-        name_required="required" if names and not shared else "",
-        name_text="nameOrEmpty" if shared else "accountName",
+        name_field=NAME_FIELD.format(
+            text="nameOrEmpty" if shared else "accountName", required="" if shared else " required"
+        )
+        if names
+        else "",
         password_focus="" if names else "autofocus",
-        name_focus="autofocus" if names else "",
     )
 
 
