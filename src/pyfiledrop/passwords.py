@@ -1,7 +1,8 @@
 """Password hashes: argon2id (`argon2-cffi`, its default RFC 9106 parameters), for accounts.
 
-Verifying costs about 50 ms of CPU and 64 MiB of memory on purpose, so a stolen database makes
-guessing slow; callers must not pay it per chunk (web/accounts.py remembers what it verified).
+Verifying costs 64 MiB of memory and tens to hundreds of ms of CPU on purpose, so a stolen
+database makes guessing slow; callers must not pay it per chunk (web/accounts.py remembers what
+it verified; bench/auth_bench.py measures it).
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@ sign-in form), a token (`Authorization: Bearer`), or a session cookie that signi
 
 Every check reads the account's row (or the token's) from the database, in whatever process the
 request reaches: a removed account or token, or a changed password, is refused at once, by
-every process. What is remembered is only the slow part: argon2 costs about 50 ms, so a process
-remembers, for `VERIFIED_SECONDS`, which password it found to match which stored hash (as an
-HMAC under a key of its own, never the password); the next request with the same password is
+every process. What is remembered is only the slow part: argon2 costs up to a few hundred ms,
+so a process remembers, for `VERIFIED_SECONDS`, which password it found to match which stored
+hash (as an HMAC under a key of its own, never the password); the next request with the same
+password is
 checked against the row as it is now, and skips argon2 only while the hash is unchanged. A
 client sending Basic credentials with every chunk pays argon2 once per process per that time.
 
