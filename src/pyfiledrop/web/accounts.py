@@ -6,9 +6,9 @@ request reaches: a removed account or token, or a changed password, is refused a
 every process. What is remembered is only the slow part: argon2 costs up to a few hundred ms,
 so a process remembers, for `VERIFIED_SECONDS`, which password it found to match which stored
 hash (as an HMAC under a key of its own, never the password); the next request with the same
-password is
-checked against the row as it is now, and skips argon2 only while the hash is unchanged. A
-client sending Basic credentials with every chunk pays argon2 once per process per that time.
+password is checked against the row as it is now, and skips argon2 only while the hash is
+unchanged. A client sending Basic credentials with every chunk pays argon2 once per process per
+that time.
 
 Sessions: `a.<name, base64url>.<expiry>.<nonce>.<mac>`, the MAC keyed by a SHA-256 of the
 realm's salt and the account's stored password hash. The key is derived from the hash, not
