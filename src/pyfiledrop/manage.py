@@ -117,6 +117,8 @@ def record(upload: Upload) -> dict[str, Any]:
         "name": upload.filename,
         "size": upload.size,
         "owner": upload.owner,
+        "account": upload.account,
+        "address": upload.address,
         "content_type": upload.content_type,
         "protocol": upload.protocol,
         "created_at": iso(upload.created_at),

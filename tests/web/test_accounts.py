@@ -22,7 +22,7 @@ import pytest
 from tusclient.client import TusClient
 
 from pyfiledrop.core.accounts import Account
-from pyfiledrop.web.access import ADMIN, SESSION_SECONDS, UPLOADS
+from pyfiledrop.web.access import ADMIN, FAILURES, SESSION_SECONDS, UPLOADS
 from pyfiledrop.web.accounts import Credentials
 from tests.conftest import Server
 from tests.s3.conftest import ensure_bucket, s3_flags
@@ -383,3 +383,32 @@ def test_without_admin_accounts_or_password_the_admin_page_stays_off(rig: Rig) -
     with server.client() as client:
         off = client.get("/admin/api/summary", headers=basic("ann", PASSWORD))
         assert off.status_code == 404 and "no admin account" in off.json()["error"]
+
+
+def test_wrong_account_passwords_and_tokens_are_limited_per_address(rig: Rig) -> None:
+    if rig.seaweed is not None:
+        pytest.skip("the limiter is the web layer's, the same on every store")
+    rig.add("ann")
+    server = rig.start()
+    with server.client() as client:
+        for attempt in range(FAILURES):
+            wrong = basic("ann", "guess") if attempt % 2 else bearer("pfd_guess")
+            assert plain(client, **wrong).status_code == 401
+        limited = plain(client, **basic("ann", PASSWORD))
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    assert rig.uploads() == []
+
+
+def test_behind_a_trusted_proxy_the_address_is_the_one_it_reports(rig: Rig) -> None:
+    if rig.seaweed is not None:
+        pytest.skip("the address comes from the web layer, the same on every store")
+    server = rig.start("--max-open-uploads", "1")  # 127.0.0.1 is trusted by default
+    create = {**TUS, "Upload-Length": "10"}
+    with server.client() as first, server.client() as second, server.client() as third:
+        far = first.post("/files/", headers={**create, "X-Forwarded-For": "203.0.113.7"})
+        assert far.status_code == 201
+        near = second.post("/files/", headers={**create, "X-Forwarded-For": "198.51.100.9"})
+        assert near.status_code == 201, "another address: its own cap"
+        again = third.post("/files/", headers={**create, "X-Forwarded-For": "203.0.113.7"})
+        assert again.status_code == 429 and "(203.0.113.7)" in again.text
+    assert sorted(row[2] for row in rig.uploads()) == ["198.51.100.9", "203.0.113.7"]
