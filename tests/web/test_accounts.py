@@ -238,6 +238,7 @@ def test_uploads_need_an_account_once_one_exists_and_record_it(rig: Rig, tmp_pat
 
 def test_a_removed_token_account_or_changed_password_is_refused_at_once(rig: Rig) -> None:
     rig.add("ann")
+    rig.add("bob")  # uploads stay closed once ann is gone (without accounts they are open)
     token = rig.token("ann", "ci")
     server = rig.start()
     with server.client() as client:
