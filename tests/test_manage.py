@@ -178,6 +178,7 @@ def test_ls_lists_every_upload_filtered_while_the_server_runs(deployment: Deploy
             "Holiday_film.mp4", len(film.data), "complete"
         )  # fmt: skip
         assert first["sha256"] == film.sha256 and len(first["owner"]) == 64
+        assert first["account"] is None and first["address"] == "127.0.0.1"
         created = calendar.timegm(time.strptime(first["created_at"], "%Y-%m-%dT%H:%M:%SZ"))
         assert abs(time.time() - created) < 120, "ISO 8601 in UTC"
         assert first["expires_at"] is None and "download_token" not in first, "no secrets"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
@@ -14,12 +12,16 @@ from urllib.parse import urlsplit
 import click
 from click_default_group import DefaultGroup
 
+from pyfiledrop.cli_options import CHUNKS, DATABASE, STORAGE, Command, Size
+from pyfiledrop.cli_options import database_errors as _database_errors
+from pyfiledrop.cli_options import env as _env
 from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
 from pyfiledrop.core.interfaces import Listing, Sort
 from pyfiledrop.core.lifetimes import format_duration, parse_duration
 from pyfiledrop.core.model import State
 from pyfiledrop.core.sharing import MOST_DOWNLOADS
 from pyfiledrop.logs import FORMATS, LEVELS
+from pyfiledrop.users import user
 
 if TYPE_CHECKING:
     from pyfiledrop.core.service import UploadService
@@ -96,29 +98,6 @@ def _secret(flag: str, given: str | None, file: TextIO | None) -> str | None:
     if given == "":
         raise click.BadParameter("must not be empty", param_hint=f"'{flag}'")
     return given
-
-
-def _env(name: str) -> str:
-    return f"PYFILEDROP_{name}"
-
-
-DATABASE = click.option(  # serve and migrate
-    "--database",
-    default=None,
-    envvar=_env("DATABASE"),
-    help="Metadata database: sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/NAME "
-    "[default: pyfiledrop.sqlite3 in the storage folder].",
-)
-
-
-class Command(click.Command):
-    """A command whose --help names each option's environment variable (every flag has one)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if isinstance(param, click.Option):
-                param.show_envvar = True
 
 
 class Main(DefaultGroup):  # type: ignore[misc]  # click_default_group is untyped
@@ -302,15 +281,25 @@ def main() -> None:
     default=Settings.max_open_uploads,
     show_default=True,
     envvar=_env("MAX_OPEN_UPLOADS"),
-    help="Unfinished uploads one browser or client may have at once (429 above it); 0: no cap.",
+    help="Unfinished uploads one browser, client or account may have at once, and as many from "
+    "one client address (429 above either); 0: no cap.",
+)
+@click.option(
+    "--min-free-space",
+    type=Size(),
+    default="0",
+    show_default=True,
+    envvar=_env("MIN_FREE_SPACE"),
+    help="Refuse new uploads (507) while the disk unfinished uploads are written to has less "
+    "free than this, e.g. 1G (local storage only; an S3 store does not say).",
 )
 @click.option(
     "--upload-password",
     default=None,
     envvar=_env("UPLOAD_PASSWORD"),
-    help="Uploading needs this password (the page asks for it once; clients send it as HTTP "
-    "Basic credentials). A flag is visible to other users in `ps`: prefer the variable or "
-    "--upload-password-file.",
+    help="Uploading needs this password, or an account (pyfiledrop user add); the page asks "
+    "once, clients send it as HTTP Basic credentials. A flag is visible to other users in "
+    "`ps`: prefer the variable or --upload-password-file.",
 )
 @click.option(
     "--upload-password-file",
@@ -323,7 +312,8 @@ def main() -> None:
     "--admin-password",
     default=None,
     envvar=_env("ADMIN_PASSWORD"),
-    help="Turn on the admin page (/admin) and its API, behind this password (off without one). "
+    help="Turn on the admin page (/admin) and its API, behind this password (or admin accounts: "
+    "pyfiledrop user add NAME --admin; off without either). "
     "A flag is visible to other users in `ps`: prefer the variable or --admin-password-file.",
 )
 @click.option(
@@ -477,6 +467,7 @@ def serve(**options: Any) -> None:
         forwarded_allow_ips=options["forwarded_allow_ips"],
         root_path=options["root_path"].rstrip("/"),
         max_open_uploads=options["max_open_uploads"],
+        min_free_space=options["min_free_space"],
         upload_password=_secret(
             "--upload-password", options["upload_password"], options["upload_password_file"]
         ),
@@ -548,11 +539,24 @@ def serve(**options: Any) -> None:
     help="Where unfinished uploads are remembered [default: see below].",
 )
 @click.option(
+    "--user",
+    default=None,
+    envvar=_env("USER"),
+    help="Upload as this account (with its --password).",
+)
+@click.option(
     "--password",
     default=None,
     envvar=_env("PASSWORD"),
-    help="The server's upload password, if it has one (better from the variable: a flag is "
-    "visible to other users in `ps`).",
+    help="The account's password with --user, else the server's upload password (better from "
+    "the variable: a flag is visible to other users in `ps`).",
+)
+@click.option(
+    "--token",
+    default=None,
+    envvar=_env("TOKEN"),
+    help="Upload as the account this token belongs to (pyfiledrop user token add); better from "
+    "the variable.",
 )
 @click.option(
     "--expire",
@@ -585,9 +589,9 @@ def serve(**options: Any) -> None:
 )
 def upload(
     files: tuple[Path, ...], url: str, parallel: int, chunk_size: int, retries: int,
-    state_file: Path | None, expire: float | None, password: str | None,
-    download_password: str | None, download_password_file: TextIO | None,
-    max_downloads: int | None,
+    state_file: Path | None, expire: float | None, user: str | None, password: str | None,
+    token: str | None, download_password: str | None,
+    download_password_file: TextIO | None, max_downloads: int | None,
 ) -> None:  # fmt: skip
     """Upload FILES; run it again to resume what was interrupted.
 
@@ -597,15 +601,21 @@ def upload(
     """
     from pyfiledrop.client.progress import upload_all
     from pyfiledrop.client.state import StateFile, default_path
+    from pyfiledrop.client.transport import credentials
     from pyfiledrop.client.uploader import terms_headers
 
+    if token is not None and (user is not None or password is not None):
+        raise click.BadParameter("give --token, or --user and --password, not both")
+    if user is not None and password is None:
+        raise click.BadParameter("--user needs --password (or PYFILEDROP_PASSWORD)")
     secret = _secret("--download-password", download_password, download_password_file)
     terms = terms_headers(secret, max_downloads)
 
     state = StateFile(state_file or default_path())
     life = None if expire is None else format_duration(expire) if expire else "0"
     failures = upload_all(files, url, state, chunk_size=chunk_size, parallel=parallel,
-                          retries=retries, expire=life, password=password,
+                          retries=retries, expire=life,
+                          authorization=credentials(user, password, token),
                           terms=terms)  # fmt: skip
     if failures:
         sys.exit(1)
@@ -661,18 +671,6 @@ def migrate(
         click.echo(f"moved {moved} finished files to their content's key")
 
 
-@contextmanager
-def _database_errors() -> Iterator[None]:
-    """A database that cannot be opened is a bad `--database`: its reason and exit status 2."""
-    from pyfiledrop.compose import OpenError
-
-    try:
-        yield
-    except OpenError as exc:
-        reason = f"cannot open the database: {exc}"
-        raise click.BadParameter(reason, param_hint="'--database'") from None
-
-
 def run(settings: Settings) -> None:
     from pyfiledrop.compose import build_service, migrate
     from pyfiledrop.logs import configure
@@ -714,34 +712,6 @@ def run(settings: Settings) -> None:
 # --- the operator's commands: ls, rm, gc (their work is in manage.py) -----------------------------
 
 
-def _server_storage(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
-    """The server's --storage, a folder or an s3:// URL; nothing is created."""
-    try:
-        if parse_s3_url(value) is not None:
-            return value
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    return Path(value)
-
-
-STORAGE = click.option(
-    "-s",
-    "--storage",
-    default="./storage",
-    show_default=True,
-    envvar=_env("STORAGE"),
-    callback=_server_storage,
-    help="The server's --storage: folder or s3://bucket/prefix.",
-)
-CHUNKS = click.option(
-    "-c",
-    "--chunks",
-    default="./chunks",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=_env("CHUNKS"),
-    help="The server's --chunks folder.",
-)
 S3_ENDPOINT = click.option(
     "--s3-endpoint", default=None, envvar=_env("S3_ENDPOINT"), help="The server's --s3-endpoint."
 )
@@ -892,3 +862,6 @@ def gc(
     )
     service = _service(settings)
     manage.run(lambda: manage.gc(service, dry_run))
+
+
+main.add_command(user)  # pyfiledrop user add|rm|list|passwd, user token add|rm (users.py)

@@ -39,6 +39,7 @@ def build_service(settings: Settings, clock: Clock = SYSTEM) -> UploadService:
         max_chunk_size=settings.max_chunk_size,
         chunk_timeout=settings.timeout_ms / 1000,
         max_open_uploads=settings.max_open_uploads,
+        min_free_space=settings.min_free_space,
     )
     if settings.s3:
         s3 = _s3_storage(settings)

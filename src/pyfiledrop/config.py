@@ -24,6 +24,18 @@ SQLITE_PREFIX = "sqlite:///"
 POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([KMGTP]?)(?:i?B)?$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from `123`, `500M`, `1.5G`, `2TiB` (binary units: K is 1024); ValueError if not."""
+    found = _SIZE.match(text.strip())
+    if not found:
+        raise ValueError(f"{text!r} is not a size such as 500M, 10G or 1T")
+    number, unit = found.groups()
+    return int(float(number) * 1024 ** " KMGTP".index(unit.upper() or " "))
+
+
 @dataclass(frozen=True)
 class S3Location:
     """`--storage s3://bucket/prefix` and the flags that go with it (issue 6)."""
@@ -75,7 +87,8 @@ class Settings:
     public_url: str | None = None
     forwarded_allow_ips: str = "127.0.0.1"
     root_path: str = ""  # the sub-path behind a proxy that sends no X-Forwarded-Prefix
-    max_open_uploads: int = 100  # unfinished uploads per owner at once; 0: no cap
+    max_open_uploads: int = 100  # unfinished uploads per owner, and per address, at once; 0: any
+    min_free_space: int = 0  # bytes of free disk under which new uploads are refused (507)
     upload_password: str | None = field(default=None, repr=False)  # None: anyone may upload
     admin_password: str | None = field(default=None, repr=False)  # None: no admin page at all
     cors_origins: tuple[str, ...] = ()  # sites that may embed the upload; "*" for any

@@ -117,6 +117,8 @@ def record(upload: Upload) -> dict[str, Any]:
         "name": upload.filename,
         "size": upload.size,
         "owner": upload.owner,
+        "account": upload.account,
+        "address": upload.address,
         "content_type": upload.content_type,
         "protocol": upload.protocol,
         "created_at": iso(upload.created_at),
@@ -177,7 +179,7 @@ async def rm(service: UploadService, ids: tuple[str, ...]) -> int:
     failed = 0
     try:
         for upload_id in dict.fromkeys(ids):  # each once, in the order given
-            upload = await service.meta.get(upload_id)
+            upload = await service.oversight.find(upload_id)
             if upload is None or upload.state == State.DELETED:
                 click.echo(f"{printable(upload_id)}: no upload has this id", err=True)
                 failed += 1
@@ -190,7 +192,7 @@ async def rm(service: UploadService, ids: tuple[str, ...]) -> int:
                 continue
             click.echo(f"removed {upload_id}  {size(upload.size)}  {printable(upload.filename)}")
     finally:
-        await service.meta.close()
+        await service.oversight.close()
     return failed
 
 
@@ -209,7 +211,7 @@ async def gc(service: UploadService, dry_run: bool) -> None:
             found = await _clean(service)
         click.echo(total(found, dry_run))
     finally:
-        await service.meta.close()
+        await service.oversight.close()
 
 
 async def _clean(service: UploadService) -> list[Removal]:

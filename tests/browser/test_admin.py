@@ -87,7 +87,8 @@ def test_sign_in_find_filter_delete_and_change_expiry(
     admin.get_by_role("button", name="Delete holiday.mp4").click()
     expect(admin.locator("#uploads tbody tr")).to_have_count(2)
 
-    expires = admin.locator("#uploads tbody tr", has_text="holiday.mp4").locator("td").nth(6)
+    # after name, state, size, owner, account, address, created and updated
+    expires = admin.locator("#uploads tbody tr", has_text="holiday.mp4").locator("td").nth(8)
     expect(expires).to_have_text("never")  # no --expire: kept for ever
     admin.get_by_role("button", name="Change the expiry of holiday.mp4").click()
     expect(admin.get_by_label("Keep for ever")).to_be_checked()

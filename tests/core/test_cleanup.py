@@ -83,8 +83,8 @@ class Rig:
     async def close(self) -> None:
         for svc in self.made:
             await svc.drain()
-            await svc.meta.close()
-            close: Callable[[], None] | None = getattr(svc.storage, "close", None)
+            await svc._meta.close()
+            close: Callable[[], None] | None = getattr(svc._storage, "close", None)
             if close:
                 close()
         self.made.clear()
@@ -200,10 +200,10 @@ def test_an_upload_left_idle_is_abandoned_and_its_partial_data_removed(rig: Rig)
         await svc.append(stream, 0, pieces(b"x" * 40), keep_partial=True)
         rig.clock.advance(DAY - 1)
         assert await svc.cleanup.run_once() == Removed()
-        assert {half.id, stream.id} <= await svc.storage.partials()
+        assert {half.id, stream.id} <= await svc._storage.partials()
         rig.clock.advance(2)
         assert await svc.cleanup.run_once() == Removed(abandoned=2, freed_bytes=4096 + 1792 + 40)
-        assert not {half.id, stream.id} & await svc.storage.partials()
+        assert not {half.id, stream.id} & await svc._storage.partials()
         for upload, held in ((half, 4096 + 1792), (stream, 40)):
             record = await svc.refresh(upload)
             assert record.state == State.ABANDONED
@@ -211,7 +211,7 @@ def test_an_upload_left_idle_is_abandoned_and_its_partial_data_removed(rig: Rig)
         with pytest.raises(errors.UploadError) as gone:  # its client comes back
             await svc.receive_chunk(half, 1, CHUNK, pieces(DATA[CHUNK : 2 * CHUNK]))
         assert gone.value.status == 410 and "Send the file again" in gone.value.message
-        assert half.id not in await svc.storage.partials()
+        assert half.id not in await svc._storage.partials()
         assert await svc.cleanup.run_once() == Removed()
 
     drive(rig, go)
@@ -224,18 +224,18 @@ def test_a_deleted_upload_is_kept_for_late_chunks_then_forgotten(rig: Rig) -> No
         await svc.delete(half)
         record = await svc.refresh(half)
         assert record.state == State.DELETED and record.removed_at == rig.clock.now()
-        assert half.id not in await svc.storage.partials()
+        assert half.id not in await svc._storage.partials()
         with pytest.raises(errors.UploadError) as gone:  # a chunk still on its way
             await svc.receive_chunk(half, 1, CHUNK, pieces(DATA[CHUNK : 2 * CHUNK]))
         assert gone.value.status == 410 and "cancelled" in gone.value.message
-        assert half.id not in await svc.storage.partials(), "nothing written for it"
+        assert half.id not in await svc._storage.partials(), "nothing written for it"
         await svc.delete(record)  # twice: nothing more happens
         rig.clock.advance(DAY - 1)
         await svc.cleanup.run_once()
         assert (await svc.refresh(half)).state == State.DELETED
         rig.clock.advance(2)
         await svc.cleanup.run_once()
-        assert await svc.meta.get(half.id) is None, "forgotten after --incomplete-ttl"
+        assert await svc._meta.get(half.id) is None, "forgotten after --incomplete-ttl"
 
     drive(rig, go)
 
@@ -250,7 +250,7 @@ def test_an_abandoned_tus_partial_cannot_be_concatenated(rig: Rig) -> None:
         with pytest.raises(errors.UploadError) as gone:
             await svc.concatenate("me", "f.bin", "x/y", None, "final;x", [partial])
         assert gone.value.status == 410
-        assert await svc.meta.in_state(State.COMPLETE) == [], "no final upload was made"
+        assert await svc._meta.in_state(State.COMPLETE) == [], "no final upload was made"
 
     drive(rig, go)
 
@@ -300,7 +300,7 @@ def test_an_upload_with_a_chunk_or_a_stream_in_flight_is_kept(rig: Rig) -> None:
         await patch
         assert (await svc.refresh(upload)).state == State.RECEIVING
         assert (await svc.refresh(stream)).offset == 30
-        assert {upload.id, stream.id} <= await svc.storage.partials()
+        assert {upload.id, stream.id} <= await svc._storage.partials()
         assert await svc.received(upload) == [0, 1]
 
     drive(rig, go)
@@ -315,7 +315,7 @@ def test_a_failed_upload_is_abandoned_after_the_idle_limit(rig: Rig) -> None:
         assert await svc.cleanup.run_once() == Removed(abandoned=1, freed_bytes=2 * CHUNK)
         record = await svc.refresh(upload)
         assert record.state == State.ABANDONED and record.error == "broken"
-        assert upload.id not in await svc.storage.partials()
+        assert upload.id not in await svc._storage.partials()
 
     drive(rig, go)
 
@@ -325,14 +325,14 @@ def test_partial_data_no_upload_needs_is_removed_and_the_rest_kept(rig: Rig) -> 
         svc = await rig.started()
         live = await chunked(svc, [0])
         orphan = uuid.uuid4().hex
-        await svc.storage.create(orphan)
-        writer = await svc.storage.part_writer(orphan, 0, 0, Layout(10, 10, 1))
+        await svc._storage.create(orphan)
+        writer = await svc._storage.part_writer(orphan, 0, 0, Layout(10, 10, 1))
         await writer.write(b"0123456789")
         await writer.flush()
         await writer.close()
-        assert {live.id, orphan} <= await svc.storage.partials()
+        assert {live.id, orphan} <= await svc._storage.partials()
         assert await svc.cleanup.run_once() == Removed(orphans=1)
-        left = await svc.storage.partials()
+        left = await svc._storage.partials()
         assert live.id in left and orphan not in left
         assert await svc.received(live) == [0]
 
@@ -344,9 +344,9 @@ def test_one_process_cleans_up_at_a_time_and_each_file_is_removed_once(rig: Rig)
         a, b = await rig.started(), await rig.started()
         files = [await chunked(a, [0, 1, 2], data=other_data(n)) for n in range(4)]
         rig.clock.advance(HOUR)
-        assert await a.meta.claim("cleanup", "someone", a.instance.id, 60)
+        assert await a._meta.claim("cleanup", "someone", a.instance.id, 60)
         assert await b.cleanup.run_once() is None, "another process holds the claim"
-        await a.meta.release("cleanup", "someone")
+        await a._meta.release("cleanup", "someone")
         passes = await asyncio.gather(a.cleanup.run_once(), b.cleanup.run_once())
         done = [p for p in passes if p is not None]
         assert sum(p.expired for p in done) == len(files)

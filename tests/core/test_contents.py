@@ -34,7 +34,7 @@ async def files_held(rig: Rig, svc: UploadService) -> list[str]:
 
 async def contents_row(svc: UploadService, sha256: str) -> tuple[int, str] | None:
     """(refs, state) of the content, read as the store's own SQL would."""
-    meta: Any = svc.meta
+    meta: Any = svc._meta
     if hasattr(meta, "_rows"):
         rows = await meta._rows("SELECT refs, state FROM contents WHERE sha256 = %s", (sha256,))
     else:
@@ -54,7 +54,7 @@ def test_the_same_content_twice_is_stored_once_and_freed_by_the_last(rig: Rig) -
         digest = hashlib.sha256(DATA).hexdigest()
         assert short.storage_key == kept.storage_key == content_key(digest)
         assert await files_held(rig, svc) == [content_key(digest)], "stored once"
-        assert not {short.id, kept.id} & await svc.storage.partials(), "no copy left over"
+        assert not {short.id, kept.id} & await svc._storage.partials(), "no copy left over"
         assert await contents_row(svc, digest) == (2, "present")
         rig.clock.advance(600)
         due = await svc.cleanup.due()  # gc --dry-run says what the pass will then do
@@ -86,7 +86,7 @@ def test_a_new_upload_of_content_being_removed_waits_then_stores_it_again(rig: R
         old_owner, new_owner = await rig.started(), await rig.started()
         old = await chunked(old_owner, [0, 1, 2])
         removing, go_on = asyncio.Event(), asyncio.Event()
-        remove = old_owner.storage.remove
+        remove = old_owner._storage.remove
 
         async def slow_remove(key: str) -> None:
             removing.set()
@@ -119,7 +119,7 @@ def slow_remove_storage(svc: UploadService, remove: Any) -> Any:
 
     class Slow:
         def __getattr__(self, name: str) -> Any:
-            return getattr(svc.storage, name)
+            return getattr(svc._storage, name)
 
     slow = Slow()
     slow.remove = remove  # type: ignore[attr-defined]
@@ -169,7 +169,7 @@ def test_a_file_removed_by_hand_is_a_clear_410_and_the_upload_is_marked(rig: Rig
         svc = await rig.started()
         done = await chunked(svc, [0, 1, 2])
         assert done.storage_key and done.download_token
-        await svc.storage.remove(done.storage_key)  # by hand, behind the server's back
+        await svc._storage.remove(done.storage_key)  # by hand, behind the server's back
         with pytest.raises(errors.UploadError) as missing:
             await svc.present(await svc.downloadable(done.download_token))
         assert missing.value.status == 410 and "missing" in missing.value.message

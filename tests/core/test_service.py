@@ -203,7 +203,7 @@ def test_a_dead_process_claims_are_free_at_once(tmp_path: Path) -> None:
         await dead.start()
         upload = await begin(dead, data, 4096)
         holder = dead.instance.holder()
-        meta = dead.meta
+        meta = dead._meta
         assert await meta.start_chunk(upload.id, 0, holder, dead.instance.id, 600) is not None
         dead.instance.pid = 2**22 + 7  # a pid no process has: as if it had been killed
         await dead.instance.beat()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pyfiledrop.core.accounts import Account, Token
 from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, MetaStore, Reserve, Sort
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta.postgres import PostgresMetaStore
@@ -879,3 +880,80 @@ def test_the_last_download_racing_on_two_stores_is_reserved_once(opener: Opener)
             assert sorted(r.value for r in found) == ["busy", "taken"], (n, found)
 
     drive(opener, go)
+
+
+# --- accounts -------------------------------------------------------------------------------------
+
+
+def account(name: str = "ann", **quotas: Any) -> Account:
+    return Account(name, "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA", created_at=1.0, **quotas)
+
+
+def test_accounts_are_added_once_found_changed_and_removed_with_their_tokens(
+    opener: Opener,
+) -> None:
+    async def go() -> None:
+        a, b = opener(), opener()  # two processes
+        assert not await a.has_accounts()
+        assert await a.add_account(account("ann", quota_bytes=10**12, quota_uploads=3))
+        assert not await b.add_account(account("ann", admin=True)), "a name is taken once"
+        assert await b.add_account(account("bob", admin=True))
+        assert await a.has_accounts()
+        found = await b.account("ann")
+        assert found == account("ann", quota_bytes=10**12, quota_uploads=3)
+        assert [x.name for x in await a.accounts()] == ["ann", "bob"]
+        assert (await a.account("bob")).admin is True  # type: ignore[union-attr]
+        assert await a.set_password("ann", "$argon2id$new")
+        assert (await b.account("ann")).password_hash == "$argon2id$new"  # type: ignore[union-attr]
+        assert not await a.set_password("nobody", "x")
+        assert await a.add_token(Token("d1", "ann", "ci", 2.0))
+        assert not await b.add_token(Token("d2", "ann", "ci", 2.0)), "one token per label"
+        assert not await b.add_token(Token("d3", "nobody", "ci", 2.0)), "no account, no token"
+        assert await b.add_token(Token("d4", "bob", "ci", 2.0))
+        assert [t.digest for t in await a.tokens("ann")] == ["d1"]
+        assert await a.remove_account("ann")
+        assert not await a.remove_account("ann")
+        assert await b.account("ann") is None and await b.tokens("ann") == []
+        assert await b.token_account("d1", 3.0) is None, "its tokens went with it"
+        assert (await b.token_account("d4", 3.0)).name == "bob"  # type: ignore[union-attr]
+
+    drive(opener, go)
+
+
+def test_a_token_finds_its_account_until_removed_and_notes_its_use(opener: Opener) -> None:
+    async def test(meta: MetaStore) -> None:
+        await meta.add_account(account("ann"))
+        await meta.add_token(Token("d1", "ann", "laptop", 2.0))
+        assert await meta.token_account("nope", 5.0) is None
+        assert (await meta.token_account("d1", 100.0)).name == "ann"  # type: ignore[union-attr]
+        assert (await meta.tokens("ann"))[0].last_used == 100.0
+        assert not await meta.remove_token("ann", "other")
+        assert await meta.remove_token("ann", "laptop")
+        assert await meta.token_account("d1", 200.0) is None
+
+    run(test, opener)
+
+
+def test_usage_counts_an_accounts_stored_and_open_uploads_and_open_from_an_address(
+    opener: Opener,
+) -> None:
+    async def test(meta: MetaStore) -> None:
+        await meta.add_account(account("ann"))
+        made = [
+            replace(upload("u1", "c1"), account="ann", address="10.0.0.1"),  # receiving, 10 B
+            replace(upload("u2", "c2"), account="ann", address="10.0.0.1", layout=None, offset=7),
+            replace(upload("u3", "c3"), account="ann", state=State.COMPLETE),
+            replace(upload("u4", "c4"), account="ann", state=State.ABANDONED),
+            replace(upload("u5", "c5"), account="bob", address="10.0.0.1"),
+            replace(upload("u6", "c6"), address="10.0.0.2", state=State.COMPLETE),
+        ]
+        for fresh in made:
+            await meta.create_or_get(fresh)
+        await meta.set_offset("u2", 0, 7)
+        found = await meta.usage("ann")
+        assert (found.bytes, found.uploads) == (10 + 7 + 10, 2)
+        assert (await meta.usage("nobody")).bytes == 0
+        assert await meta.open_from("10.0.0.1") == 3
+        assert await meta.open_from("10.0.0.2") == 0
+
+    run(test, opener)

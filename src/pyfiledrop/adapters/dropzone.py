@@ -21,6 +21,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 from pyfiledrop import errors
 from pyfiledrop.adapters.multipart import FormReader, boundary_of
+from pyfiledrop.core.accounts import Uploader
 from pyfiledrop.core.model import Upload
 from pyfiledrop.core.receiving import Declared
 from pyfiledrop.core.service import UploadService
@@ -96,7 +97,7 @@ def is_raw(query: Mapping[str, str]) -> bool:
 
 async def receive_raw(
     service: UploadService,
-    owner: str,
+    owner: Uploader,
     query: Mapping[str, str],
     content_type: str,
     body: AsyncIterable[bytes],
@@ -112,7 +113,7 @@ async def receive_raw(
 
 
 async def known(
-    service: UploadService, owner: str, query: Mapping[str, str], terms: Terms = NO_TERMS
+    service: UploadService, owner: Uploader, query: Mapping[str, str], terms: Terms = NO_TERMS
 ) -> Upload:
     """POST /upload/known: the fields of a chunk (no index, no bytes) plus `sha256`: the upload
     made complete at once from the asker's own content, or 404 (then send the file)."""
@@ -125,7 +126,7 @@ async def known(
 
 async def receive(
     service: UploadService,
-    owner: str,
+    owner: Uploader,
     content_type: str,
     body: AsyncIterable[bytes],
     terms: Terms = NO_TERMS,
@@ -159,7 +160,7 @@ async def receive(
 
 async def _chunk(
     service: UploadService,
-    owner: str,
+    owner: Uploader,
     fields: Mapping[str, str],
     filename: str,
     content_type: str,

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
 from pyfiledrop.adapters.body import Body
+from pyfiledrop.core.accounts import Uploader
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.core.sharing import terms_of
 
@@ -30,13 +31,14 @@ def routes(
     service: UploadService,
     describe: Describe,
     owner_of: Callable[[Request], str],
+    uploader_of: Callable[[Request], Uploader],
     timeout: float,
 ) -> list[Route]:
     async def upload(request: Request) -> Response:
         declared = request.headers.get("content-length")
         limit = service.limits.max_size + _FORM_SLACK
         body = Body(request)
-        owner = owner_of(request)
+        owner = uploader_of(request)
         terms = terms_of(request.headers)  # read on every chunk, kept by the first
         try:
             if declared and declared.isdigit() and int(declared) > limit:
@@ -68,7 +70,7 @@ def routes(
     async def known(request: Request) -> Response:
         """Finish an upload at once from content the asker already uploaded (404: send it)."""
         terms = terms_of(request.headers)
-        done = await dropzone.known(service, owner_of(request), request.query_params, terms)
+        done = await dropzone.known(service, uploader_of(request), request.query_params, terms)
         return JSONResponse(await describe(request, done))
 
     async def remove(request: Request) -> Response:

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from pyfiledrop import errors
 from pyfiledrop.adapters.body import Body
+from pyfiledrop.core.accounts import Uploader
 from pyfiledrop.core.model import State, Upload
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.core.sharing import terms_of
@@ -58,7 +59,7 @@ MAX_PARTS = 256  # partial uploads one final upload may name
 
 FileResponder = Callable[[Request, Upload], Awaitable[Response]]
 LinkMaker = Callable[[Request, Upload], str]
-OwnerOf = Callable[[Request], str]
+OwnerOf = Callable[[Request], Uploader]  # who makes an upload with this request
 
 
 def parse_metadata(header: str) -> dict[str, str]:

@@ -61,7 +61,7 @@ def bars() -> Any:
 
 def upload_all(
     files: tuple[Path, ...], url: str, state: StateFile, *, chunk_size: int, parallel: int,
-    retries: int, expire: str | None = None, password: str | None = None,
+    retries: int, expire: str | None = None, authorization: str | None = None,
     terms: dict[str, str] | None = None,
 ) -> int:  # fmt: skip
     """Upload the files, up to `parallel` at once (and at most `parallel` chunk requests in
@@ -70,7 +70,7 @@ def upload_all(
     files were given, notes to stderr."""
     shown = bars() if sys.stderr.isatty() else contextlib.nullcontext(PlainView())
     uploader = Uploader(url, state, chunk_size=chunk_size, parallel=parallel, retries=retries,
-                        expire=expire, password=password, terms=terms)  # fmt: skip
+                        expire=expire, authorization=authorization, terms=terms)  # fmt: skip
     with uploader, shown as view, ThreadPoolExecutor(parallel) as pool:
         total = view.add_task("all files", total=sum(p.stat().st_size for p in files))
 

@@ -49,11 +49,21 @@ class Reply:
         return None
 
 
+def credentials(user: str | None, password: str | None, token: str | None) -> str | None:
+    """The Authorization header for an account's token (Bearer), an account's name and password
+    or the upload password (Basic, the name empty for the latter); None without any."""
+    if token is not None:
+        return f"Bearer {token}"
+    if password is None:
+        return None
+    return "Basic " + base64.b64encode(f"{user or ''}:{password}".encode()).decode()
+
+
 class Connections:
     """Requests to one server, each thread on its own keep-alive connection."""
 
-    def __init__(self, url: str, timeout: float = 120, password: str | None = None) -> None:
-        """`password`: the server's upload password, sent as Basic credentials."""
+    def __init__(self, url: str, timeout: float = 120, authorization: str | None = None) -> None:
+        """`authorization`: the Authorization header sent with every request (`credentials`)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url!r} is not an http:// or https:// URL")
@@ -62,10 +72,7 @@ class Connections:
         self._port = parts.port
         self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
-        self._auth = {}
-        if password is not None:
-            token = base64.b64encode(f":{password}".encode()).decode()
-            self._auth = {"Authorization": f"Basic {token}"}
+        self._auth = {"Authorization": authorization} if authorization else {}
         self._local = threading.local()
         self._all: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()

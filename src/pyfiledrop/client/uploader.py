@@ -66,12 +66,13 @@ class Uploader:
         retries: int = 5,
         backoff: float = 0.5,
         expire: str | None = None,
-        password: str | None = None,
+        authorization: str | None = None,
         terms: dict[str, str] | None = None,
     ) -> None:
         """`expire`: how long the server should keep the files (`1h`), None for its limit;
-        `password`: the server's upload password, if it has one; `terms`: the headers that set
-        who may download the files and how often (`terms_headers`)."""
+        `authorization`: the credentials the server needs, if it needs any
+        (`transport.credentials`); `terms`: the headers that set who may download the files
+        and how often (`terms_headers`)."""
         self.url = url.rstrip("/")
         self.expire = expire
         self.terms = terms or {}
@@ -80,7 +81,7 @@ class Uploader:
         self.parallel = parallel
         self.retries = retries
         self.backoff = backoff
-        self.http = Connections(self.url, password=password)
+        self.http = Connections(self.url, authorization=authorization)
         self._cookie: str | None = None
         self._cookie_lock = threading.Lock()
         # Chunk requests in flight, for all the files being uploaded at once together.
@@ -186,7 +187,7 @@ class Uploader:
             if self._cookie is None:
                 reply = self._request("GET", "/", None)
                 self._cookie = reply.cookie(COOKIE)
-                if reply.status in (401, 429):  # a password is needed, or was wrong
+                if reply.status in (401, 403, 429):  # credentials are needed, or were wrong
                     raise UploadFailed(_reason(reply))
                 if reply.status != 200 or not self._cookie:
                     raise UploadFailed(f"{self.url} did not answer like a pyfiledrop server")

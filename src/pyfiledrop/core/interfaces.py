@@ -25,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
+from pyfiledrop.core.accounts import Account, Token, Usage
 from pyfiledrop.core.model import Content, Layout, State, Upload
 
 
@@ -118,7 +119,45 @@ class Summary:
     days: list[Day]  # the days from `since` on that saw at least one upload, oldest first
 
 
-class MetaStore(Protocol):
+class AccountStore(Protocol):
+    """Accounts and their tokens (issue 8): who may upload, and who may use the admin page. Part
+    of every `MetaStore`; the web layer is given only this."""
+
+    async def add_account(self, account: Account) -> bool:
+        """Record a new account; False, changing nothing, when its name is taken."""
+
+    async def account(self, name: str) -> Account | None:
+        """The account with this name, or None."""
+
+    async def accounts(self) -> list[Account]:
+        """Every account, by name."""
+
+    async def has_accounts(self) -> bool:
+        """Whether at least one account exists (then uploads need credentials)."""
+
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        """Replace the account's password hash; False when there is no such account."""
+
+    async def remove_account(self, name: str) -> bool:
+        """Forget the account and its tokens, atomically; False when there was none. Its
+        uploads stay, still naming it in `account`."""
+
+    async def add_token(self, token: Token) -> bool:
+        """Record a token; False, changing nothing, when its account does not exist or already
+        has a token with this label."""
+
+    async def remove_token(self, account: str, label: str) -> bool:
+        """Forget the account's token with this label; False when it had none."""
+
+    async def tokens(self, account: str) -> list[Token]:
+        """The account's tokens, by label."""
+
+    async def token_account(self, digest: str, now: float) -> Account | None:
+        """The account whose token has this digest (None: no such token), stamping the token's
+        `last_used` with `now`."""
+
+
+class MetaStore(AccountStore, Protocol):
     """Durable record of every upload, of the chunks it has received, and of who works on it."""
 
     async def create_or_get(self, upload: Upload) -> Upload:
@@ -349,6 +388,16 @@ class MetaStore(Protocol):
         `max_downloads`, set `expires_at` to `now` unless it is already earlier (the clean-up
         then removes the file like an expired one). The upload as it is then; None when it no
         longer exists."""
+
+    # --- accounts (issue 8): quotas and the per-address cap --------------------------------------
+
+    async def usage(self, account: str) -> Usage:
+        """What the account's uploads hold now: the sizes of those complete, assembling or
+        receiving (the bytes stored so far for one whose size is not known yet), and how many
+        are receiving."""
+
+    async def open_from(self, address: str) -> int:
+        """How many uploads made from this client address are receiving now."""
 
 
 class StorageUnavailable(OSError):

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pyfiledrop import errors
+from pyfiledrop.core.accounts import Uploader
 from pyfiledrop.core.interfaces import PartWriter, StorageUnavailable
 from pyfiledrop.core.model import Layout, State, Upload
 
@@ -26,7 +27,8 @@ class Limits:
     max_size: int
     max_chunk_size: int
     chunk_timeout: float = 120.0  # seconds one chunk request may take
-    max_open_uploads: int = 0  # unfinished uploads one owner may have at once; 0: no cap
+    max_open_uploads: int = 0  # unfinished uploads one owner, or one address, may have; 0: any
+    min_free_space: int = 0  # bytes of free disk below which new uploads are refused
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def stream_layout(size: int) -> Layout:
 
 
 def new_upload(
-    owner: str,
+    owner: Uploader | str,
     client_id: str | None,
     filename: str,
     content_type: str,
@@ -72,11 +74,15 @@ def new_upload(
     protocol: str = "dropzone",
     lifetime: float | None = None,
 ) -> Upload:
-    """A fresh record with a server-issued id, made at `now`, not yet stored."""
+    """A fresh record with a server-issued id, made at `now`, not yet stored; `owner` is who
+    makes it (an owner id alone: nobody signed in, address not known)."""
+    who = owner if isinstance(owner, Uploader) else Uploader(owner)
     return Upload(
         id=secrets.token_hex(16),
         client_id=client_id,
-        owner=owner,
+        owner=who.owner,
+        account=who.account,
+        address=who.address,
         filename=clean_filename(filename),
         content_type=content_type,
         layout=layout,

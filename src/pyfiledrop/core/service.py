@@ -30,6 +30,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import replace
 
 from pyfiledrop import errors
+from pyfiledrop.core.accounts import Uploader, owner_id
+from pyfiledrop.core.admission import Admission
 from pyfiledrop.core.cleanup import Cleanup
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.contents import move_legacy_files
@@ -37,6 +39,7 @@ from pyfiledrop.core.coordination import Instance
 from pyfiledrop.core.events import Event, Events
 from pyfiledrop.core.finishing import Finisher
 from pyfiledrop.core.interfaces import (
+    AccountStore,
     ChunkStart,
     Concatenation,
     Held,
@@ -53,6 +56,7 @@ from pyfiledrop.core.interfaces import (
 )
 from pyfiledrop.core.lifetimes import Lifetimes, when
 from pyfiledrop.core.model import Content, Layout, State, Upload
+from pyfiledrop.core.oversight import Oversight
 from pyfiledrop.core.receiving import (
     ChunkSink,
     Declared,
@@ -107,8 +111,8 @@ class UploadService:
         storage's optional capabilities, found once by `compose.py` (`presigned` only when the
         operator turned it on). `lifetimes` default to keeping files for ever. `clock` is the one
         source of time for records and expiry; the metadata store must stamp records with it."""
-        self.meta = meta
-        self.storage = storage
+        self._meta = meta
+        self._storage = storage
         self.limits = limits
         self.lifetimes = lifetimes or Lifetimes()
         self.clock = clock
@@ -123,6 +127,9 @@ class UploadService:
         self.range_reads = range_reads
         self.presigned = presigned
         self.counter = DownloadCounter(meta, self.instance, clock)
+        self._admission = Admission(meta, limits, local_files)
+        self.oversight = Oversight(meta, storage)
+        self.accounts: AccountStore = meta
         self._loops: list[asyncio.Task[None]] = []
         self._known: OrderedDict[str, Upload] = OrderedDict()
 
@@ -130,7 +137,7 @@ class UploadService:
         """Join the other processes, remove leftovers, and resume interrupted work."""
         await self.instance.beat()
         await self.instance.reap()
-        await move_legacy_files(self.meta, self.storage)  # before anything takes them for scratch
+        await move_legacy_files(self._meta, self._storage)  # before anything takes them for scratch
         await self.cleanup.remove_orphans()
         self.finisher.track(self.finisher.sweep())
         loop = asyncio.get_running_loop()
@@ -147,7 +154,7 @@ class UploadService:
             await self.instance.leave()
         except errors.UploadError:
             pass  # the database is gone: the claims lapse with the beats
-        await self.meta.close()
+        await self._meta.close()
 
     async def drain(self) -> None:
         """Wait for uploads being finished in the background (tests)."""
@@ -156,8 +163,8 @@ class UploadService:
     # --- creation -------------------------------------------------------------------------------
 
     async def begin_chunked(
-        self, owner: str, client_id: str, declared: Declared, expire: str | None = None,
-        terms: Terms = NO_TERMS,
+        self, owner: Uploader | str, client_id: str, declared: Declared,
+        expire: str | None = None, terms: Terms = NO_TERMS,
     ) -> Upload:  # fmt: skip
         """The upload a chunk belongs to, made on its first chunk; checks every declared total.
 
@@ -167,7 +174,7 @@ class UploadService:
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)
         life = self.lifetimes.life_for(expire)
-        existing = self._known.get(client_id) or await self.meta.get_by_client_id(client_id)
+        existing = self._known.get(client_id) or await self._meta.get_by_client_id(client_id)
         if existing is None:
             fresh = new_upload(
                 owner, client_id, filename, declared.content_type, layout, self.clock.now(),
@@ -175,7 +182,7 @@ class UploadService:
             )  # fmt: skip
             existing = await self._create(fresh, terms)
         self._remember(client_id, existing)
-        self._check_owner(existing, owner)
+        self._check_owner(existing, owner_id(owner))
         if existing.layout != layout or existing.filename != filename:
             raise errors.CONFLICT(
                 "This chunk's declared file (name, size, chunk size or count) differs from the "
@@ -184,7 +191,7 @@ class UploadService:
         return existing
 
     async def begin_known(
-        self, owner: str, client_id: str, declared: Declared, sha256: str,
+        self, owner: Uploader | str, client_id: str, declared: Declared, sha256: str,
         expire: str | None = None, terms: Terms = NO_TERMS,
     ) -> Upload:  # fmt: skip
         """A new upload made complete at once, pointing to content `owner` already uploaded:
@@ -197,26 +204,28 @@ class UploadService:
         life = self.lifetimes.life_for(expire)
         if not _SHA256.match(sha256):
             raise errors.BAD_REQUEST("sha256 must be 64 lowercase hexadecimal digits.")
-        existing = await self.meta.get_by_client_id(client_id)
+        existing = await self._meta.get_by_client_id(client_id)
         if existing is not None:
-            self._check_owner(existing, owner)
+            self._check_owner(existing, owner_id(owner))
             if existing.state == State.COMPLETE and existing.sha256 == sha256:
                 return existing
             raise errors.CONFLICT("This upload id is already in use by another upload.")
-        if await self.meta.owned_content(owner, sha256, layout.size, self.clock.now()) is None:
+        now = self.clock.now()
+        if await self._meta.owned_content(owner_id(owner), sha256, layout.size, now) is None:
             raise errors.UNKNOWN_CONTENT(UNKNOWN)
         fresh = new_upload(
             owner, client_id, clean_filename(declared.filename), declared.content_type, layout,
-            self.clock.now(), lifetime=life,
+            now, lifetime=life,
         )  # fmt: skip
+        await self._admission.admit_known(fresh)
         fresh = await self._with_terms(fresh, terms)
-        stored = await self.meta.create_or_get(fresh)  # no partial object: no bytes will come
+        stored = await self._meta.create_or_get(fresh)  # no partial object: no bytes will come
         if stored.id != fresh.id:  # the same request, twice at once
             return await self.begin_known(owner, client_id, declared, sha256, expire, terms)
         self.events.emit(Event.CREATED, stored)
         content = Content(sha256, layout.size)
         await self.finisher.move(fresh.id, State.RECEIVING, State.ASSEMBLING)
-        if await self.meta.hold_content(fresh.id, content) != Held.PRESENT:  # removed just now
+        if await self._meta.hold_content(fresh.id, content) != Held.PRESENT:  # removed just now
             await self.delete(stored)
             raise errors.UNKNOWN_CONTENT(UNKNOWN)
         await self.finisher.move(
@@ -261,7 +270,7 @@ class UploadService:
 
     async def create_stream(
         self,
-        owner: str,
+        owner: Uploader | str,
         filename: str,
         content_type: str,
         size: int | None,
@@ -288,15 +297,15 @@ class UploadService:
     async def _create(self, fresh: Upload, terms: Terms = NO_TERMS) -> Upload:
         """Record a new upload, then make its partial object (so an object never lacks a record);
         if its client id is taken, the upload that has it. A vetter may refuse it first."""
-        await self._admit(fresh)
+        await self._admission.admit(fresh)
         fresh = await self._with_terms(fresh, terms)
         await self.events.vet(fresh)
-        stored = await self.meta.create_or_get(fresh)
+        stored = await self._meta.create_or_get(fresh)
         if stored.id == fresh.id:
             try:
-                await self.storage.create(fresh.id)
+                await self._storage.create(fresh.id)
             except OSError as exc:
-                await self.meta.delete(fresh.id)
+                await self._meta.delete(fresh.id)
                 raise storage_error(exc) from exc
             self.events.emit(Event.CREATED, stored)
         return stored
@@ -305,25 +314,6 @@ class UploadService:
     async def _with_terms(fresh: Upload, terms: Terms) -> Upload:
         """The download terms on a new upload; its password hashed off the event loop."""
         return fresh if terms == NO_TERMS else await asyncio.to_thread(terms.applied, fresh)
-
-    async def _admit(self, fresh: Upload) -> None:
-        """Refuse a new upload, before anything is stored, when its owner already has the most
-        unfinished uploads allowed (429), or when it declares more bytes than the disk has free
-        where its bytes are written first (507): a client cannot open uploads, or promise bytes,
-        without bound. (A full folder of finished files does not refuse it: the upload is
-        received, and waits to be finished until there is room.)"""
-        cap = self.limits.max_open_uploads
-        if cap and await self.meta.open_uploads(fresh.owner) >= cap:
-            raise errors.TOO_MANY_OPEN(
-                f"This client already has {cap} unfinished uploads, the most this server allows "
-                "at once; finish or cancel some first."
-            )
-        free = self.local_files.partial_free_bytes() if self.local_files else None
-        if fresh.size is not None and free is not None and fresh.size > free:
-            raise errors.STORAGE_FULL(
-                f"The server's storage is full for this file: it is {fresh.size} bytes, and "
-                f"only {free} bytes are free."
-            )
 
     def free_bytes(self) -> int | None:
         """Free space for uploads on local disk; None where the store does not say (S3)."""
@@ -368,7 +358,7 @@ class UploadService:
             prehash.forgotten(index)
         try:
             await self._write_chunk(upload, index, offset, data)
-            received = await self.meta.end_chunk(upload.id, index, holder)
+            received = await self._meta.end_chunk(upload.id, index, holder)
         except BaseException:
             await asyncio.shield(self._abandon(upload.id, index, holder))
             raise
@@ -391,7 +381,7 @@ class UploadService:
         layout = upload.layout
         assert layout is not None
         try:
-            writer = await self.storage.part_writer(upload.id, index, offset, layout)
+            writer = await self._storage.part_writer(upload.id, index, offset, layout)
             try:
                 sink = ChunkSink(writer, layout.chunk_size, layout.length(index))
                 async for piece in data:
@@ -407,7 +397,7 @@ class UploadService:
         """Let go of a chunk that was not stored; if even that fails (a full database), its
         lease runs out on its own."""
         try:
-            await self.meta.abandon_chunk(upload_id, index, holder)
+            await self._meta.abandon_chunk(upload_id, index, holder)
         except errors.UploadError:
             pass
 
@@ -416,7 +406,7 @@ class UploadService:
         upload no longer takes chunks."""
         pause = 0.02
         while True:
-            started = await self.meta.start_chunk(
+            started = await self._meta.start_chunk(
                 upload.id, index, holder, self.instance.id, self.limits.chunk_timeout + 60
             )
             if started != ChunkStart.BUSY:
@@ -429,10 +419,10 @@ class UploadService:
 
     async def _claim(self, name: str, holder: str, lease: float) -> bool:
         """Take a claim; if it is held, free the claims of crashed processes here and try again."""
-        if await self.meta.claim(name, holder, self.instance.id, lease):
+        if await self._meta.claim(name, holder, self.instance.id, lease):
             return True
         await self.instance.reap()
-        return await self.meta.claim(name, holder, self.instance.id, lease)
+        return await self._meta.claim(name, holder, self.instance.id, lease)
 
     # --- streams --------------------------------------------------------------------------------
 
@@ -457,7 +447,7 @@ class UploadService:
                 )
             await self._write_stream(current, data, keep_partial)
         finally:
-            await asyncio.shield(self.meta.release(name, holder))
+            await asyncio.shield(self._meta.release(name, holder))
         return await self.finish_if_whole(upload)
 
     async def _write_stream(self, upload: Upload, data: Bytes, keep_partial: bool) -> None:
@@ -468,7 +458,7 @@ class UploadService:
 
         async def save(stored: int) -> None:
             nonlocal saved
-            if start + stored != saved and await self.meta.set_offset(
+            if start + stored != saved and await self._meta.set_offset(
                 upload.id, saved, start + stored
             ):
                 saved = start + stored
@@ -490,7 +480,7 @@ class UploadService:
             limit = self.limits.max_size
             too_large = f"The file is larger than the {limit} bytes this server accepts."
         try:
-            writer = await self.storage.part_writer(upload.id, 0, start)
+            writer = await self._storage.part_writer(upload.id, 0, start)
         except OSError as exc:
             raise storage_error(exc) from exc
         sink = StreamSink(writer, limit - start, too_large, save if keep_partial else None)
@@ -515,12 +505,12 @@ class UploadService:
         if size < upload.offset:
             raise errors.BAD_REQUEST("The length is smaller than what was already uploaded.")
         self.check_size(size)
-        await self.meta.set_layout(upload.id, stream_layout(size))
+        await self._meta.set_layout(upload.id, stream_layout(size))
         return await self.refresh(upload)
 
     async def finish_if_whole(self, upload: Upload) -> Upload:
         """Finish a stream upload if every byte is in; the upload as it is then."""
-        current = await self.meta.get(upload.id)
+        current = await self._meta.get(upload.id)
         if current is None:
             raise errors.NOT_FOUND("This upload was removed.")
         layout = current.layout
@@ -530,7 +520,7 @@ class UploadService:
         return current
 
     async def receive_plain(
-        self, owner: str, filename: str, content_type: str, data: Bytes,
+        self, owner: Uploader | str, filename: str, content_type: str, data: Bytes,
         expire: str | None = None, terms: Terms = NO_TERMS,
     ) -> Upload:  # fmt: skip
         """A whole file in one request: stored as it arrives, finished at its end."""
@@ -551,7 +541,7 @@ class UploadService:
         """The stored bytes of an unfinished stream upload, from the start."""
         position = 0
         while position < upload.offset:
-            block = await self.storage.read(
+            block = await self._storage.read(
                 upload.id, position, min(_READ_BLOCK, upload.offset - position)
             )
             if not block:
@@ -561,7 +551,7 @@ class UploadService:
 
     async def concatenate(
         self,
-        owner: str,
+        owner: Uploader | str,
         filename: str,
         content_type: str,
         metadata: str | None,
@@ -588,7 +578,7 @@ class UploadService:
                         "A partial upload named here is in use by another request; retry shortly."
                     )
                 claimed.append(f"stream:{partial.id}")
-            current = [await self.meta.get(p.id) for p in parts]  # as they are now, claimed
+            current = [await self._meta.get(p.id) for p in parts]  # as they are now, claimed
             if any(p is None for p in current):
                 raise errors.NOT_FOUND("A partial upload named here no longer exists.")
             return await self._concatenate(
@@ -597,11 +587,11 @@ class UploadService:
             )  # fmt: skip
         finally:
             for name in claimed:
-                await asyncio.shield(self.meta.release(name, holder))
+                await asyncio.shield(self._meta.release(name, holder))
 
     async def _concatenate(
         self,
-        owner: str,
+        owner: Uploader | str,
         filename: str,
         content_type: str,
         metadata: str | None,
@@ -628,7 +618,7 @@ class UploadService:
         except OSError as exc:
             await self.delete(final)
             raise storage_error(exc) from exc
-        await self.meta.set_offset(final.id, 0, size)
+        await self._meta.set_offset(final.id, 0, size)
         await self.finisher.finish(final.id, digest)
         for partial in parts:
             self.finisher.track(self.delete(partial))
@@ -655,7 +645,7 @@ class UploadService:
             )  # fmt: skip
             if marked:
                 break
-            current = await self.meta.get(upload.id)  # another process moved it meanwhile
+            current = await self._meta.get(upload.id)  # another process moved it meanwhile
         if current is None or current.state == State.DELETED:
             return  # already deleted (or forgotten) by someone else
         self.events.emit(Event.DELETED, upload)
@@ -663,13 +653,13 @@ class UploadService:
         if upload.client_id:
             self._known.pop(upload.client_id, None)
         try:  # if this fails, the next start removes what no record names
-            await self.storage.discard(upload.id)
+            await self._storage.discard(upload.id)
         except OSError as exc:
             raise storage_error(exc) from exc
 
     async def terminate(self, upload: Upload) -> None:
         """Delete a stream upload unless a request is writing to it."""
-        if await self.meta.is_claimed(f"stream:{upload.id}"):
+        if await self._meta.is_claimed(f"stream:{upload.id}"):
             raise errors.LOCKED("A request is writing to this upload; retry shortly.")
         await self.delete(upload)
 
@@ -677,7 +667,7 @@ class UploadService:
 
     async def owned(self, owner: str, client_id: str) -> Upload:
         """The upload a client named, if this owner created it."""
-        upload = await self.meta.get_by_client_id(check_client_id(client_id))
+        upload = await self._meta.get_by_client_id(check_client_id(client_id))
         if upload is None or upload.state == State.DELETED:
             raise errors.NOT_FOUND("No upload has this id.")
         self._check_owner(upload, owner)
@@ -691,11 +681,11 @@ class UploadService:
             owner=owner, states=shown, sort=Sort.CREATED, descending=True, after=after,
             limit=limit,
         )  # fmt: skip
-        return await self.meta.list_uploads(listing)
+        return await self._meta.list_uploads(listing)
 
     async def stream(self, upload_id: str) -> Upload:
         """The tus upload with this server-issued id."""
-        upload = await self.meta.get(upload_id) if _ID.match(upload_id) else None
+        upload = await self._meta.get(upload_id) if _ID.match(upload_id) else None
         if upload is None or upload.protocol != "tus" or upload.state == State.DELETED:
             raise errors.NOT_FOUND("No upload has this address.")
         return self._nudge(upload)
@@ -716,12 +706,12 @@ class UploadService:
                 pass
 
     async def received(self, upload: Upload) -> list[int]:
-        return await self.meta.received(upload.id)
+        return await self._meta.received(upload.id)
 
     async def downloadable(self, token: str) -> Upload:
         """The complete upload a download token names; 410 once it is past its life, or when
         its file was found missing."""
-        upload = await self.meta.get_by_token(token) if _TOKEN.match(token) else None
+        upload = await self._meta.get_by_token(token) if _TOKEN.match(token) else None
         if upload is not None and upload.state == State.FAILED:  # it was complete once
             raise errors.CONTENT_MISSING(upload.error or MISSING)
         if upload is None or upload.state not in (State.COMPLETE, State.EXPIRED):
@@ -734,13 +724,13 @@ class UploadService:
         content absent (the next upload of the same bytes stores them again), and 410."""
         assert upload.storage_key is not None
         try:
-            found = await self.storage.size_of(upload.storage_key)
+            found = await self._storage.size_of(upload.storage_key)
         except OSError as exc:
             raise storage_error(exc) from exc
         if found is not None:
             return upload
         if upload.content is not None:
-            await self.meta.content_missing(upload.content)
+            await self._meta.content_missing(upload.content)
         if await self.finisher.move(upload.id, State.COMPLETE, State.FAILED, error=MISSING):
             self.events.emit(Event.FAILED, replace(upload, state=State.FAILED, error=MISSING))
         raise errors.CONTENT_MISSING(MISSING)
@@ -773,7 +763,7 @@ class UploadService:
         )
 
     async def refresh(self, upload: Upload) -> Upload:
-        current = await self.meta.get(upload.id)
+        current = await self._meta.get(upload.id)
         if current is None:
             raise errors.NOT_FOUND("This upload was removed.")
         return current

@@ -8,6 +8,7 @@ Tables (see migrations/postgresql/ for the exact schema; the same versions as SQ
     claims      named leases, live while unexpired and their instance beats
     instances   server processes and when each last beat
     contents    finished files stored once, counted by the uploads that point to them
+    accounts    who may upload, their password hashes and quotas; `tokens` their scripts' tokens
 
 Connections: a pool of async psycopg connections in autocommit mode, opened on first use by the
 event loop that serves; the constructor connects once, synchronously, to apply migrations and to
@@ -46,11 +47,13 @@ from psycopg import errors as pg_errors
 from psycopg.rows import TupleRow
 
 from pyfiledrop import errors
+from pyfiledrop.core.accounts import Account, Token, Usage
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.meta import OpenError
+from pyfiledrop.meta import accounts_sql as acc
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload, to_values
@@ -674,3 +677,67 @@ class PostgresMetaStore:
                 return to_upload(found) if found else None
 
         return await self._run(step, again=False)
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    async def add_account(self, account: Account) -> bool:
+        return await self._changed(_pg(acc.INSERT_ACCOUNT), acc.account_values(account))
+
+    async def account(self, name: str) -> Account | None:
+        rows = await self._rows(_pg(acc.ACCOUNT), (name,))
+        return acc.to_account(rows[0]) if rows else None
+
+    async def accounts(self) -> list[Account]:
+        rows = await self._rows(acc.ACCOUNTS, ())
+        return sorted((acc.to_account(row) for row in rows), key=lambda a: a.name)
+
+    async def has_accounts(self) -> bool:
+        return bool(await self._rows(acc.ANY_ACCOUNT, ()))
+
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        return await self._changed(_pg(acc.SET_PASSWORD), (password_hash, name))
+
+    async def remove_account(self, name: str) -> bool:
+        async def step(db: Connection) -> bool:
+            async with db.transaction():
+                await db.execute(_pg(acc.DELETE_TOKENS), (name,))
+                return (await db.execute(_pg(acc.DELETE_ACCOUNT), (name,))).rowcount == 1
+
+        return await self._run(step, again=False)
+
+    async def add_token(self, token: Token) -> bool:
+        async def step(db: Connection) -> bool:
+            async with db.transaction():  # the account's row locked: one label per account
+                await db.execute("SELECT 1 FROM accounts WHERE name = %s FOR UPDATE",
+                                 (token.account,))  # fmt: skip
+                values = (token.digest, token.account, token.label, token.created_at,
+                          token.account, token.account, token.label)  # fmt: skip
+                return (await db.execute(_pg(acc.INSERT_TOKEN), values)).rowcount == 1
+
+        return await self._run(step, again=False)
+
+    async def remove_token(self, account: str, label: str) -> bool:
+        return await self._changed(_pg(acc.DELETE_TOKEN), (account, label), again=False)
+
+    async def tokens(self, account: str) -> list[Token]:
+        rows = await self._rows(_pg(acc.TOKENS), (account,))
+        return sorted((acc.to_token(row) for row in rows), key=lambda t: t.label)
+
+    async def token_account(self, digest: str, now: float) -> Account | None:
+        rows = await self._rows(_pg(acc.TOKEN_ACCOUNT), (digest,))
+        if not rows:
+            return None
+        if acc.stale(rows[0][6], now):  # a write only now and then: tokens come with every chunk
+            await self._changed(_pg(acc.STAMP_TOKEN), (now, digest))
+        return acc.to_account(rows[0])
+
+    async def usage(self, account: str) -> Usage:
+        return acc.to_usage((await self._rows(_pg(acc.USAGE), (account,)))[0])
+
+    async def open_from(self, address: str) -> int:
+        return int((await self._rows(_pg(acc.OPEN_FROM), (address,)))[0][0])
+
+
+def _pg(statement: str) -> str:
+    """A statement of `accounts_sql` with PostgreSQL's placeholders."""
+    return statement.replace("?", "%s")

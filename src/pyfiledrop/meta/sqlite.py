@@ -9,6 +9,7 @@ Tables (see migrations/sqlite/ for the exact schema and its history):
     instances   server processes and when each last beat
     contents    finished files stored once: how many uploads point to each (their `content`),
                 and whether its file is absent (being placed), present, or being removed
+    accounts    who may upload, their password hashes and quotas; `tokens` their scripts' tokens
 
 Threads: every statement runs off the event loop. Writes go through one writer thread (one
 connection, `BEGIN IMMEDIATE` around multi-statement steps, so they are serialised within the
@@ -33,10 +34,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pyfiledrop import errors
+from pyfiledrop.core.accounts import Account, Token, Usage
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload
+from pyfiledrop.meta import accounts_sql as acc
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload, to_values
@@ -672,3 +675,59 @@ class SQLiteMetaStore:
 
         await self._write(lambda db: self._transaction(db, lambda: count(db)))
         return await self.get(upload_id)
+
+    # --- accounts ---------------------------------------------------------------------------------
+
+    async def add_account(self, account: Account) -> bool:
+        return await self._changed(acc.INSERT_ACCOUNT, acc.account_values(account))
+
+    async def account(self, name: str) -> Account | None:
+        rows = await self._read(lambda db: db.execute(acc.ACCOUNT, (name,)).fetchall())
+        return acc.to_account(rows[0]) if rows else None
+
+    async def accounts(self) -> list[Account]:
+        rows = await self._read(lambda db: db.execute(acc.ACCOUNTS).fetchall())
+        return sorted((acc.to_account(row) for row in rows), key=lambda a: a.name)
+
+    async def has_accounts(self) -> bool:
+        return bool(await self._read(lambda db: db.execute(acc.ANY_ACCOUNT).fetchall()))
+
+    async def set_password(self, name: str, password_hash: str) -> bool:
+        return await self._changed(acc.SET_PASSWORD, (password_hash, name))
+
+    async def remove_account(self, name: str) -> bool:
+        def remove(db: sqlite3.Connection) -> bool:
+            db.execute(acc.DELETE_TOKENS, (name,))
+            return bool(db.execute(acc.DELETE_ACCOUNT, (name,)).rowcount)
+
+        return await self._write(lambda db: self._transaction(db, lambda: remove(db)))
+
+    async def add_token(self, token: Token) -> bool:
+        return await self._changed(
+            acc.INSERT_TOKEN,
+            (token.digest, token.account, token.label, token.created_at, token.account,
+             token.account, token.label),
+        )  # fmt: skip
+
+    async def remove_token(self, account: str, label: str) -> bool:
+        return await self._changed(acc.DELETE_TOKEN, (account, label))
+
+    async def tokens(self, account: str) -> list[Token]:
+        rows = await self._read(lambda db: db.execute(acc.TOKENS, (account,)).fetchall())
+        return sorted((acc.to_token(row) for row in rows), key=lambda t: t.label)
+
+    async def token_account(self, digest: str, now: float) -> Account | None:
+        rows = await self._read(lambda db: db.execute(acc.TOKEN_ACCOUNT, (digest,)).fetchall())
+        if not rows:
+            return None
+        if acc.stale(rows[0][6], now):  # a write only now and then: tokens come with every chunk
+            await self._changed(acc.STAMP_TOKEN, (now, digest))
+        return acc.to_account(rows[0])
+
+    async def usage(self, account: str) -> Usage:
+        row = await self._read(lambda db: db.execute(acc.USAGE, (account,)).fetchone())
+        return acc.to_usage(row)
+
+    async def open_from(self, address: str) -> int:
+        row = await self._read(lambda db: db.execute(acc.OPEN_FROM, (address,)).fetchone())
+        return int(row[0])

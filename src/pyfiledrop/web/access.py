@@ -1,18 +1,26 @@
-"""Passwords with their own sessions: who may upload (`--upload-password`; anyone when none is
-set, as the seed) and who may use the admin page (`--admin-password`; nobody when none is set).
+"""Who may upload (`--upload-password` or accounts; anyone when neither is set, as the seed) and
+who may use the admin page (`--admin-password` or an admin account; nobody when neither is set).
 
-Each password is a `Realm`: its session cookie, the path that cookie is sent to, its sign-in
-form and its key. A client proves it knows the password either with HTTP Basic credentials on
-every request (the command-line client, curl, tus clients, scripts; the user name is ignored) or
-with the session cookie that signing in on a page sets. A session is `expiry.nonce.mac`, the MAC
-keyed by a key derived from the password and the realm: every process that knows the password
-checks it alone, with nothing shared but the password; changing the password ends every session;
-and a session of one realm never opens another, even when both have the same password.
+Each is a `Realm`: its session cookie, the path that cookie is sent to, its sign-in form and
+its key. A client proves who it is on every request with HTTP Basic credentials (an account's
+name and password; for the shared password, any name), with `Authorization: Bearer <token>` (an
+account's token, `pyfiledrop user token add`), or with the session cookie that signing in on a
+page sets. The command-line client, curl, tus clients and scripts use the first two.
 
-Wrong passwords are limited per client address (what `links.ClientFacing` found, so behind a
-trusted proxy the browser's address, not the proxy's): after `FAILURES` in `WINDOW` seconds, 429
-until the window has passed. The count is per process; with --workers N an address gets at most
-N times as many tries.
+Sessions of the shared password are `expiry.nonce.mac`, the MAC keyed by a key derived from the
+password and the realm: every process that knows the password checks it alone; changing the
+password ends every session; a session of one realm never opens another, even when both have
+the same password. Sessions of accounts are `web/accounts.py`'s, keyed by the account's stored
+hash: a new password or the account's removal ends them in every process at once.
+
+Uploads need credentials once accounts exist (each process asks the database at most every
+`accounts.EXISTS_SECONDS`) or --upload-password is set; a request that passes with an account
+carries its name in `scope["state"]["account"]`, which makes the account the upload's owner.
+
+Wrong passwords and tokens are limited per client address (what `links.ClientFacing` found, so
+behind a trusted proxy the browser's address, not the proxy's): after `FAILURES` in `WINDOW`
+seconds, 429 until the window has passed. The count is per process; with --workers N an address
+gets at most N times as many tries.
 
 An upload request refused here is answered before its body is read and before anything is
 created: it costs no disk.
@@ -39,6 +47,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pyfiledrop import errors
+from pyfiledrop.core.accounts import Account
+from pyfiledrop.web.accounts import Credentials, as_slow_as_a_password, is_account_session
 from pyfiledrop.web.page import render_sign_in
 from pyfiledrop.web.refusal import error_response
 
@@ -96,30 +106,40 @@ class Realm:
     name: str  # HTTP Basic's realm
     needed: str  # the text (a key of static/text.js) the sign-in page opens with
     asks: str  # what a request without the password is told
+    admins_only: bool = False  # accounts pass only if they are admin accounts
 
 
 UPLOADS = Realm(
     "pyfiledrop_session", "", "Lax", b"pyfiledrop sessions", "pyfiledrop uploads", "signInNeeded",
-    "Uploads need the password: sign in on the page, or send it as HTTP Basic credentials (any "
-    "user name).",
+    "Uploads need the password or an account: sign in on the page, or send an account's name and "
+    "password (or the upload password, with any name) as HTTP Basic credentials, or an "
+    "account's token as Authorization: Bearer.",
 )  # fmt: skip
 ADMIN = Realm(
     "pyfiledrop_admin", "/admin", "Strict", b"pyfiledrop admin sessions", "pyfiledrop admin",
     "adminSignInNeeded",
-    "The admin page needs the admin password: sign in on /admin, or send it as HTTP Basic "
-    "credentials (any user name).",
+    "The admin page needs the admin password or an admin account: sign in on /admin, or send "
+    "them as HTTP Basic credentials (any name with the admin password), or an admin account's "
+    "token as Authorization: Bearer.",
+    admins_only=True,
 )  # fmt: skip
 
 
 class PasswordAccess:
-    """One password of a realm, checked as Basic credentials or as a session it signed."""
+    """A realm's shared password and, with `credentials`, its accounts: checked as Basic
+    credentials, a bearer token, or a session they signed."""
 
     def __init__(
-        self, password: str | None, realm: Realm = UPLOADS, clock: Callable[[], float] = time.time
+        self,
+        password: str | None,
+        realm: Realm = UPLOADS,
+        clock: Callable[[], float] = time.time,
+        credentials: Credentials | None = None,
     ) -> None:
-        self.required = bool(password)
+        self.password_set = bool(password)
         self.realm = realm
         self.clock = clock
+        self.credentials = credentials
         secret = (password or "").encode()
         self._digest = hashlib.sha256(secret).digest()
         # Slow on purpose (about 50 ms, once at start): a stolen session does not make guessing
@@ -127,25 +147,75 @@ class PasswordAccess:
         self._key = hashlib.scrypt(secret, salt=realm.salt, n=2**14, r=8, p=1) if secret else b""
         self.failures = Failures()
 
-    def check(self, scope: Scope) -> errors.UploadError | None:
-        """Why this request may not pass, or None: no password is set, or it carries a valid
-        session or the password as Basic credentials. A wrong password counts against its
-        client's address."""
-        if not self.required:
-            return None
+    async def required(self) -> bool:
+        """Whether the realm is closed: its password is set, or it has accounts."""
+        if self.password_set:
+            return True
+        return self.credentials is not None and await self.credentials.exist(self.realm.admins_only)
+
+    async def asks_names(self) -> bool:
+        """Whether the sign-in form asks for a name: the realm has accounts."""
+        return self.credentials is not None and await self.credentials.exist(self.realm.admins_only)
+
+    async def check(self, scope: Scope) -> errors.UploadError | None:
+        """Why this request may not pass, or None: nothing is required, or it carries a valid
+        session, Basic credentials or token. The account it proved, if any, goes into
+        `scope["state"]["account"]`. A wrong password or token counts against its client's
+        address."""
+        try:  # the database may be unavailable: 503, as for any request that needs it
+            if not await self.required():
+                return None
+            account = await self._identify(scope)
+        except errors.UploadError as refusal:
+            return refusal
+        if account is not None:
+            scope.setdefault("state", {})["account"] = account.name
+        return None
+
+    async def _identify(self, scope: Scope) -> Account | None:
         session = Request(scope).cookies.get(self.realm.cookie)
-        if session and self.session_ok(session):
+        if session and is_account_session(session) and self.credentials:
+            account = await self.credentials.by_session(session, self.realm.salt)
+            if account is not None and (account.admin or not self.realm.admins_only):
+                return account
+        elif session and self.password_set and self.session_ok(session):
             return None
-        given = basic_password(Headers(scope=scope))
-        if given is None:
-            return errors.UNAUTHORIZED(self.realm.asks)
+        scheme, _, value = Headers(scope=scope).get("authorization", "").partition(" ")
+        if scheme.lower() not in ("basic", "bearer"):
+            raise errors.UNAUTHORIZED(self.realm.asks)
         address = client_address(scope)
         if self.failures.retry_after(address):
-            return errors.TOO_MANY_TRIES("Too many wrong passwords; try again later.")
-        if self.password_ok(given):
-            return None
-        self.failures.add(address)
-        return errors.WRONG_PASSWORD("Wrong password.")
+            raise errors.TOO_MANY_TRIES("Too many wrong passwords; try again later.")
+        if scheme.lower() == "bearer":
+            found = await self.credentials.by_token(value.strip()) if self.credentials else None
+            if found is None:
+                self.failures.add(address)
+                raise errors.WRONG_TOKEN("This token is not valid (or no longer).")
+            return self._admitted(found)
+        name, password = basic_credentials(value)
+        passed, account = await self.verify(name, password)
+        if not passed:
+            self.failures.add(address)
+            names = name and await self.asks_names()
+            raise errors.WRONG_PASSWORD("Wrong name or password." if names else "Wrong password.")
+        return self._admitted(account) if account else None
+
+    def _admitted(self, account: Account) -> Account:
+        if self.realm.admins_only and not account.admin:
+            raise errors.NOT_ADMIN(f"The account {account.name} may not use the admin page.")
+        return account
+
+    async def verify(self, name: str, password: str) -> tuple[bool, Account | None]:
+        """Whether `name` and `password` pass, and the account they name: an account's own
+        password, or the shared password (whatever the name)."""
+        if name and self.credentials is not None:
+            account = await self.credentials.by_password(name, password)
+            if account is not None:
+                return True, account
+        if self.password_set and self.password_ok(password):
+            return True, None
+        await as_slow_as_a_password()
+        return False, None
 
     def password_ok(self, given: str) -> bool:
         return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self._digest)
@@ -171,37 +241,42 @@ class PasswordAccess:
         )
         return cookie + ("; Secure" if request.url.scheme == "https" else "")
 
-    def refused(
+    async def refused(
         self, request: Request, refusal: errors.UploadError, headers: dict[str, str]
     ) -> Response:
         """The realm's page for a request that may not see it: why, as JSON, to a program; the
-        sign-in page to a browser (401 or 429 when a password was wrong, else 200)."""
+        sign-in page to a browser (401, 403 or 429 when a password was wrong, else 200)."""
         if "text/html" not in request.headers.get("accept", ""):
             return error_response(refusal)
-        shown = {"wrong_password": "wrongPassword", "too_many_tries": "tooManyTries"}
+        shown = {"wrong_password": "wrongPassword", "too_many_tries": "tooManyTries",
+                 "wrong_token": "wrongPassword", "not_admin": "notAdmin"}  # fmt: skip
         why = shown.get(refusal.code)
-        html = self.sign_in_page(request, why)
+        html = await self.sign_in_page(request, why)
         return HTMLResponse(html, refusal.status if why else 200, headers)
 
-    def sign_in_page(self, request: Request, why: str | None) -> str:
+    async def sign_in_page(self, request: Request, why: str | None) -> str:
         root = request.scope.get("root_path", "")
-        return render_sign_in(root, why, self.realm.path.lstrip("/"), self.realm.needed)
+        names = await self.asks_names()
+        if names and why == "wrongPassword":
+            why = "wrongNameOrPassword"
+        needed = self.realm.needed + ("Account" if names else "")
+        return render_sign_in(
+            root, why, self.realm.path.lstrip("/"), needed, names, self.password_set
+        )
 
     def _mac(self, body: str) -> str:
         digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def basic_password(headers: Headers) -> str | None:
-    """The password of `Authorization: Basic`, or None without one (or a malformed one)."""
-    scheme, _, encoded = headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
+def basic_credentials(encoded: str) -> tuple[str, str]:
+    """The name and password of `Authorization: Basic`'s value; empty for a malformed one."""
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded.partition(":")[2]
+        return "", ""
+    name, _, password = decoded.partition(":")
+    return name, password
 
 
 def client_address(scope: Scope) -> str:
@@ -227,7 +302,7 @@ class UploadGuard:
         guarded = _GUARDED.match(route) and not (
             route.startswith("/files/") and scope["method"] == "GET"  # a tus download
         )
-        refusal = self.access.check(scope) if guarded else None
+        refusal = await self.access.check(scope) if guarded else None
         if refusal is None:
             await self.app(scope, receive, send)
             return
@@ -242,26 +317,34 @@ class UploadGuard:
 
 
 def routes(access: PasswordAccess, page_headers: dict[str, str]) -> list[Route]:
-    """POST <realm's path>/sign-in (a page's form: 303 back to the page with a session, or the
-    form again with why not) and POST <realm's path>/sign-out."""
+    """POST <realm's path>/sign-in (a page's form, a name and a password: 303 back to the page
+    with a session, or the form again with why not) and POST <realm's path>/sign-out."""
     home = f"../{access.realm.path.strip('/')}" if access.realm.path else "./"
 
     async def sign_in(request: Request) -> Response:
-        body = await request.body()  # the form: a password, urlencoded
-        given = parse_qs(body[:_FORM_LIMIT].decode("utf-8", "replace")).get("password", [""])[0]
+        body = await request.body()  # the form: a name (may be empty) and a password, urlencoded
+        form = parse_qs(body[:_FORM_LIMIT].decode("utf-8", "replace"))
+        name = form.get("name", [""])[0].strip()
+        given = form.get("password", [""])[0]
         address = client_address(request.scope)
         if access.failures.retry_after(address):
-            refused = access.sign_in_page(request, "tooManyTries")
+            refused = await access.sign_in_page(request, "tooManyTries")
             retry = str(access.failures.retry_after(address))
             return HTMLResponse(refused, 429, headers={**page_headers, "Retry-After": retry})
-        if not access.password_ok(given):
+        passed, account = await access.verify(name, given)
+        if not passed:
             access.failures.add(address)
-            refused = access.sign_in_page(request, "wrongPassword")
+            refused = await access.sign_in_page(request, "wrongPassword")
             return HTMLResponse(refused, 401, headers=page_headers)
+        if account is not None and access.realm.admins_only and not account.admin:
+            refused = await access.sign_in_page(request, "notAdmin")
+            return HTMLResponse(refused, 403, headers=page_headers)
+        if account is not None and access.credentials is not None:
+            session = access.credentials.new_session(account, access.realm.salt, SESSION_SECONDS)
+        else:
+            session = access.new_session()
         response = RedirectResponse(home, status_code=303)
-        response.headers["Set-Cookie"] = access.session_cookie(
-            request, access.new_session(), SESSION_SECONDS
-        )
+        response.headers["Set-Cookie"] = access.session_cookie(request, session, SESSION_SECONDS)
         return response
 
     async def sign_out(request: Request) -> Response:

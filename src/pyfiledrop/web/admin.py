@@ -1,5 +1,6 @@
-"""The admin page and its JSON API, behind `--admin-password`: with none set, all of it is 404
-(off, not open). The upload password opens none of it.
+"""The admin page and its JSON API, behind `--admin-password` or an admin account (`pyfiledrop
+user add NAME --admin`): with neither, all of it is 404 (off, not open). The upload password and
+accounts that are not admin accounts open none of it.
 
 Routes, under the app's sub-path:
     GET  /admin                          the page (static/admin.js), or its sign-in page
@@ -11,10 +12,12 @@ Routes, under the app's sub-path:
     POST /admin/api/uploads/{id}/expiry  {"expires_at": seconds since the epoch, or null}
     POST /admin/api/abandoned/remove     the records of abandoned uploads (bytes already freed)
 
-Who: the session cookie `pyfiledrop_admin` (HttpOnly, SameSite=Strict, Path=<sub-path>/admin) or
-the admin password as HTTP Basic credentials (scripts). 401 without either, 429 after too many
-wrong passwords from one address. Browsers are sent no Basic challenge (it would pop up a
-password dialog over the page's own sign-in); programs are.
+Who: the session cookie `pyfiledrop_admin` (HttpOnly, SameSite=Strict, Path=<sub-path>/admin),
+or, for scripts, HTTP Basic credentials (the admin password with any name, or an admin account's
+name and password) or an admin account's token (`Authorization: Bearer`). 401 without any, 403
+for an account that is not an admin, 429 after too many wrong passwords from one address. The
+API is described in the app's OpenAPI document, /openapi.json. Browsers are sent no Basic
+challenge (it would pop up a password dialog over the page's own sign-in); programs are.
 
 Cross-site requests change nothing: the cookie is SameSite=Strict, and every POST from a browser
 must come from this very origin (Sec-Fetch-Site same-origin, or else an Origin equal to the
@@ -102,10 +105,9 @@ def render(root_path: str) -> str:
 def routes(
     settings: Settings, service: UploadService, access: PasswordAccess, link: Link
 ) -> list[Route]:
-    """The admin routes; with no admin password, one route that answers 404 to all of /admin."""
-    if not access.required:
-        return [Route("/admin{rest:path}", off, methods=["GET", "HEAD", "POST"])]
-    meta, clock = service.meta, service.clock
+    """The admin routes. While there is neither an admin password nor an admin account, every
+    one of them answers 404 (asked again at most every `accounts.EXISTS_SECONDS`)."""
+    records, clock = service.oversight, service.clock
     headers = {**page_headers(settings), **_PRIVATE}
 
     def guarded(handler: Handler) -> Handler:
@@ -114,8 +116,10 @@ def routes(
         with their challenge or Retry-After."""
 
         async def checked(request: Request) -> Response:
+            if not await access.required():
+                return await off(request)
             try:
-                refusal = access.check(request.scope)
+                refusal = await access.check(request.scope)
                 if refusal is not None:
                     raise refusal
                 if request.method == "POST":
@@ -128,10 +132,16 @@ def routes(
 
         return checked
 
+    def when_on(handler: Handler) -> Handler:
+        async def on(request: Request) -> Response:
+            return await handler(request) if await access.required() else await off(request)
+
+        return on
+
     async def page(request: Request) -> Response:
-        refusal = access.check(request.scope)
+        refusal = await access.check(request.scope)
         if refusal is not None:
-            refused = access.refused(request, refusal, headers)
+            refused = await access.refused(request, refusal, headers)
             if refused.status_code == 401 and "sec-fetch-site" not in request.headers:
                 refused.headers["WWW-Authenticate"] = f'Basic realm="{access.realm.name}"'
             return refused
@@ -139,12 +149,12 @@ def routes(
 
     async def uploads(request: Request) -> Response:
         listing = views.listing(request.query_params)
-        found = await meta.list_uploads(listing)
+        found = await records.page(listing)
         now = clock.now()
         chunked = [
             u.id for u in found.uploads if u.state == State.RECEIVING and u.protocol == "dropzone"
         ]
-        received = await meta.chunks_received(chunked)
+        received = await records.chunks_received(chunked)
         rows = []
         for upload in found.uploads:
             shown = views.row(upload, now, received.get(upload.id))
@@ -157,11 +167,11 @@ def routes(
 
     async def summary(request: Request) -> Response:
         now = clock.now()
-        found = await meta.summary(views.since(now))
+        found = await records.summary(views.since(now))
         return JSONResponse(views.summary(found, now), headers=_PRIVATE)
 
     async def find(request: Request) -> Upload:
-        upload = await meta.get(request.path_params["upload_id"])
+        upload = await records.find(request.path_params["upload_id"])
         if upload is None or upload.state == State.DELETED:
             raise errors.NOT_FOUND("No upload has this id (it may have been removed already).")
         return upload
@@ -175,7 +185,7 @@ def routes(
         now = clock.now()
         expires_at = views.expiry(request.state.body, now)
         upload = await find(request)
-        if not await meta.set_expiry(upload.id, expires_at, now):
+        if not await records.set_expiry(upload.id, expires_at, now):
             upload = await find(request)  # what it is now, to say why
             if upload.state != State.COMPLETE:
                 raise errors.NOT_FINISHED(
@@ -186,11 +196,14 @@ def routes(
         return JSONResponse(views.row(changed, now, None), headers=_PRIVATE)
 
     async def remove_abandoned(request: Request) -> Response:
-        return JSONResponse({"removed": await meta.forget_abandoned()}, headers=_PRIVATE)
+        return JSONResponse({"removed": await records.forget_abandoned()}, headers=_PRIVATE)
 
     return [
-        Route("/admin", page),
-        *access_routes(access, headers),
+        Route("/admin", when_on(page)),
+        *(
+            Route(r.path, when_on(r.endpoint), methods=list(r.methods or ()))
+            for r in access_routes(access, headers)
+        ),
         Route("/admin/api/uploads", guarded(uploads)),
         Route("/admin/api/summary", guarded(summary)),
         Route(f"/admin/api/uploads/{_ID}/delete", guarded(delete), methods=["POST"]),
@@ -200,5 +213,8 @@ def routes(
 
 
 async def off(request: Request) -> Response:
-    refusal = errors.NOT_FOUND("There is no admin page: the server runs without --admin-password.")
+    refusal = errors.NOT_FOUND(
+        "There is no admin page: the server runs without --admin-password and has no admin "
+        "account (pyfiledrop user add NAME --admin)."
+    )
     return error_response(refusal)

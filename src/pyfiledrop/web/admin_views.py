@@ -1,8 +1,8 @@
 """What the admin API reads from a request and writes into its answers: the listing's query
 (state, name, order, cursor, page size), an upload as a row, and the summary's 30 days.
 
-Rows show what the store records, downloads delivered whole among it. Not recorded, so not shown:
-the client address an upload came from (`NOT_RECORDED`; the page says so).
+Rows show what the store records: the account an upload was made under, the client address it
+came from and the downloads delivered whole among it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ PAGE_DEFAULT = 50
 DAYS = 30  # the summary's chart
 DAY = 86400
 NAME_LIMIT = 200  # characters of a name search
-NOT_RECORDED = ("address",)
 LATEST = 253402300799.0  # 9999-12-31 23:59:59 UTC: the last moment a date input can name
 _LIMIT = re.compile(r"^[0-9]{1,3}$")
 _ORDERS = {"asc": False, "desc": True}
@@ -91,6 +90,8 @@ def row(upload: Upload, now: float, received: int | None) -> dict[str, Any]:
         "name": upload.filename,
         "size": upload.size,
         "owner": upload.owner[:12],
+        "account": upload.account,
+        "address": upload.address,
         "protocol": upload.protocol,
         "created_at": upload.created_at,
         "updated_at": upload.updated_at,
@@ -144,7 +145,6 @@ def summary(found: Summary, now: float) -> dict[str, Any]:
         "content_bytes": found.content_bytes,
         "saved_bytes": max(0, found.stored_bytes - found.content_bytes),
         "days": days,
-        "not_recorded": list(NOT_RECORDED),
     }
 
 

@@ -27,9 +27,10 @@ from pyfiledrop.adapters.tus import Tus, plain_error
 from pyfiledrop.config import Settings
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.logs import fields
-from pyfiledrop.web import admin, mine, observe
+from pyfiledrop.web import admin, mine, observe, openapi
 from pyfiledrop.web.access import ADMIN, PasswordAccess, UploadGuard
 from pyfiledrop.web.access import routes as access_routes
+from pyfiledrop.web.accounts import Credentials
 from pyfiledrop.web.described import Described
 from pyfiledrop.web.downloads import Downloads
 from pyfiledrop.web.embedding import Embedding
@@ -37,7 +38,7 @@ from pyfiledrop.web.eventlog import UploadLog
 from pyfiledrop.web.hooks import Hooks
 from pyfiledrop.web.links import ClientFacing
 from pyfiledrop.web.observe import Metrics
-from pyfiledrop.web.owners import OwnerCookie, owner_of
+from pyfiledrop.web.owners import OwnerCookie, owner_of, uploader_of
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.refusal import error_response
 from pyfiledrop.web.requestlog import note_client
@@ -57,6 +58,7 @@ def build_app(
     service: UploadService,
     metrics: Metrics,
     access: PasswordAccess,
+    admin_access: PasswordAccess,
     hooks: Hooks,
 ) -> Starlette:
     timeout = settings.timeout_ms / 1000
@@ -73,16 +75,18 @@ def build_app(
         download=downloads.serve,
         link=downloads.url,
         location=lambda request, upload: downloads.link(request, "tus_upload", upload_id=upload.id),
-        owner=owner_of,
+        owner=uploader_of,
     )
 
     async def page(request: Request) -> Response:
-        refusal = access.check(request.scope)
+        refusal = await access.check(request.scope)
         if refusal is not None:  # the sign-in page, or why as JSON to a program
-            return access.refused(request, refusal, page_headers(settings))
+            return await access.refused(request, refusal, page_headers(settings))
         owner_of(request)  # the page's first load gives the browser its cookie
         root_path = request.scope.get("root_path", "")
-        return HTMLResponse(render_page(settings, root_path), headers=page_headers(settings))
+        account = getattr(request.state, "account", None)
+        shown = render_page(settings, root_path, await access.required(), account)
+        return HTMLResponse(shown, headers=page_headers(settings))
 
     async def favicon(request: Request) -> Response:
         return FileResponse(STATIC / "favicon.ico", media_type="image/x-icon")
@@ -107,16 +111,15 @@ def build_app(
         routes=[
             Route("/", page),
             Route("/favicon.ico", favicon),
-            *dropzone_routes.routes(service, describe, owner_of, timeout),
+            *dropzone_routes.routes(service, describe, owner_of, uploader_of, timeout),
             *downloads.routes(),
             *sharing.routes(),
             *tus.routes(),
             *observe.routes(service, metrics),
             *mine.routes(service, describe),
             *access_routes(access, page_headers(settings)),
-            *admin.routes(
-                settings, service, PasswordAccess(settings.admin_password, ADMIN), downloads.url
-            ),
+            *admin.routes(settings, service, admin_access, downloads.url),
+            Route("/openapi.json", openapi.serve),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={errors.UploadError: on_error},
@@ -127,8 +130,11 @@ def build_app(
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     metrics = Metrics(service)
     UploadLog(service.events)
-    access = PasswordAccess(settings.upload_password)
-    built = build_app(settings, service, metrics, access, hooks_for(settings, service))
+    credentials = Credentials(service.accounts)  # one per process: it remembers what it verified
+    access = PasswordAccess(settings.upload_password, credentials=credentials)
+    admin_access = PasswordAccess(settings.admin_password, ADMIN, credentials=credentials)
+    hooks = hooks_for(settings, service)
+    built = build_app(settings, service, metrics, access, admin_access, hooks)
     app: ASGIApp = UploadGuard(OwnerCookie(built), access, render_error)
     if settings.cors_origins:
         app = Embedding(app, list(settings.cors_origins))

@@ -7,7 +7,6 @@ and Prometheus sums them.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
@@ -20,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyfiledrop import errors
 from pyfiledrop.core.events import Event
-from pyfiledrop.core.model import State, Upload
+from pyfiledrop.core.model import Upload
 from pyfiledrop.core.service import UploadService
 
 FREE_FLOOR = 64 << 20  # bytes: below this much free space the server says it is unhealthy
@@ -98,7 +97,7 @@ class Metrics:
         return watched
 
     async def scrape(self, request: Request) -> Response:
-        self.in_progress.set(len(await self.service.meta.in_state(State.RECEIVING)))
+        self.in_progress.set(await self.service.oversight.receiving())
         free = self.service.free_bytes()
         if free is not None:
             self.free.set(free)
@@ -110,14 +109,12 @@ async def health(service: UploadService) -> tuple[bool, dict[str, Any]]:
     write (a probe upload made and removed), and there is free space; with the reason when not."""
     found: dict[str, Any] = {}
     try:
-        await service.meta.get("0" * 32)
+        await service.oversight.check_database()
         found["database"] = "ok"
     except errors.UploadError as exc:
         found["database"] = exc.message
-    probe = f"healthz{secrets.token_hex(12)}"
     try:
-        await service.storage.create(probe)
-        await service.storage.discard(probe)
+        await service.oversight.check_storage()
         found["storage"] = "ok"
     except OSError as exc:
         found["storage"] = f"the storage cannot be written: {exc.strerror or exc}"

@@ -5,6 +5,10 @@ that embeds the upload (see `embedding.py`) cannot rely on that cookie: browsers
 with cross-site requests by default, and block third-party cookies more and more. Such a page
 makes its own secret and sends it with every request in the `Pyfiledrop-Owner` header, which
 then takes the cookie's place; so can any other client.
+
+A request that signed in with an account (`access.py` puts its name in the request's state) is
+the account's instead, whatever cookie or header it has: the account owns what it uploads, and
+sees it again from any browser or client.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyfiledrop import errors
+from pyfiledrop.core.accounts import Uploader, account_owner
 from pyfiledrop.web.refusal import error_response
 
 OWNER_COOKIE = "pyfiledrop_client"
@@ -54,7 +59,11 @@ class OwnerCookie:
         if fresh:
             token = secrets.token_urlsafe(32)
         state = scope.setdefault("state", {})
-        state["owner"] = hashlib.sha256(token.encode()).hexdigest()
+        account = state.get("account")
+        if account is not None:
+            state["owner"] = account_owner(account)
+        else:
+            state["owner"] = hashlib.sha256(token.encode()).hexdigest()
 
         async def send_with_cookie(message: Message) -> None:
             if fresh and message["type"] == "http.response.start" and state.get("binds_owner"):
@@ -73,3 +82,14 @@ def owner_of(request: Request) -> str:
     """The client's owner id, for binding uploads to it: the answer sets the cookie if it is new."""
     request.state.binds_owner = True
     return str(request.state.owner)
+
+
+def uploader_of(request: Request) -> Uploader:
+    """Who makes an upload with this request: its owner, its account, its client's address
+    (behind a trusted proxy, the one the proxy reports)."""
+    client = request.scope.get("client")
+    return Uploader(
+        owner_of(request),
+        getattr(request.state, "account", None),
+        str(client[0]) if client else None,
+    )

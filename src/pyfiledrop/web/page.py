@@ -19,6 +19,9 @@ TEMPLATE = Path(__file__).parent / "templates" / "index.html"
 SIGN_IN = Path(__file__).parent / "templates" / "sign-in.html"
 LOCAL_DROPZONE = "static/vendor/dropzone"  # relative to the page's <base>: its sub-path
 PARALLEL_CHUNK_LIMIT = 6  # what a browser opens to one host over HTTP/1.1
+NAME_FIELD = """<label><span data-text="{text}"></span>
+        <input type="text" name="name" autocomplete="username" autofocus{required}></label>
+      """  # the sign-in form's, when there are accounts
 
 
 def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
@@ -37,12 +40,15 @@ def dropzone_urls(settings: Settings) -> tuple[str, list[str]]:
     return f"{base}/dropzone-min.js", [f"{base}/dropzone.css"]
 
 
-@lru_cache(maxsize=64)  # one per sub-path: --root-path, or the prefixes of trusted proxies
-def render_page(settings: Settings, root_path: str) -> str:
+@lru_cache(maxsize=256)  # per sub-path (--root-path, or trusted proxies' prefixes) and account
+def render_page(
+    settings: Settings, root_path: str, guarded: bool = False, account: str | None = None
+) -> str:
     """The page's HTML: where Dropzone comes from, and the settings the page needs as JSON.
 
-    Every URL in the page and its scripts is relative, resolved against `<base href>`: the
-    app's sub-path (`root_path`, already checked to be a plain path) and a slash."""
+    `guarded`: uploads need credentials (and the browser has them); `account`: the account it
+    signed in with. Every URL in the page and its scripts is relative, resolved against `<base
+    href>`: the app's sub-path (`root_path`, already checked to be a plain path) and a slash."""
     script, styles = dropzone_urls(settings)
     config = {
         "chunkSize": settings.chunk_size,
@@ -54,7 +60,8 @@ def render_page(settings: Settings, root_path: str) -> str:
         "allowDownloads": settings.allow_downloads,
         "expire": settings.expire or None,  # seconds a file is kept at most; None: for ever
         "expireText": format_duration(settings.expire) if settings.expire else None,
-        "passwordRequired": settings.upload_password is not None,
+        "passwordRequired": guarded,
+        "account": account,
     }
     return Template(TEMPLATE.read_text()).substitute(
         stylesheets="\n  ".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles),
@@ -66,17 +73,29 @@ def render_page(settings: Settings, root_path: str) -> str:
 
 
 def render_sign_in(
-    root_path: str, refusal: str | None, under: str = "", needed: str = "signInNeeded"
+    root_path: str,
+    refusal: str | None,
+    under: str = "",
+    needed: str = "signInNeeded",
+    names: bool = False,
+    shared: bool = True,
 ) -> str:
     """The page asking for a password; `refusal` names the text of why the last try failed (a
     key of static/text.js), if one did. The form posts to `under`/sign-in (relative to the
-    app's sub-path); `needed` is the text saying which password it is."""
+    app's sub-path); `needed` is the text saying which password it is. With `names` (there are
+    accounts) it asks for a name too, which may stay empty when the `shared` password is set."""
     return Template(SIGN_IN.read_text()).substitute(
         base=html.escape(root_path + "/"),
         action=html.escape(f"{under}/sign-in" if under else "sign-in"),
         needed=html.escape(needed),
         refusal=refusal or "",
         refusal_hidden="" if refusal else "hidden",
+        name_field=NAME_FIELD.format(
+            text="nameOrEmpty" if shared else "accountName", required="" if shared else " required"
+        )
+        if names
+        else "",
+        password_focus="" if names else "autofocus",
     )
 
 

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from pyfiledrop import errors
 from pyfiledrop.core.model import Upload
 from pyfiledrop.core.sharing import password_matches
-from pyfiledrop.web.access import Failures, basic_password, client_address
+from pyfiledrop.web.access import Failures, basic_credentials, client_address
 
 COOKIE = "pyfiledrop_download"
 COOKIE_SECONDS = 24 * 3600
@@ -49,9 +49,10 @@ class DownloadPasswords:
             return
         if self.cookie_ok(upload, request.cookies.get(COOKIE, "")):
             return
-        given = basic_password(request.headers)
-        if given is None:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
             raise errors.UNAUTHORIZED(NEEDED)
+        _, given = basic_credentials(encoded)  # any name: only the password counts
         if not await self.try_password(request, upload, given):
             raise errors.WRONG_PASSWORD("Wrong download password.")
 

@@ -178,6 +178,8 @@ function show(upload) {
   cell(row, stateText(upload), upload.error || "").className = "state state-" + upload.state;
   cell(row, upload.size === null ? t("unknownSize") : size(upload.size), upload.size === null ? "" : String(upload.size));
   cell(row, upload.owner).className = "mono";
+  cell(row, upload.account || "");
+  cell(row, upload.address || "").className = "mono";
   cell(row, when(upload.created_at));
   cell(row, when(upload.updated_at));
   cell(row, expiresText(upload));

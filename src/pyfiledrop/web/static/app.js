@@ -70,7 +70,9 @@ function remember(status) {
 
 // Whether uploading needs the password (then this browser is signed in, or it would see the
 // sign-in page instead), so that nobody takes an open server for a private one.
-document.getElementById("access-text").textContent = t(config.passwordRequired ? "signedIn" : "openUploads");
+document.getElementById("access-text").textContent = config.account
+  ? t("signedInAs", { name: config.account })
+  : t(config.passwordRequired ? "signedIn" : "openUploads");
 document.getElementById("sign-out").hidden = !config.passwordRequired;
 
 // Who may download a file, and how often: asked only where there are downloads.
