@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.conftes
 
 from tests.conftest import Server  # noqa: E402
 
-from pyfiledrop import passwords  # noqa: E402
+from pyfiledrop.core import passwords  # noqa: E402
 
 PASSWORD = "a long enough password"
 

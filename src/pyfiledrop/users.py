@@ -19,9 +19,9 @@ from typing import Any, TextIO
 
 import click
 
-from pyfiledrop import passwords
 from pyfiledrop.cli_options import CHUNKS, DATABASE, STORAGE, Command, Size, database_errors, env
 from pyfiledrop.config import S3Location, Settings, parse_s3_url
+from pyfiledrop.core import passwords
 from pyfiledrop.core.accounts import Account, Token, check_name, new_token, token_digest
 from pyfiledrop.core.interfaces import MetaStore
 from pyfiledrop.manage import CommandFailed, human_size, printable, run, server_settings

@@ -2,7 +2,7 @@
 account may also use the admin page.
 
 An account's password is kept only as an argon2id hash (made and checked outside the core, in
-`pyfiledrop.passwords`); a token for scripts only as its SHA-256, so the database never holds a
+`core/passwords.py`); a token for scripts only as its SHA-256, so the database never holds a
 secret that opens anything by itself. Uploads made under an account record its name, and are
 owned by it (`account_owner`): the account sees them from any browser or client.
 """

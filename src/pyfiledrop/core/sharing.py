@@ -27,10 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import unquote
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from pyfiledrop import errors
+from pyfiledrop.core import passwords
 from pyfiledrop.core.clock import Clock
 from pyfiledrop.core.coordination import Instance
 from pyfiledrop.core.interfaces import MetaStore, Reserve
@@ -43,7 +41,6 @@ RETRY_BUSY = 30  # seconds a download refused while the last ones are under way 
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
 _REMEMBERED = 1024  # right passwords remembered per process
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) defaults
 _right: OrderedDict[bytes, None] = OrderedDict()
 
 
@@ -73,7 +70,7 @@ class Terms:
 
     def applied(self, upload: Upload) -> Upload:
         """`upload` with these terms, its password hashed (blocking: run it off the loop)."""
-        hashed = _hasher.hash(self.password) if self.password is not None else None
+        hashed = passwords.hashed(self.password) if self.password is not None else None
         return replace(upload, download_password=hashed, max_downloads=self.max_downloads)
 
 
@@ -103,9 +100,7 @@ def password_matches(hashed: str, given: str) -> bool:
     if key in _right:
         _right.move_to_end(key)
         return True
-    try:
-        _hasher.verify(hashed, given)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(hashed, given):
         return False
     _right[key] = None
     if len(_right) > _REMEMBERED:

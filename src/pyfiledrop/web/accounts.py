@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache
 
-from pyfiledrop import passwords
+from pyfiledrop.core import passwords
 from pyfiledrop.core.accounts import Account, token_digest
 from pyfiledrop.core.interfaces import AccountStore
 

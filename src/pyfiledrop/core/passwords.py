@@ -1,4 +1,5 @@
-"""Password hashes: argon2id (`argon2-cffi`, its default RFC 9106 parameters), for accounts.
+"""Password hashes: argon2id (`argon2-cffi`, its default RFC 9106 parameters), for accounts and
+download passwords.
 
 Verifying costs 64 MiB of memory and tens to hundreds of ms of CPU on purpose, so a stolen
 database makes guessing slow; callers must not pay it per chunk (web/accounts.py remembers what
@@ -16,9 +17,15 @@ MAX_LENGTH = 1024  # and at most: hashing a megabyte is no one's password
 
 
 def hash_password(password: str) -> str:
-    """The encoded argon2id hash of a new password; ValueError saying what is wrong with it."""
+    """The encoded argon2id hash of an account's new password; ValueError saying what is wrong
+    with it."""
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
         raise ValueError(f"a password is {MIN_LENGTH} to {MAX_LENGTH} characters long")
+    return hashed(password)
+
+
+def hashed(password: str) -> str:
+    """The encoded argon2id hash of `password`, whatever its length (the caller's rules)."""
     return _HASHER.hash(password)
 
 
