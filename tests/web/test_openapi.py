@@ -18,11 +18,12 @@ from pyfiledrop.web.observe import Metrics
 from pyfiledrop.web.openapi import TUS_SPEC
 from tests.conftest import Server
 
-# Routes that answer something else than JSON: pages, forms, files, Prometheus' text, tus (its
+# Routes that answer something else than JSON: pages (the share page too), forms, files, Prometheus' text, tus (its
 # own specification), and the document itself.
 NOT_JSON = {
     "/", "/favicon.ico", "/download/{token}", "/metrics", "/sign-in", "/sign-out", "/admin",
     "/admin/sign-in", "/admin/sign-out", "/openapi.json", "/files/", "/files/{upload_id}",
+    "/s/{token}", "/s/{token}/delete",
 }  # fmt: skip
 
 
