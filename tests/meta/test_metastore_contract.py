@@ -788,3 +788,33 @@ def test_summary_counts_states_bytes_contents_and_uploads_per_day(opener: Opener
         assert empty.days == [] and empty.stored_bytes == 97
 
     run(test, opener)
+
+
+# --- folders ----------------------------------------------------------------------------------
+
+
+def test_in_folder_lists_an_owners_complete_files_of_one_folder_in_path_order(
+    opener: Opener,
+) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        complete = {"state": State.COMPLETE}
+        await made(meta, clock, "u1", relative_path="Photos/b/z.jpg", **complete)
+        await made(meta, clock, "u2", relative_path="Photos/a.jpg", **complete)
+        await made(meta, clock, "u3", relative_path="Photos/c.jpg")  # still receiving
+        await made(meta, clock, "u4", relative_path="Photos/d.jpg", owner="bob", **complete)
+        await made(meta, clock, "u5", relative_path="Photos2/e.jpg", **complete)
+        await made(meta, clock, "u6", relative_path="Ph_tos/f.jpg", **complete)
+        await made(meta, clock, "u7", relative_path="Phot%/g.jpg", **complete)
+        await made(meta, clock, "u8", **complete)  # no folder at all
+        await made(meta, clock, "u9", relative_path="Photos/a.jpg", **complete)  # sent twice
+        found = await meta.in_folder("alice", "Photos", 100)
+        assert [u.id for u in found] == ["u2", "u9", "u1"]
+        assert [u.id for u in await meta.in_folder("alice", "Photos", 2)] == ["u2", "u9"]
+        assert [u.id for u in await meta.in_folder("alice", "Ph_tos", 10)] == ["u6"]
+        assert [u.id for u in await meta.in_folder("alice", "Phot%", 10)] == ["u7"]
+        assert await meta.in_folder("alice", "Phot", 10) == [], "a folder is a whole name"
+        assert await meta.in_folder("bob", "Photos2", 10) == []
+        assert [u.id for u in await meta.in_folder("bob", "Photos", 10)] == ["u4"]
+
+    run(test, opener)

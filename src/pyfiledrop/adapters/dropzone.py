@@ -3,8 +3,10 @@
 Two body shapes. Multipart (Dropzone 5, and 6 by default): the dz* fields and a `file` part.
 Raw (Dropzone 6's `binaryBody`, which the page uses, and the command-line client): the body is
 the chunk itself and the dz* fields, plus `filename`, come in the query string; nothing to parse.
-Either may add `expire` (`1h`: a shorter life for the finished file than the server's), honoured
-when the upload is made (its first chunk, or the plain upload; in a form, before the file part).
+Either may add `expire` (`1h`: a shorter life for the finished file than the server's) and the
+file's relative path in the folder it came from (`path` in the query, `fullPath` in a form, as
+Dropzone names it), honoured when the upload is made (its first chunk, or the plain upload; in a
+form, before the file part).
 
 Dropzone sends its dz* fields before the file part, so a chunk's bytes stream straight to their
 offset in the upload's partial file. Other clients may put the file first: its bytes are then
@@ -103,7 +105,14 @@ async def receive_raw(
     filename = query.get("filename", "")
     if "dzuuid" in query:
         return await _chunk(service, owner, query, filename, content_type, body)
-    return await service.receive_plain(owner, filename, content_type, body, query.get("expire"))
+    return await service.receive_plain(
+        owner, filename, content_type, body, query.get("expire"), _path(query)
+    )
+
+
+def _path(fields: Mapping[str, str]) -> str | None:
+    """The relative path a request sent: `path` (query) or Dropzone's `fullPath` (form)."""
+    return fields.get("path") or fields.get("fullPath")
 
 
 async def known(service: UploadService, owner: str, query: Mapping[str, str]) -> Upload:
@@ -111,8 +120,9 @@ async def known(service: UploadService, owner: str, query: Mapping[str, str]) ->
     made complete at once from the asker's own content, or 404 (then send the file)."""
     declared = _declared(query, query.get("filename", ""), query.get("type", ""))
     return await service.begin_known(
-        owner, query.get("dzuuid", ""), declared, query.get("sha256", ""), query.get("expire")
-    )
+        owner, query.get("dzuuid", ""), declared, query.get("sha256", ""), query.get("expire"),
+        _path(query),
+    )  # fmt: skip
 
 
 async def receive(
@@ -127,8 +137,9 @@ async def receive(
     if form.names_a_chunk():
         return await _chunk(service, owner, reader.fields, filename, file_type, form.file_data())
     scratch = await service.create_stream(
-        owner, filename, file_type, None, protocol="plain", expire=reader.fields.get("expire")
-    )
+        owner, filename, file_type, None, protocol="plain", expire=reader.fields.get("expire"),
+        relative_path=_path(reader.fields),
+    )  # fmt: skip
     try:
         scratch = await service.append(scratch, 0, form.file_data(), keep_partial=False)
         if not any(name in reader.fields for name in DZ_FIELDS):
@@ -158,6 +169,6 @@ async def _chunk(
     offset = _number(fields, "dzchunkbyteoffset")
     declared = _declared(fields, filename, content_type)
     upload = await service.begin_chunked(
-        owner, fields.get("dzuuid", ""), declared, fields.get("expire")
+        owner, fields.get("dzuuid", ""), declared, fields.get("expire"), _path(fields)
     )
     return await service.receive_chunk(upload, index, offset, data)

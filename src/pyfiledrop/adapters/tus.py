@@ -225,6 +225,7 @@ class Tus:
             metadata=metadata_header,
             concat=concat or None,
             expire=expire,
+            relative_path=metadata.get("relativePath"),  # Uppy's, for a file of a folder
         )
         if request.headers.get("content-type") == OCTET_STREAM:
             upload = await self._receive(request, upload, 0)

@@ -611,3 +611,13 @@ class PostgresMetaStore:
             return summary_of(states, stored, contents[0] if contents else 0, days)
 
         return await self._run(step)
+
+    # --- folders ----------------------------------------------------------------------------------
+
+    async def in_folder(self, owner: str, folder: str, limit: int) -> list[Upload]:
+        prefix = folder + "/"  # a comparison, not LIKE: no character of the name is special
+        return await self._select(
+            "owner = %s AND state = 'complete' AND left(relative_path, %s) = %s "
+            'ORDER BY relative_path COLLATE "C", created_at, id LIMIT %s',
+            (owner, len(prefix), prefix, limit),
+        )

@@ -625,3 +625,13 @@ class SQLiteMetaStore:
             return summary_of(counts, stored, contents, days.fetchall())
 
         return await self._read(select)
+
+    # --- folders ----------------------------------------------------------------------------------
+
+    async def in_folder(self, owner: str, folder: str, limit: int) -> list[Upload]:
+        prefix = folder + "/"  # a comparison, not LIKE: no character of the name is special
+        return await self._select(
+            "owner = ? AND state = 'complete' AND substr(relative_path, 1, ?) = ? "
+            "ORDER BY relative_path, created_at, id LIMIT ?",
+            (owner, len(prefix), prefix, limit),
+        )

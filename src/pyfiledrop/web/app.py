@@ -41,6 +41,7 @@ from pyfiledrop.web.owners import OwnerCookie, owner_of
 from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.refusal import error_response
 from pyfiledrop.web.requestlog import note_client
+from pyfiledrop.web.zips import Zips
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("pyfiledrop.server")
@@ -107,6 +108,7 @@ def build_app(
             Route("/favicon.ico", favicon),
             *dropzone_routes.routes(service, describe, owner_of, timeout),
             *downloads.routes(),
+            *Zips(settings, service).routes(),
             *tus.routes(),
             *observe.routes(service, metrics),
             *mine.routes(service, describe),
