@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from pyfiledrop import errors
-from pyfiledrop.adapters import dropzone_routes
+from pyfiledrop.adapters import dropzone_routes, put
 from pyfiledrop.adapters.tus import Tus, plain_error
 from pyfiledrop.config import Settings
 from pyfiledrop.core.service import UploadService
@@ -109,6 +109,7 @@ def build_app(
             *dropzone_routes.routes(service, describe, owner_of, timeout),
             *downloads.routes(),
             *Zips(settings, service).routes(),
+            *put.routes(service, describe, owner_of, (timeout, settings.chunk_size)),
             *tus.routes(),
             *observe.routes(service, metrics),
             *mine.routes(service, describe),

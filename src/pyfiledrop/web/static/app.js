@@ -5,12 +5,14 @@
 // files or the server are only ever set as text. The uploader may choose a shorter life for the
 // files than the server's limit.
 import { controlTransfers } from "./control.js";
+import { folderPicker, folderProgress, relativePath, zipList } from "./folders.js";
 import { copyButton, showProgress } from "./progress.js";
 import { lang, size, t } from "./text.js";
 
 const config = JSON.parse(document.getElementById("pyfiledrop-config").textContent);
 const STORE = "pyfiledrop.uploads";
 const list = document.getElementById("uploaded");
+const zips = zipList(list, config.allowDownloads);
 
 for (const element of document.querySelectorAll("[data-text]")) {
   element.textContent = t(element.dataset.text);
@@ -30,6 +32,9 @@ function load() {
 
 function show(item) {
   const row = document.createElement("li");
+  const { into, shown } = zips.placeOf(item);
+  const pick = zips.pickBox(item, shown);
+  if (pick) row.append(pick);
   let name;
   if (config.allowDownloads && item.url) {
     name = document.createElement("a");
@@ -39,7 +44,7 @@ function show(item) {
     name = document.createElement("span");
   }
   name.className = "name";
-  name.textContent = item.name;
+  name.textContent = shown;
   const meta = document.createElement("span");
   meta.className = "meta";
   meta.textContent = item.expires
@@ -47,8 +52,8 @@ function show(item) {
     : size(item.size || 0);
   if (item.sha256) meta.title = t("sha256", { hash: item.sha256 });
   row.append(name, meta);
-  if (config.allowDownloads && item.url) row.append(copyButton(item.url, item.name));
-  list.append(row);
+  if (config.allowDownloads && item.url) row.append(copyButton(item.url, shown));
+  into.append(row);
 }
 
 function remember(status) {
@@ -83,7 +88,7 @@ for (const [seconds, value, key] of [[3600, "1h", "keep1h"], [86400, "1d", "keep
 function itemOf(status) {
   return {
     name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256,
-    expires: status.expires_at,
+    expires: status.expires_at, path: status.relative_path,
   };
 }
 
@@ -101,7 +106,7 @@ async function restore() {
   } while (after);
   items.reverse();  // the list shows the oldest first, as it grew
   localStorage.setItem(STORE, JSON.stringify(items));
-  list.replaceChildren();
+  zips.clear();
   items.forEach(show);
 }
 
@@ -115,7 +120,7 @@ document.getElementById("restore").addEventListener("click", function () {
 
 document.getElementById("clear").addEventListener("click", function () {
   localStorage.removeItem(STORE);
-  list.replaceChildren();
+  zips.clear();
 });
 load().forEach(show);
 
@@ -304,6 +309,7 @@ function uploadUrl(files, dataBlocks) {
   const file = files[0];
   const query = new URLSearchParams({ filename: file.upload.filename });
   if (file.pyfiledropExpire) query.set("expire", file.pyfiledropExpire);
+  if (relativePath(file)) query.set("path", relativePath(file));  // a file of a folder
   if (file.upload.chunked) {
     const index = dataBlocks[0].chunkIndex;
     const chunkSize = dropzone.options.chunkSize;
@@ -357,10 +363,14 @@ dropzone.uploadFiles = function (files) {
   dropzone.options.chunking = false;
   try { return uploadFiles(files); } finally { dropzone.options.chunking = chunking; }
 };
-// Dropzone 5's forms: the life asked for goes before the file part, where the server reads it.
+// Dropzone 5's forms: the life asked for and the relative path go before the file part, where the
+// server reads them.
 dropzone.on("sending", function (file, xhr, formData) {
-  if (!rawBodies && formData && file.pyfiledropExpire) formData.append("expire", file.pyfiledropExpire);
+  if (rawBodies || !formData) return;
+  if (file.pyfiledropExpire) formData.append("expire", file.pyfiledropExpire);
+  if (relativePath(file)) formData.append("fullPath", relativePath(file));
 });
+folderPicker(dropzone);
 dropzone.on("success", function (file, response) {
   file.pyfiledropStatus = file.pyfiledropStatus || response;  // a plain upload's reply is its status
   remember(file.pyfiledropStatus);
@@ -370,4 +380,5 @@ dropzone.on("complete", release);
 dropzone.on("canceled", release);
 dropzone.on("removedfile", release);
 const transfers = controlTransfers(dropzone, discard);
+folderProgress(dropzone, transfers);
 showProgress(dropzone, transfers, (file) => config.allowDownloads && file.pyfiledropStatus.download_url);
