@@ -97,3 +97,28 @@ def test_the_list_keeps_folders_after_a_reload_and_in_german(
     assert sorted(zipfile.ZipFile(io.BytesIO(zipped.body())).namelist()) == [
         "Trip/notes.txt", "Trip/photos/<b>tag</b>.txt", "Trip/photos/big.bin"
     ]  # fmt: skip
+
+
+def test_dropzone_5_sends_the_paths_in_its_forms(
+    page: Page, make_server: Callable[..., Server], fake_cdn: str, tmp_path: Path
+) -> None:
+    server = make_server("-a", "--chunk-size", str(CHUNK), "--dz-cdn", fake_cdn,
+                         "--dz-version", "5.9.3")  # fmt: skip
+    files = a_folder(tmp_path)
+    kinds: list[str] = []
+    page.on(
+        "request",
+        lambda r: kinds.append(r.headers.get("content-type", "")) if r.method == "POST" else None,
+    )
+    page.goto(server.url)
+    page.set_input_files("#folder-input", str(tmp_path / "Trip"))
+    wait_finished(page, 3)
+    assert len(kinds) == 4 and all(k.startswith("multipart/form-data") for k in kinds)
+    # forms, whose paths (their fullPath fields) the zip's names show arrived:
+    zipped = page.request.get(server.url + "/zip?folder=Trip")
+    assert unzip_bytes(zipped.body()) == files
+
+
+def unzip_bytes(body: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}

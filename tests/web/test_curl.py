@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -49,6 +50,10 @@ def test_curl_T_and_F_print_the_download_link(make_server, tmp_path: Path) -> No
     assert found["state"] == "complete" and found["filename"] == "holiday film.mkv"
     form = curl("-H", "Accept: application/json", "-F", f"file=@{path}", f"{server.url}/upload")
     assert json.loads(form.stdout)["size"] == len(data)
+    kept = curl("-H", "Accept: application/json", "-T", str(path), f"{server.url}/?expire=1d")
+    found = json.loads(kept.stdout)  # curl put the file's name before the query
+    assert found["filename"] == "holiday film.mkv"
+    assert time.time() + 86000 < found["expires_at"] <= time.time() + 86400
 
 
 def test_a_put_over_the_limit_is_refused_declared_or_not(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
