@@ -90,6 +90,8 @@ def test_a_folder_zips_with_its_relative_paths_and_bytes(zip_server: Server) -> 
             "Photos/evil.txt": b"hostile",
         }
         assert other.get("/zip", params={"folder": "Photos2"}).status_code == 404
+        for bad in ("Photos/2024", "../Photos", "", " Photos"):
+            assert me.get("/zip", params={"folder": bad}).status_code == 400, bad
         head = me.head("/zip", params={"folder": "Photos"})
         assert head.status_code == 200 and head.content == b""
         assert head.headers["content-length"] == reply.headers["content-length"]

@@ -44,7 +44,7 @@ class Picking:
         """Every finished, unexpired upload of the owner in the folder `folder` (the first
         name of their relative paths); 404 when there is none."""
         name = clean_part(folder)
-        if not name or name != folder:
+        if not name or name != folder or "/" in name or "\\" in name:
             raise errors.BAD_REQUEST("`folder` must be the name of a folder you uploaded.")
         found = await self._meta.in_folder(owner, name, MAX_FILES + 1)
         if len(found) > MAX_FILES:
