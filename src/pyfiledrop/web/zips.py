@@ -119,7 +119,21 @@ def _remote_blocks(blocks: AsyncIterator[bytes]) -> Iterator[bytes]:
 
 
 async def _in_thread(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """The archive's pieces, each made in a worker thread (zipstream-ng is synchronous and
-    reads the files as it goes)."""
-    while (piece := await anyio.to_thread.run_sync(next, pieces, None)) is not None:
-        yield piece
+    """The archive's pieces, made in a worker thread (zipstream-ng is synchronous and reads the
+    files as it goes), a block's worth per trip there: a small file's header, bytes and data
+    descriptor go together."""
+    while batch := await anyio.to_thread.run_sync(_batch, pieces):
+        for piece in batch:
+            yield piece
+
+
+def _batch(pieces: Iterator[bytes]) -> list[bytes]:
+    """The next pieces, up to about a block's worth; empty at the end."""
+    batch: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        batch.append(piece)
+        size += len(piece)
+        if size >= BLOCK:
+            break
+    return batch
