@@ -40,7 +40,7 @@ def test_a_folder_uploads_with_its_relative_paths(server: Server, tmp_path: Path
     assert result.returncode == 0, result.stderr
     links = result.stdout.strip().splitlines()
     in_order = ["2024/a.jpg", "2024/summer/b.jpg", "inside-link.txt", "notes.txt", "z.txt"]
-    assert len(links) == len(in_order) + 1
+    assert len(set(links)) == len(in_order) + 1  # a link to a file in it is an upload of its own
     expected = {**files, "inside-link.txt": b"last"}
     for name, link in zip(in_order, links[:-1], strict=True):
         assert httpx.get(link).content == expected[name], name

@@ -99,7 +99,7 @@ class Uploader:
         extra = {"path": relative_path} if relative_path else {}
         size = path.stat().st_size
         layout = Layout(size, self.chunk_size, Layout.expected_count(size, self.chunk_size))
-        key = key_of(self.url, path, self.chunk_size)
+        key = key_of(self.url, path, self.chunk_size, relative_path)
         upload, have = self._resume(key)
         local_digest: dict[str, str] = {}
         if not have:
