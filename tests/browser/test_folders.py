@@ -122,3 +122,33 @@ def test_dropzone_5_sends_the_paths_in_its_forms(
 def unzip_bytes(body: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
+
+
+# A folder as the browser hands a drop of one to Dropzone: an item whose entry is a directory,
+# read with createReader(); Dropzone's own code walks it and gives each file its fullPath.
+DROP_A_FOLDER = """() => {
+    const fileEntry = (name, text) => ({ isFile: true, isDirectory: false, name: name,
+        file: (ok) => ok(new File([text], name)) });
+    const dirEntry = (name, children) => ({ isFile: false, isDirectory: true, name: name,
+        createReader: () => { let read = false;
+            return { readEntries: (ok) => {
+                const batch = read ? [] : children;
+                read = true;
+                setTimeout(() => ok(batch), 0);  // later, as the browser's own reader answers
+            } }; } });
+    const folder = dirEntry("Dropped", [fileEntry("a.txt", "A"),
+        dirEntry("sub", [fileEntry("b.txt", "BB")])]);
+    document.getElementById("dropper").dropzone.drop({ dataTransfer: {
+        files: [new File(["x"], "Dropped")], items: [{ webkitGetAsEntry: () => folder }] } });
+}"""
+
+
+def test_a_dropped_folder_keeps_its_paths(page: Page, server: Server) -> None:
+    page.goto(server.url)
+    page.evaluate(DROP_A_FOLDER)
+    wait_finished(page, 2)
+    folder = page.locator("#uploaded > li.folder")
+    expect(folder.locator(".folder-head .name")).to_have_text("Dropped")
+    assert sorted(folder.locator("li .name").all_text_contents()) == ["a.txt", "sub/b.txt"]
+    zipped = page.request.get(server.url + "/zip?folder=Dropped")
+    assert unzip_bytes(zipped.body()) == {"Dropped/a.txt": b"A", "Dropped/sub/b.txt": b"BB"}
