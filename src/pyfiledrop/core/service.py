@@ -159,15 +159,15 @@ class UploadService:
         """The upload a chunk belongs to, made on its first chunk; checks every declared total.
 
         `expire` is the life the uploader asks for (`1h`), checked on every chunk and given to
-        the upload by the chunk that makes it; so is `relative_path`, where the file was in the
-        folder it came from (cleaned: `paths.py`)."""
+        the upload by the chunk that makes it; `relative_path`, where the file was in the folder
+        it came from (cleaned: `paths.py`), is read only by that chunk."""
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)
         life = self.lifetimes.life_for(expire)
-        folder_path = clean_relative_path(relative_path)
         existing = self._known.get(client_id) or await self.meta.get_by_client_id(client_id)
         if existing is None:
+            folder_path = clean_relative_path(relative_path)
             fresh = new_upload(
                 owner, client_id, filename, declared.content_type, layout, self.clock.now(),
                 lifetime=life,
