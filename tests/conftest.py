@@ -75,8 +75,10 @@ class Server:
                 self.kill()
 
     def client(self) -> httpx.Client:
-        """A client with its own cookie jar: another browser, as far as the server can tell."""
-        return httpx.Client(base_url=self.url, timeout=30)
+        """A client with its own cookie jar: another browser, as far as the server can tell.
+        It asks for JSON, as the page and the command-line client do (a plain upload is else
+        answered with its link as text, for curl)."""
+        return httpx.Client(base_url=self.url, timeout=30, headers={"Accept": "application/json"})
 
 
 def finished_files(storage: Path) -> list[Path]:

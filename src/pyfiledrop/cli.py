@@ -497,9 +497,7 @@ def serve(**options: Any) -> None:
 
 
 @main.command()
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--url",
     required=True,
@@ -593,11 +591,13 @@ def upload(
     token: str | None, download_password: str | None,
     download_password_file: TextIO | None, max_downloads: int | None,
 ) -> None:  # fmt: skip
-    """Upload FILES; run it again to resume what was interrupted.
+    """Upload FILES (and the files of folders); run it again to resume what was interrupted.
 
     Prints each file's download link as the last line of its output, after checking the
-    server's SHA-256 against the file. Unfinished uploads are remembered in a small state file
-    (delete it to forget them).
+    server's SHA-256 against the file. A folder's files go in the order of their relative
+    paths, which the server keeps (starting with the folder's name, as a browser keeps them);
+    links to anything outside it, and what is not a regular file, are skipped with a note.
+    Unfinished uploads are remembered in a small state file (delete it to forget them).
     """
     from pyfiledrop.client.progress import upload_all
     from pyfiledrop.client.state import StateFile, default_path

@@ -62,6 +62,7 @@ def test_the_keyboard_alone_chooses_pauses_and_cancels(page: Page, server: Serve
     buttons = [
         "Pause keys.bin",
         "Cancel keys.bin",
+        "Choose a folder to upload",
         "Pause all",
         "Cancel all",
         "Clear the list of uploads",

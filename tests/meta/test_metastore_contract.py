@@ -956,4 +956,32 @@ def test_usage_counts_an_accounts_stored_and_open_uploads_and_open_from_an_addre
         assert await meta.open_from("10.0.0.1") == 3
         assert await meta.open_from("10.0.0.2") == 0
 
+
+# --- folders ----------------------------------------------------------------------------------
+
+
+def test_in_folder_lists_an_owners_complete_files_of_one_folder_in_path_order(
+    opener: Opener,
+) -> None:
+    async def test(meta: MetaStore) -> None:
+        clock = opener.clock
+        complete = {"state": State.COMPLETE}
+        await made(meta, clock, "u1", relative_path="Photos/b/z.jpg", **complete)
+        await made(meta, clock, "u2", relative_path="Photos/a.jpg", **complete)
+        await made(meta, clock, "u3", relative_path="Photos/c.jpg")  # still receiving
+        await made(meta, clock, "u4", relative_path="Photos/d.jpg", owner="bob", **complete)
+        await made(meta, clock, "u5", relative_path="Photos2/e.jpg", **complete)
+        await made(meta, clock, "u6", relative_path="Ph_tos/f.jpg", **complete)
+        await made(meta, clock, "u7", relative_path="Phot%/g.jpg", **complete)
+        await made(meta, clock, "u8", **complete)  # no folder at all
+        await made(meta, clock, "u9", relative_path="Photos/a.jpg", **complete)  # sent twice
+        found = await meta.in_folder("alice", "Photos", 100)
+        assert [u.id for u in found] == ["u2", "u9", "u1"]
+        assert [u.id for u in await meta.in_folder("alice", "Photos", 2)] == ["u2", "u9"]
+        assert [u.id for u in await meta.in_folder("alice", "Ph_tos", 10)] == ["u6"]
+        assert [u.id for u in await meta.in_folder("alice", "Phot%", 10)] == ["u7"]
+        assert await meta.in_folder("alice", "Phot", 10) == [], "a folder is a whole name"
+        assert await meta.in_folder("bob", "Photos2", 10) == []
+        assert [u.id for u in await meta.in_folder("bob", "Photos", 10)] == ["u4"]
+
     run(test, opener)

@@ -80,7 +80,10 @@ def admin(request: pytest.FixtureRequest, make_server) -> Iterator[Admin]:  # ty
 
 def plain(server: Server, name: str, size: int = 100, data: bytes | None = None) -> dict[str, Any]:
     body = os.urandom(size) if data is None else data
-    reply = httpx.post(server.url + "/upload", params={"filename": name}, content=body, timeout=30)
+    reply = httpx.post(
+        server.url + "/upload", params={"filename": name}, content=body, timeout=30,
+        headers={"Accept": "application/json"},  # else the link alone, as text
+    )  # fmt: skip
     assert reply.status_code == 200, reply.text
     found: dict[str, Any] = reply.json()
     return found

@@ -3,9 +3,11 @@
 Two body shapes. Multipart (Dropzone 5, and 6 by default): the dz* fields and a `file` part.
 Raw (Dropzone 6's `binaryBody`, which the page uses, and the command-line client): the body is
 the chunk itself and the dz* fields, plus `filename`, come in the query string; nothing to parse.
-Either may add `expire` (`1h`: a shorter life for the finished file than the server's), honoured
-when the upload is made (its first chunk, or the plain upload; in a form, before the file part).
-The download terms (`core/sharing.py`) come as headers, read by the routes and honoured likewise.
+Either may add `expire` (`1h`: a shorter life for the finished file than the server's) and the
+file's relative path in the folder it came from (`path` in the query, `fullPath` in a form, as
+Dropzone names it), honoured when the upload is made (its first chunk, or the plain upload; in a
+form, before the file part). The download terms (`core/sharing.py`) come as headers, read by the
+routes and honoured likewise.
 
 Dropzone sends its dz* fields before the file part, so a chunk's bytes stream straight to their
 offset in the upload's partial file. Other clients may put the file first: its bytes are then
@@ -108,8 +110,13 @@ async def receive_raw(
     if "dzuuid" in query:
         return await _chunk(service, owner, query, filename, content_type, body, terms)
     return await service.receive_plain(
-        owner, filename, content_type, body, query.get("expire"), terms
+        owner, filename, content_type, body, query.get("expire"), _path(query), terms
     )
+
+
+def _path(fields: Mapping[str, str]) -> str | None:
+    """The relative path a request sent: `path` (query) or Dropzone's `fullPath` (form)."""
+    return fields.get("path") or fields.get("fullPath")
 
 
 async def known(
@@ -120,7 +127,7 @@ async def known(
     declared = _declared(query, query.get("filename", ""), query.get("type", ""))
     return await service.begin_known(
         owner, query.get("dzuuid", ""), declared, query.get("sha256", ""), query.get("expire"),
-        terms,
+        _path(query), terms,
     )  # fmt: skip
 
 
@@ -142,7 +149,7 @@ async def receive(
         return await _chunk(service, owner, fields, filename, file_type, data, terms)
     scratch = await service.create_stream(
         owner, filename, file_type, None, protocol="plain", expire=reader.fields.get("expire"),
-        terms=terms,
+        relative_path=_path(reader.fields), terms=terms,
     )  # fmt: skip
     try:
         scratch = await service.append(scratch, 0, form.file_data(), keep_partial=False)
@@ -174,6 +181,6 @@ async def _chunk(
     offset = _number(fields, "dzchunkbyteoffset")
     declared = _declared(fields, filename, content_type)
     upload = await service.begin_chunked(
-        owner, fields.get("dzuuid", ""), declared, fields.get("expire"), terms
+        owner, fields.get("dzuuid", ""), declared, fields.get("expire"), _path(fields), terms
     )
     return await service.receive_chunk(upload, index, offset, data)

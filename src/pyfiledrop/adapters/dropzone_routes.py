@@ -1,6 +1,8 @@
 """The HTTP side of Dropzone uploads: POST /upload (chunks and plain uploads), the status call,
 asking by hash and the page's cancel. `dropzone.py` reads the requests; these routes answer with
-the upload as `describe` shows it (an `UploadError` raised here becomes the app's JSON refusal)."""
+the upload as `describe` shows it (an `UploadError` raised here becomes the app's JSON refusal).
+A plain upload (`curl -F file=@f`) is answered with its link as text unless the client asks for
+JSON (`reply.py`); a chunk always with JSON."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from starlette.routing import Route
 from pyfiledrop import errors
 from pyfiledrop.adapters import dropzone
 from pyfiledrop.adapters.body import Body
+from pyfiledrop.adapters.reply import finished
 from pyfiledrop.core.accounts import Uploader
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.core.sharing import terms_of
@@ -55,6 +58,8 @@ def routes(
             return Response(status_code=400)  # nobody is left to read it
         except TimeoutError:
             raise errors.TIMEOUT(f"The chunk took longer than {timeout:g} s.") from None
+        if done.protocol == "plain":  # a whole file: its link as text, for curl -F
+            return await finished(request, done, describe)
         return JSONResponse(await describe(request, done))
 
     async def status(request: Request) -> Response:

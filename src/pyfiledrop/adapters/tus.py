@@ -229,6 +229,7 @@ class Tus:
             metadata=metadata_header,
             concat=concat or None,
             expire=expire,
+            relative_path=metadata.get("relativePath"),  # Uppy's, for a file of a folder
             terms=terms,
         )
         if request.headers.get("content-type") == OCTET_STREAM:

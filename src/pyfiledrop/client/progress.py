@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pyfiledrop.client.state import StateFile
 from pyfiledrop.client.uploader import Uploaded, Uploader, UploadFailed
+from pyfiledrop.client.walk import Item, expand
 
 
 class View(Protocol):
@@ -60,42 +61,49 @@ def bars() -> Any:
 
 
 def upload_all(
-    files: tuple[Path, ...], url: str, state: StateFile, *, chunk_size: int, parallel: int,
+    paths: tuple[Path, ...], url: str, state: StateFile, *, chunk_size: int, parallel: int,
     retries: int, expire: str | None = None, authorization: str | None = None,
     terms: dict[str, str] | None = None,
 ) -> int:  # fmt: skip
-    """Upload the files, up to `parallel` at once (and at most `parallel` chunk requests in
-    flight among them all), so that many small files overlap their round trips and the server's
-    work of finishing each; returns how many failed. Each link goes to stdout in the order the
-    files were given, notes to stderr."""
+    """Upload the files and the files of the folders (`walk.py`), up to `parallel` at once (and
+    at most `parallel` chunk requests in flight among them all), so that many small files
+    overlap their round trips and the server's work of finishing each; returns how many failed
+    (a folder without files counts as one). Each link goes to stdout in the order the files
+    were given (a folder's in the order of their relative paths), notes to stderr."""
     shown = bars() if sys.stderr.isatty() else contextlib.nullcontext(PlainView())
+    files, skipped, empty = expand(paths)
     uploader = Uploader(url, state, chunk_size=chunk_size, parallel=parallel, retries=retries,
                         expire=expire, authorization=authorization, terms=terms)  # fmt: skip
     with uploader, shown as view, ThreadPoolExecutor(parallel) as pool:
-        total = view.add_task("all files", total=sum(p.stat().st_size for p in files))
+        for note in skipped:
+            view.note(note)
+        for folder in empty:
+            view.note(f"error: {folder}: no file to upload in this folder")
+        total = view.add_task("all files", total=sum(f.path.stat().st_size for f in files))
 
-        def one(path: Path) -> Uploaded:
-            task = view.add_task(path.name, total=path.stat().st_size)
+        def one(item: Item) -> Uploaded:
+            path = item.path
+            task = view.add_task(item.shown, total=path.stat().st_size)
 
             def advance(n: int) -> None:
                 view.advance(task, n)
                 view.advance(total, n)
 
             try:
-                done = uploader.upload(path, advance)
+                done = uploader.upload(path, advance, item.relative_path)
             finally:
                 view.remove_task(task)
             how = "already sent" if done.known else "matches"
-            view.note(f"{path}: {done.size} bytes, SHA-256 {done.sha256} {how}")
+            view.note(f"{item.shown}: {done.size} bytes, SHA-256 {done.sha256} {how}")
             return done
 
-        failures = 0
-        for path, future in [(path, pool.submit(one, path)) for path in files]:
+        failures = len(empty)
+        for item, future in [(item, pool.submit(one, item)) for item in files]:
             try:
                 done = future.result()
             except UploadFailed as exc:
                 failures += 1
-                view.note(f"error: {path}: {exc}")
+                view.note(f"error: {item.shown}: {exc}")
                 continue
             # print(), not click.echo: while the bars are live, rich puts stdout above them
             print(done.download_url or "(downloads are not allowed on this server)", flush=True)

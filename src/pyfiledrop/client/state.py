@@ -51,9 +51,12 @@ class Resumable:
     cookie: str
 
 
-def key_of(server: str, path: Path, chunk_size: int) -> str:
+def key_of(server: str, path: Path, chunk_size: int, place: str | None = None) -> str:
+    """An unfinished upload's key; `place`, a relative path in a folder, tells apart two places
+    of one file (a link to it in the same folder): each is its own upload."""
     stat = path.stat()
-    return json.dumps([server, str(path.resolve()), stat.st_size, stat.st_mtime_ns, chunk_size])
+    key = [server, str(path.resolve()), stat.st_size, stat.st_mtime_ns, chunk_size]
+    return json.dumps(key + [place] if place else key)
 
 
 class StateFile:

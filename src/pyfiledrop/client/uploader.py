@@ -93,18 +93,23 @@ class Uploader:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def upload(self, path: Path, advance: Callable[[int], None]) -> Uploaded:
+    def upload(
+        self, path: Path, advance: Callable[[int], None], relative_path: str | None = None
+    ) -> Uploaded:
         """Send the chunks the server does not have, then wait for and check its SHA-256.
 
-        `advance(n)` is called as bytes are known to be on the server (also for resumed ones).
+        `advance(n)` is called as bytes are known to be on the server (also for resumed ones);
+        `relative_path` is where the file is in a folder being uploaded, for the server to keep.
         """
+        extra = {"path": relative_path} if relative_path else {}
         size = path.stat().st_size
         layout = Layout(size, self.chunk_size, Layout.expected_count(size, self.chunk_size))
-        key = key_of(self.url, path, self.chunk_size)
+        key = key_of(self.url, path, self.chunk_size, relative_path)
         upload, have = self._resume(key)
         local_digest: dict[str, str] = {}
         if not have:
-            if (known := self._ask_by_hash(upload, path, layout, local_digest)) is not None:
+            known = self._ask_by_hash(upload, path, layout, local_digest, extra)
+            if known is not None:
                 self.state.forget(key)
                 advance(size)
                 return known
@@ -114,7 +119,9 @@ class Uploader:
         if have:
             advance(sum(layout.length(i) for i in have))
         missing = [i for i in range(layout.chunk_count) if i not in have]
-        finished = self._send_chunks(upload, path, layout, missing, advance) if missing else None
+        finished = None
+        if missing:
+            finished = self._send_chunks(upload, path, layout, missing, advance, extra)
         status = finished or self._wait_finished(upload)
         if hasher.is_alive():
             hasher.join()
@@ -128,8 +135,9 @@ class Uploader:
         return Uploaded(path, size, status["sha256"], status.get("download_url"))
 
     def _ask_by_hash(
-        self, upload: Resumable, path: Path, layout: Layout, digest: dict[str, str]
-    ) -> Uploaded | None:
+        self, upload: Resumable, path: Path, layout: Layout, digest: dict[str, str],
+        extra: dict[str, str],
+    ) -> Uploaded | None:  # fmt: skip
         """The upload completed at once from content this client sent before, or None (send
         it). Fills `digest` when it hashed the file to ask."""
         known = self.state.sent(self.url, path)
@@ -145,7 +153,7 @@ class Uploader:
         query = {
             "dzuuid": upload.upload_id, "filename": path.name, "sha256": known,
             "dztotalfilesize": str(layout.size), "dzchunksize": str(layout.chunk_size),
-            "dztotalchunkcount": str(layout.chunk_count),
+            "dztotalchunkcount": str(layout.chunk_count), **extra,
         }  # fmt: skip
         if self.expire is not None:
             query["expire"] = self.expire
@@ -203,14 +211,17 @@ class Uploader:
         layout: Layout,
         indexes: list[int],
         advance: Callable[[int], None],
+        extra: dict[str, str],
     ) -> dict[str, Any] | None:
-        """Send these chunks, several at once; the upload's status when the answer to one of
-        them says it is complete (the server finished it at once), else None."""
+        """Send these chunks, several at once, with the `extra` query fields; the upload's
+        status when the answer to one of them says it is complete (the server finished it at
+        once), else None."""
         fields = {
             "dzuuid": upload.upload_id,
             "dztotalfilesize": str(layout.size),
             "dzchunksize": str(layout.chunk_size),
             "dztotalchunkcount": str(layout.chunk_count),
+            **extra,  # the relative path: sent with every chunk, as `expire`
         }
         if self.expire is not None:  # sent with every chunk: whichever arrives first makes it
             fields["expire"] = self.expire
@@ -265,7 +276,7 @@ class Uploader:
 
     def _request(self, method: str, path: str, upload: Resumable | None, **kwargs: Any) -> Reply:
         """One request, retried with exponential backoff on network errors and busy answers."""
-        headers = dict(kwargs.pop("headers", {}))
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         if upload is not None:
             headers["Cookie"] = f"{COOKIE}={upload.cookie}"
         for attempt in range(self.retries + 1):

@@ -399,6 +399,14 @@ class MetaStore(AccountStore, Protocol):
     async def open_from(self, address: str) -> int:
         """How many uploads made from this client address are receiving now."""
 
+    # --- folders: the files of a folder an owner uploaded, for its zip ---------------------------
+
+    async def in_folder(self, owner: str, folder: str, limit: int) -> list[Upload]:
+        """The complete uploads of `owner` whose `relative_path` lies in the folder named
+        `folder` (its first name: the path starts with `folder` and a slash; `%`, `_` and `\\`
+        are plain characters), ordered by relative path, then oldest first (then by id), at most
+        `limit` of them. Expiry is the caller's to judge."""
+
 
 class StorageUnavailable(OSError):
     """The store cannot be used right now (unreachable, refusing the credentials, bucket gone,

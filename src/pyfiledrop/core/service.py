@@ -57,6 +57,8 @@ from pyfiledrop.core.interfaces import (
 from pyfiledrop.core.lifetimes import Lifetimes, when
 from pyfiledrop.core.model import Content, Layout, State, Upload
 from pyfiledrop.core.oversight import Oversight
+from pyfiledrop.core.paths import clean_relative_path
+from pyfiledrop.core.picking import Picking
 from pyfiledrop.core.receiving import (
     ChunkSink,
     Declared,
@@ -130,6 +132,7 @@ class UploadService:
         self._admission = Admission(meta, limits, local_files)
         self.oversight = Oversight(meta, storage)
         self.accounts: AccountStore = meta
+        self.picking = Picking(meta, clock)  # finished files of one owner, for a zip
         self._loops: list[asyncio.Task[None]] = []
         self._known: OrderedDict[str, Upload] = OrderedDict()
 
@@ -164,23 +167,26 @@ class UploadService:
 
     async def begin_chunked(
         self, owner: Uploader | str, client_id: str, declared: Declared,
-        expire: str | None = None, terms: Terms = NO_TERMS,
+        expire: str | None = None, relative_path: str | None = None, terms: Terms = NO_TERMS,
     ) -> Upload:  # fmt: skip
         """The upload a chunk belongs to, made on its first chunk; checks every declared total.
 
         `expire` is the life the uploader asks for (`1h`), checked on every chunk and given to
-        the upload by the chunk that makes it, as are its download `terms`."""
+        the upload by the chunk that makes it, as are its download `terms`; `relative_path`,
+        where the file was in the folder it came from (cleaned: `paths.py`), is read only by
+        that chunk."""
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         filename = clean_filename(declared.filename)
         life = self.lifetimes.life_for(expire)
         existing = self._known.get(client_id) or await self._meta.get_by_client_id(client_id)
         if existing is None:
+            folder_path = clean_relative_path(relative_path)
             fresh = new_upload(
                 owner, client_id, filename, declared.content_type, layout, self.clock.now(),
                 lifetime=life,
             )  # fmt: skip
-            existing = await self._create(fresh, terms)
+            existing = await self._create(replace(fresh, relative_path=folder_path), terms)
         self._remember(client_id, existing)
         self._check_owner(existing, owner_id(owner))
         if existing.layout != layout or existing.filename != filename:
@@ -192,7 +198,7 @@ class UploadService:
 
     async def begin_known(
         self, owner: Uploader | str, client_id: str, declared: Declared, sha256: str,
-        expire: str | None = None, terms: Terms = NO_TERMS,
+        expire: str | None = None, relative_path: str | None = None, terms: Terms = NO_TERMS,
     ) -> Upload:  # fmt: skip
         """A new upload made complete at once, pointing to content `owner` already uploaded:
         a complete, unexpired upload of theirs has this SHA-256 and size, and its file is in
@@ -202,6 +208,7 @@ class UploadService:
         client_id = check_client_id(client_id)
         layout = self._check_layout(declared)
         life = self.lifetimes.life_for(expire)
+        folder_path = clean_relative_path(relative_path)
         if not _SHA256.match(sha256):
             raise errors.BAD_REQUEST("sha256 must be 64 lowercase hexadecimal digits.")
         existing = await self._meta.get_by_client_id(client_id)
@@ -218,10 +225,12 @@ class UploadService:
             now, lifetime=life,
         )  # fmt: skip
         await self._admission.admit_known(fresh)
-        fresh = await self._with_terms(fresh, terms)
+        fresh = await self._with_terms(replace(fresh, relative_path=folder_path), terms)
         stored = await self._meta.create_or_get(fresh)  # no partial object: no bytes will come
         if stored.id != fresh.id:  # the same request, twice at once
-            return await self.begin_known(owner, client_id, declared, sha256, expire, terms)
+            return await self.begin_known(
+                owner, client_id, declared, sha256, expire, relative_path, terms
+            )
         self.events.emit(Event.CREATED, stored)
         content = Content(sha256, layout.size)
         await self.finisher.move(fresh.id, State.RECEIVING, State.ASSEMBLING)
@@ -279,11 +288,14 @@ class UploadService:
         concat: str | None = None,
         protocol: str = "tus",
         expire: str | None = None,
+        relative_path: str | None = None,
         terms: Terms = NO_TERMS,
     ) -> Upload:
         """A new stream upload; `size` None defers the length to a later request. `expire` is
-        the life its uploader asks for, `terms` who may download it and how often."""
+        the life its uploader asks for, `relative_path` where the file was in its folder,
+        `terms` who may download it and how often."""
         life = self.lifetimes.life_for(expire)
+        folder_path = clean_relative_path(relative_path)
         layout = None
         if size is not None:
             self.check_size(size)
@@ -292,7 +304,9 @@ class UploadService:
             owner, None, filename, content_type, layout, self.clock.now(), protocol=protocol,
             lifetime=life,
         )  # fmt: skip
-        return await self._create(replace(fresh, metadata=metadata, concat=concat), terms)
+        return await self._create(
+            replace(fresh, metadata=metadata, concat=concat, relative_path=folder_path), terms
+        )
 
     async def _create(self, fresh: Upload, terms: Terms = NO_TERMS) -> Upload:
         """Record a new upload, then make its partial object (so an object never lacks a record);
@@ -521,12 +535,13 @@ class UploadService:
 
     async def receive_plain(
         self, owner: Uploader | str, filename: str, content_type: str, data: Bytes,
-        expire: str | None = None, terms: Terms = NO_TERMS,
+        expire: str | None = None, relative_path: str | None = None, terms: Terms = NO_TERMS,
     ) -> Upload:  # fmt: skip
         """A whole file in one request: stored as it arrives, finished at its end."""
         upload = await self.create_stream(
-            owner, filename, content_type, None, protocol="plain", expire=expire, terms=terms
-        )
+            owner, filename, content_type, None, protocol="plain", expire=expire,
+            relative_path=relative_path, terms=terms,
+        )  # fmt: skip
         try:
             return await self.finish_plain(await self.append(upload, 0, data, keep_partial=False))
         except BaseException:

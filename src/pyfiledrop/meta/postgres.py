@@ -737,6 +737,16 @@ class PostgresMetaStore:
     async def open_from(self, address: str) -> int:
         return int((await self._rows(_pg(acc.OPEN_FROM), (address,)))[0][0])
 
+    # --- folders ----------------------------------------------------------------------------------
+
+    async def in_folder(self, owner: str, folder: str, limit: int) -> list[Upload]:
+        prefix = folder + "/"  # a comparison, not LIKE: no character of the name is special
+        return await self._select(
+            "owner = %s AND state = 'complete' AND left(relative_path, %s) = %s "
+            'ORDER BY relative_path COLLATE "C", created_at, id LIMIT %s',
+            (owner, len(prefix), prefix, limit),
+        )
+
 
 def _pg(statement: str) -> str:
     """A statement of `accounts_sql` with PostgreSQL's placeholders."""

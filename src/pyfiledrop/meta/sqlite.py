@@ -731,3 +731,13 @@ class SQLiteMetaStore:
     async def open_from(self, address: str) -> int:
         row = await self._read(lambda db: db.execute(acc.OPEN_FROM, (address,)).fetchone())
         return int(row[0])
+
+    # --- folders ----------------------------------------------------------------------------------
+
+    async def in_folder(self, owner: str, folder: str, limit: int) -> list[Upload]:
+        prefix = folder + "/"  # a comparison, not LIKE: no character of the name is special
+        return await self._select(
+            "owner = ? AND state = 'complete' AND substr(relative_path, 1, ?) = ? "
+            "ORDER BY relative_path, created_at, id LIMIT ?",
+            (owner, len(prefix), prefix, limit),
+        )

@@ -285,8 +285,8 @@ def client_address(scope: Scope) -> str:
 
 
 class UploadGuard:
-    """ASGI middleware: the upload routes (Dropzone's and tus') need the password, when one is
-    set; 401 without it, 429 after too many wrong ones."""
+    """ASGI middleware: the upload routes (Dropzone's, tus' and every PUT) need the password,
+    when one is set; 401 without it, 429 after too many wrong ones."""
 
     def __init__(self, app: ASGIApp, access: PasswordAccess, render: Renderer) -> None:
         self.app = app
@@ -299,7 +299,7 @@ class UploadGuard:
             return
         root, path = scope.get("root_path", ""), scope["path"]
         route = path.removeprefix(root) if root else path
-        guarded = _GUARDED.match(route) and not (
+        guarded = (_GUARDED.match(route) or scope["method"] == "PUT") and not (
             route.startswith("/files/") and scope["method"] == "GET"  # a tus download
         )
         refusal = await self.access.check(scope) if guarded else None

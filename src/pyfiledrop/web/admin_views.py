@@ -88,6 +88,7 @@ def row(upload: Upload, now: float, received: int | None) -> dict[str, Any]:
         "id": upload.id,
         "state": upload.state.value,
         "name": upload.filename,
+        "relative_path": upload.relative_path,
         "size": upload.size,
         "owner": upload.owner[:12],
         "account": upload.account,

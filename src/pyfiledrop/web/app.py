@@ -22,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from pyfiledrop import errors
-from pyfiledrop.adapters import dropzone_routes
+from pyfiledrop.adapters import dropzone_routes, put
 from pyfiledrop.adapters.tus import Tus, plain_error
 from pyfiledrop.config import Settings
 from pyfiledrop.core.service import UploadService
@@ -43,6 +43,7 @@ from pyfiledrop.web.page import page_headers, render_page
 from pyfiledrop.web.refusal import error_response
 from pyfiledrop.web.requestlog import note_client
 from pyfiledrop.web.share import Sharing
+from pyfiledrop.web.zips import Zips
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("pyfiledrop.server")
@@ -114,6 +115,8 @@ def build_app(
             *dropzone_routes.routes(service, describe, owner_of, uploader_of, timeout),
             *downloads.routes(),
             *sharing.routes(),
+            *Zips(settings, service).routes(),
+            *put.routes(service, describe, uploader_of, (timeout, settings.chunk_size)),
             *tus.routes(),
             *observe.routes(service, metrics),
             *mine.routes(service, describe),

@@ -30,6 +30,8 @@ class Described:
             "filename": upload.filename,
             "size": upload.size,
         }
+        if upload.relative_path:  # where it was in the folder it came from
+            found["relative_path"] = upload.relative_path
         if upload.layout:
             found["chunk_count"] = upload.layout.chunk_count
         if with_chunks:

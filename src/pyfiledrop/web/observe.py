@@ -23,7 +23,7 @@ from pyfiledrop.core.model import Upload
 from pyfiledrop.core.service import UploadService
 
 FREE_FLOOR = 64 << 20  # bytes: below this much free space the server says it is unhealthy
-_BODY_ROUTES = (("POST", "/upload"), ("POST", "/files/"), ("PATCH", "/files/"))
+_BODY_ROUTES = (("POST", "/upload"), ("POST", "/files/"), ("PATCH", "/files/"), ("PUT", "/"))
 
 
 class Metrics:

@@ -44,8 +44,11 @@ _NULLABLE_NUMBER = {"type": ["number", "null"]}
 _UPLOAD_ID = {"name": "upload_id", "in": "path", "required": True,
               "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}  # fmt: skip
 _CLIENT_ID = {"name": "client_id", "in": "path", "required": True,
-              "schema": {"type": "string", "format": "uuid"},
-              "description": "The id the client chose (Dropzone's dzuuid)."}  # fmt: skip
+              "schema": {"type": "string"},
+              "description": "The id the client chose (Dropzone's dzuuid); for a PUT, the "
+                             "file's name."}  # fmt: skip
+_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"},
+         "description": "The file's name."}  # fmt: skip
 # {}: nothing, while uploads are open (no --upload-password and no accounts)
 _UPLOADER: list[dict[str, list[str]]] = [{}, {"session": []}, {"basic": []}, {"bearer": []}]
 _ADMIN: list[dict[str, list[str]]] = [{"adminSession": []}, {"basic": []}, {"bearer": []}]
@@ -121,6 +124,18 @@ SCHEMAS: dict[str, Any] = {
     },
 }  # fmt: skip
 
+_PUT = {
+    "summary": "A whole file as the body (curl -T)", "security": _UPLOADER,
+    "description": "The link as one line of text/plain, or the upload as JSON when Accept names "
+                   "application/json. A declared length over the limit is refused before the "
+                   "body is read.",
+    "parameters": [_query("expire", {"type": "string"}, "How long to keep the file."),
+                   _query("path", {"type": "string"}, "The file's relative path in a folder.")],
+    "requestBody": {"content": {"application/octet-stream": {}}},
+    "responses": {"200": _answer("The finished upload (JSON when asked).", _ref("Upload")),
+                  **_errors(400, 401, 408, 413, 429, 503, 507)},
+}  # fmt: skip
+
 _CHUNK_FIELDS = [
     _query(name, {"type": kind}, text)
     for name, kind, text in (
@@ -167,7 +182,9 @@ PATHS: dict[str, Any] = {
             "summary": "Cancel an upload and remove its bytes", "security": _UPLOADER,
             "responses": {"204": _answer("Removed."), **_errors(401, 403, 404)},
         },
+        "put": _PUT,
     },
+    "/{name}": {"parameters": [_NAME], "put": _PUT},
     "/uploads": {"get": {
         "summary": "The caller's own uploads, newest first", "security": _UPLOADER,
         "description": "Own: those of the owner cookie or Pyfiledrop-Owner header, or of the "

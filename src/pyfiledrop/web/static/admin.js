@@ -174,6 +174,12 @@ function show(upload) {
   } else {
     name.textContent = upload.name;
   }
+  if (upload.relative_path) {  // a file of a folder: where it was in it, as text
+    const where = document.createElement("div");
+    where.className = "folder-path";
+    where.textContent = t("inFolder", { path: upload.relative_path });
+    name.append(where);
+  }
   row.append(name);
   cell(row, stateText(upload), upload.error || "").className = "state state-" + upload.state;
   cell(row, upload.size === null ? t("unknownSize") : size(upload.size), upload.size === null ? "" : String(upload.size));

@@ -7,12 +7,14 @@
 // headers with every chunk of a file, as chosen when it was dropped; the server keeps those of
 // its first chunk).
 import { controlTransfers } from "./control.js";
+import { folderPicker, folderProgress, relativePath, zipList } from "./folders.js";
 import { copyButton, showProgress } from "./progress.js";
 import { lang, size, t } from "./text.js";
 
 const config = JSON.parse(document.getElementById("pyfiledrop-config").textContent);
 const STORE = "pyfiledrop.uploads";
 const list = document.getElementById("uploaded");
+const zips = zipList(list, config.allowDownloads);
 
 for (const element of document.querySelectorAll("[data-text]")) {
   element.textContent = t(element.dataset.text);
@@ -32,6 +34,9 @@ function load() {
 
 function show(item) {
   const row = document.createElement("li");
+  const { into, shown } = zips.placeOf(item);
+  const pick = zips.pickBox(item, shown);
+  if (pick) row.append(pick);
   let name;
   if (config.allowDownloads && item.url) {
     name = document.createElement("a");
@@ -41,7 +46,7 @@ function show(item) {
     name = document.createElement("span");
   }
   name.className = "name";
-  name.textContent = item.name;
+  name.textContent = shown;
   const meta = document.createElement("span");
   meta.className = "meta";
   meta.textContent = item.expires
@@ -56,8 +61,8 @@ function show(item) {
     share.textContent = t("sharePage");
     row.append(share);
   }
-  if (config.allowDownloads && item.url) row.append(copyButton(item.url, item.name));
-  list.append(row);
+  if (config.allowDownloads && item.url) row.append(copyButton(item.url, shown));
+  into.append(row);
 }
 
 function remember(status) {
@@ -99,7 +104,7 @@ for (const [seconds, value, key] of [[3600, "1h", "keep1h"], [86400, "1d", "keep
 function itemOf(status) {
   return {
     name: status.filename, url: status.download_url, size: status.size, sha256: status.sha256,
-    expires: status.expires_at, share: status.share_url,
+    expires: status.expires_at, share: status.share_url, path: status.relative_path,
   };
 }
 
@@ -117,7 +122,7 @@ async function restore() {
   } while (after);
   items.reverse();  // the list shows the oldest first, as it grew
   localStorage.setItem(STORE, JSON.stringify(items));
-  list.replaceChildren();
+  zips.clear();
   items.forEach(show);
 }
 
@@ -131,7 +136,7 @@ document.getElementById("restore").addEventListener("click", function () {
 
 document.getElementById("clear").addEventListener("click", function () {
   localStorage.removeItem(STORE);
-  list.replaceChildren();
+  zips.clear();
 });
 load().forEach(show);
 
@@ -333,6 +338,7 @@ function uploadUrl(files, dataBlocks) {
   const file = files[0];
   const query = new URLSearchParams({ filename: file.upload.filename });
   if (file.pyfiledropExpire) query.set("expire", file.pyfiledropExpire);
+  if (relativePath(file)) query.set("path", relativePath(file));  // a file of a folder
   if (file.upload.chunked) {
     const index = dataBlocks[0].chunkIndex;
     const chunkSize = dropzone.options.chunkSize;
@@ -388,14 +394,18 @@ dropzone.uploadFiles = function (files) {
   dropzone.options.chunking = false;
   try { return uploadFiles(files); } finally { dropzone.options.chunking = chunking; }
 };
-// Dropzone 5's forms: the life asked for goes before the file part, where the server reads it.
+// The download terms go as headers on every request. Dropzone 5's forms: the life asked for and
+// the relative path go before the file part, where the server reads them.
 dropzone.on("sending", function (file, xhr, formData) {
-  if (!rawBodies && formData && file.pyfiledropExpire) formData.append("expire", file.pyfiledropExpire);
   // Headers carry Latin-1 only: the password goes percent-encoded as UTF-8, as the server reads it.
   const terms = file.pyfiledropTerms || {};
   if (terms.password) xhr.setRequestHeader("Pyfiledrop-Download-Password", encodeURIComponent(terms.password));
   if (terms.most) xhr.setRequestHeader("Pyfiledrop-Max-Downloads", terms.most);
+  if (rawBodies || !formData) return;
+  if (file.pyfiledropExpire) formData.append("expire", file.pyfiledropExpire);
+  if (relativePath(file)) formData.append("fullPath", relativePath(file));
 });
+folderPicker(dropzone);
 dropzone.on("success", function (file, response) {
   file.pyfiledropStatus = file.pyfiledropStatus || response;  // a plain upload's reply is its status
   remember(file.pyfiledropStatus);
@@ -405,4 +415,5 @@ dropzone.on("complete", release);
 dropzone.on("canceled", release);
 dropzone.on("removedfile", release);
 const transfers = controlTransfers(dropzone, discard);
+folderProgress(dropzone, transfers);
 showProgress(dropzone, transfers, (file) => config.allowDownloads && file.pyfiledropStatus.download_url);
