@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import click
 from click_default_group import DefaultGroup
 
-from pyfiledrop.cli_options import CHUNKS, DATABASE, STORAGE, Command, Size
+from pyfiledrop.cli_options import CHUNKS, DATABASE, STORAGE, Command, Size, server_storage
 from pyfiledrop.cli_options import database_errors as _database_errors
 from pyfiledrop.cli_options import env as _env
 from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
@@ -63,13 +63,9 @@ def _writable_folder(ctx: click.Context, param: click.Parameter, value: str) -> 
 
 
 def _storage(ctx: click.Context, param: click.Parameter, value: str) -> Path | str:
-    """A folder, or an s3://bucket/prefix URL (kept as it is)."""
-    try:
-        if parse_s3_url(value) is not None:
-            return value
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    return _writable_folder(ctx, param, value)
+    """A folder, made if need be, or an s3://bucket/prefix URL (kept as it is)."""
+    found = server_storage(ctx, param, value)
+    return found if isinstance(found, str) else _writable_folder(ctx, param, value)
 
 
 def _server_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
