@@ -83,9 +83,13 @@ def test_unknown_incomplete_and_malformed_tokens_are_404(server: Server) -> None
 
 
 def test_downloads_off_is_403_even_with_a_valid_link(make_server) -> None:  # type: ignore[no-untyped-def]
-    server = make_server()
-    _, url = finished(server, os.urandom(CHUNK))
-    reply = httpx.get(url)
+    """A link handed out while downloads were on, after a restart with them off (the servers
+    share the test's folders)."""
+    on = make_server("-a")
+    _, url = finished(on, os.urandom(CHUNK))
+    on.stop()
+    off = make_server()
+    reply = httpx.get(url.replace(on.url, off.url))
     assert reply.status_code == 403
     assert "turned off" in reply.json()["error"]
 

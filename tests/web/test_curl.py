@@ -3,6 +3,7 @@ the download link as one line, JSON when asked; a PUT's size limit holds as byte
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -81,3 +82,23 @@ def test_a_put_needs_the_upload_password(make_server, tmp_path: Path) -> None:  
     assert refused.stdout.decode() == "401"
     allowed = curl("-u", ":s3cret", "-T", str(path), f"{server.url}/")
     assert httpx.get(link_of(allowed)).content == b"hello"
+
+
+def test_with_downloads_off_curl_is_told_what_was_stored_not_a_dead_link(
+    make_server, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    server: Server = make_server()  # downloads are off unless -a
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"kept, not handed out\n")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    said = curl("-T", str(path), f"{server.url}/")
+    assert said.returncode == 0
+    assert said.stdout.decode() == (
+        f"Stored notes.txt (21 bytes, SHA-256 {digest}); downloads are turned off on this server.\n"
+    )
+    asked = json.loads(
+        curl("-H", "Accept: application/json", "-T", str(path), f"{server.url}/").stdout
+    )
+    assert asked["state"] == "complete" and asked["sha256"] == digest
+    assert "download_url" not in asked and "share_url" not in asked
+    assert asked["delete_url"].startswith(f"{server.url}/s/"), "its uploader may still remove it"

@@ -1,6 +1,7 @@
 """An upload as its owner sees it in JSON: the answer to every Dropzone request, the status call
 and the owner's list (`GET /uploads`). A finished one has its links: the download, its share
-page, and the delete link, which holds the upload's delete key (only its owner sees this)."""
+page (not while downloads are turned off), and the delete link, which holds the upload's delete
+key (only its owner sees this)."""
 
 from __future__ import annotations
 
@@ -46,8 +47,9 @@ class Described:
         if upload.state == State.COMPLETE and not expired:
             assert upload.download_token is not None
             link, token = self.downloads.link, upload.download_token
-            found["download_url"] = self.downloads.url(request, upload)
-            found["share_url"] = link(request, "share", token=token)
+            if self.downloads.allowed:
+                found["download_url"] = self.downloads.url(request, upload)
+                found["share_url"] = link(request, "share", token=token)
             if upload.delete_key is not None:  # uploads made before there were delete links
                 query = urlencode({"key": upload.delete_key})
                 found["delete_url"] = f"{link(request, 'delete', token=token)}?{query}"

@@ -54,6 +54,11 @@ class Downloads:
     def routes(self) -> list[Route]:
         return [Route("/download/{token}", self._download, name="download")]
 
+    @property
+    def allowed(self) -> bool:
+        """Whether this server hands files out at all (`--allow-downloads`)."""
+        return self.settings.allow_downloads
+
     def url(self, request: Request, upload: Upload) -> str:
         """The absolute link to a finished upload, as the client reached this server."""
         assert upload.download_token is not None
