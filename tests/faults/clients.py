@@ -142,9 +142,11 @@ async def persist(
 
 
 def new_client(base_url: str) -> httpx.AsyncClient:
+    """A client that asks for JSON, as the page does (a plain upload is else answered with its
+    link as text)."""
     return httpx.AsyncClient(
         base_url=base_url, timeout=httpx.Timeout(120, connect=10), limits=httpx.Limits(
-            max_connections=8, max_keepalive_connections=8)
+            max_connections=8, max_keepalive_connections=8), headers={"Accept": "application/json"}
     )  # fmt: skip
 
 
