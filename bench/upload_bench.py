@@ -584,8 +584,6 @@ def measure_pyfiledrop(
         f"last chunk answered at {t_acked - t0:.2f} s ({mbps(size, t_acked - t0):.0f} MB/s), "
         f"complete {t_done - t_acked:.2f} s later (hash, fsync, move)"
     )
-    for finished in (server.folder / "files").glob("*"):
-        finished.unlink()  # keep the disk from filling over repeats; the server does not care
     return Result(server.name, size, wall[0], timing, notes[0])
 
 
@@ -679,8 +677,6 @@ def check_download(server: Server, link: str, size: int, sha: str, label: str) -
     got, length = download_sha256(server.port, link)
     if (got, length) != (sha, size):
         raise BenchError(f"SHA-256 MISMATCH for {label}: {length} bytes {got}, local {sha}")
-    for finished in (server.folder / "files").glob("*"):
-        finished.unlink()
 
 
 def startup_seconds() -> float:
@@ -966,8 +962,6 @@ def measure_page(
                 raise BenchError(
                     f"SHA-256 MISMATCH on the page @{chunk_label(chunk)}: {stored!r}, local {sha}"
                 )
-            for finished_file in (server.folder / "files").glob("*"):
-                finished_file.unlink()
             if marks.get("acked") is not None:
                 acked = (marks["acked"] - marks["drop"]) / 1000
                 timing = (
