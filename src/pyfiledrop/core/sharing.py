@@ -3,8 +3,7 @@ was made (a download password, a most number of downloads), and the counting of 
 
 Terms arrive with the request that makes the upload (as headers, never in a URL or a log). The
 password is kept only as an argon2id hash; checking one costs about 50 ms and 64 MiB of one
-thread, so the answers for passwords found right are remembered in this process (keyed by a
-digest of hash and password, never the password itself).
+thread, so a match is remembered a while in this process (`passwords.matches`).
 
 Counting: a download counts once the whole file was delivered. Before a response that could
 count goes out, one of the remaining downloads is reserved in the metadata store: a claim
@@ -20,9 +19,7 @@ its reservation, and one more download than allowed may then be delivered.
 
 from __future__ import annotations
 
-import hashlib
 import re
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import unquote
@@ -39,9 +36,6 @@ PASSWORD_LIMIT = 1024  # characters
 DOWNLOAD_LEASE = 6 * 3600.0  # seconds a reservation lasts while its process lives
 RETRY_BUSY = 30  # seconds a download refused while the last ones are under way is told to wait
 _WHOLE = re.compile(r"^[0-9]{1,7}$")
-_REMEMBERED = 1024  # right passwords remembered per process
-
-_right: OrderedDict[bytes, None] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -92,20 +86,6 @@ def terms_of(headers: Mapping[str, str]) -> Terms:
                 "Pyfiledrop-Download-Password must be the password percent-encoded as UTF-8."
             ) from None
     return Terms.parse(password, headers.get(MAX_DOWNLOADS_HEADER))
-
-
-def password_matches(hashed: str, given: str) -> bool:
-    """Whether `given` is the password `hashed` was made from (blocking: run it off the loop)."""
-    key = hashlib.sha256(f"{hashed}\0{given}".encode()).digest()
-    if key in _right:
-        _right.move_to_end(key)
-        return True
-    if not passwords.verify(hashed, given):
-        return False
-    _right[key] = None
-    if len(_right) > _REMEMBERED:
-        _right.popitem(last=False)
-    return True
 
 
 def downloads_left(upload: Upload) -> int | None:

@@ -4,11 +4,10 @@ sign-in form), a token (`Authorization: Bearer`), or a session cookie that signi
 Every check reads the account's row (or the token's) from the database, in whatever process the
 request reaches: a removed account or token, or a changed password, is refused at once, by
 every process. What is remembered is only the slow part: argon2 costs up to a few hundred ms,
-so a process remembers, for `VERIFIED_SECONDS`, which password it found to match which stored
-hash (as an HMAC under a key of its own, never the password); the next request with the same
-password is checked against the row as it is now, and skips argon2 only while the hash is
-unchanged. A client sending Basic credentials with every chunk pays argon2 once per process per
-that time.
+so `passwords.matches` remembers a while which password matched which stored hash; the next
+request with the same password is checked against the row as it is now, and skips argon2 only
+while the hash is unchanged. A client sending Basic credentials with every chunk pays argon2
+once per process per `passwords.VERIFIED_SECONDS`.
 
 Sessions: `a.<name, base64url>.<expiry>.<nonce>.<mac>`, the MAC keyed by a SHA-256 of the
 realm's salt and the account's stored password hash. The key is derived from the hash, not
@@ -28,7 +27,6 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache
 
@@ -36,9 +34,7 @@ from pyfiledrop.core import passwords
 from pyfiledrop.core.accounts import Account, token_digest
 from pyfiledrop.core.interfaces import AccountStore
 
-VERIFIED_SECONDS = 300.0  # how long a process skips argon2 for a password it verified
 EXISTS_SECONDS = 5.0  # how long a process trusts its answer to "are there accounts?"
-_REMEMBERED = 10_000  # verified passwords kept at most; the oldest are forgotten first
 _PREFIX = "a"
 
 
@@ -48,8 +44,6 @@ class Credentials:
     def __init__(self, store: AccountStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
-        self._key = secrets.token_bytes(32)  # this process's, for what it remembers
-        self._verified: OrderedDict[tuple[str, bytes], tuple[str, float]] = OrderedDict()
         self._exists: tuple[bool, bool, float] | None = None  # (any, any admin, when)
 
     async def exist(self, admin: bool = False) -> bool:
@@ -66,16 +60,8 @@ class Credentials:
         account = await self.store.account(name)
         if account is None:
             return None
-        key = (name, hmac.digest(self._key, password.encode(), "sha256"))
-        remembered = self._verified.get(key)
-        if remembered and remembered[0] == account.password_hash and remembered[1] > self.clock():
-            return account
-        if not await asyncio.to_thread(passwords.verify, account.password_hash, password):
+        if not await asyncio.to_thread(passwords.matches, account.password_hash, password):
             return None
-        self._verified[key] = (account.password_hash, self.clock() + VERIFIED_SECONDS)
-        self._verified.move_to_end(key)
-        while len(self._verified) > _REMEMBERED:
-            self._verified.popitem(last=False)
         return account
 
     async def by_token(self, token: str) -> Account | None:

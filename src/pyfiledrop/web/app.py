@@ -133,7 +133,7 @@ def build_app(
 def asgi(settings: Settings, service: UploadService) -> ASGIApp:
     metrics = Metrics(service)
     UploadLog(service.events)
-    credentials = Credentials(service.accounts)  # one per process: it remembers what it verified
+    credentials = Credentials(service.accounts)  # one per process: it caches "any accounts?"
     access = PasswordAccess(settings.upload_password, credentials=credentials)
     admin_access = PasswordAccess(settings.admin_password, ADMIN, credentials=credentials)
     hooks = hooks_for(settings, service)

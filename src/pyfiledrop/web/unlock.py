@@ -23,7 +23,7 @@ from starlette.requests import Request
 
 from pyfiledrop import errors
 from pyfiledrop.core.model import Upload
-from pyfiledrop.core.sharing import password_matches
+from pyfiledrop.core.passwords import matches
 from pyfiledrop.web.access import Failures, basic_credentials, client_address
 
 COOKIE = "pyfiledrop_download"
@@ -63,7 +63,7 @@ class DownloadPasswords:
         address = client_address(request.scope)
         if self.failures.retry_after(address):
             raise errors.TOO_MANY_TRIES("Too many wrong passwords; try again later.")
-        if await asyncio.to_thread(password_matches, upload.download_password, given):
+        if await asyncio.to_thread(matches, upload.download_password, given):
             return True
         self.failures.add(address)
         return False
