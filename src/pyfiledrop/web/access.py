@@ -56,7 +56,7 @@ SESSION_SECONDS = 7 * 24 * 3600
 FAILURES = 10  # wrong passwords an address may send ...
 WINDOW = 60.0  # ... in this many seconds
 _ADDRESSES = 10_000  # addresses remembered at most; the oldest are forgotten first
-_FORM_LIMIT = 4096  # bytes of the sign-in form read at most
+_FORM_LIMIT = 4096  # bytes of a page's small form (sign-in, share page) read at most
 # Chunks and plain uploads, the status call, cancel, the list of one's uploads; tus but its
 # downloads.
 _GUARDED = re.compile(r"^/(?:uploads|upload(?:/[^/]+)?|files/.*)$")
@@ -316,16 +316,27 @@ class UploadGuard:
         await response(scope, receive, send)
 
 
+async def small_form(request: Request) -> dict[str, str]:
+    """A page's urlencoded form, each field's first value, from the body's first `_FORM_LIMIT`
+    bytes; the rest is not read (nor kept in memory)."""
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) >= _FORM_LIMIT:
+            break
+    text = bytes(body[:_FORM_LIMIT]).decode("utf-8", "replace")
+    return {name: values[0] for name, values in parse_qs(text).items()}
+
+
 def routes(access: PasswordAccess, page_headers: dict[str, str]) -> list[Route]:
     """POST <realm's path>/sign-in (a page's form, a name and a password: 303 back to the page
     with a session, or the form again with why not) and POST <realm's path>/sign-out."""
     home = f"../{access.realm.path.strip('/')}" if access.realm.path else "./"
 
     async def sign_in(request: Request) -> Response:
-        body = await request.body()  # the form: a name (may be empty) and a password, urlencoded
-        form = parse_qs(body[:_FORM_LIMIT].decode("utf-8", "replace"))
-        name = form.get("name", [""])[0].strip()
-        given = form.get("password", [""])[0]
+        form = await small_form(request)  # a name (may be empty) and a password
+        name = form.get("name", "").strip()
+        given = form.get("password", "")
         address = client_address(request.scope)
         if access.failures.retry_after(address):
             refused = await access.sign_in_page(request, "tooManyTries")

@@ -18,7 +18,6 @@ import html
 import secrets
 from pathlib import Path
 from string import Template
-from urllib.parse import parse_qs
 
 import segno
 from starlette.requests import Request
@@ -31,13 +30,13 @@ from pyfiledrop.core.model import Upload
 from pyfiledrop.core.service import UploadService
 from pyfiledrop.core.sharing import downloads_left
 from pyfiledrop.logs import note_refusal
+from pyfiledrop.web.access import small_form
 from pyfiledrop.web.admin import same_origin
 from pyfiledrop.web.downloads import Downloads
 from pyfiledrop.web.page import page_headers
 from pyfiledrop.web.unlock import COOKIE
 
 TEMPLATE = Path(__file__).parent / "templates" / "share.html"
-_FORM_LIMIT = 4096  # bytes of a form read at most
 _GONE = {404: "shareNotFound", 410: "shareGone", 403: "downloadsOffShare"}
 
 
@@ -79,7 +78,7 @@ class Sharing:
         upload = await self._shared(request)
         if upload.download_password is None:
             return RedirectResponse(self._share_url(request, upload), 303)
-        given = (await _form(request)).get("password", "")
+        given = (await small_form(request)).get("password", "")
         try:
             right = await self.passwords.try_password(request, upload, given)
         except errors.UploadError as exc:  # too many tries
@@ -160,7 +159,7 @@ class Sharing:
     async def _delete(self, request: Request) -> Response:
         if not same_origin(request, self.settings.public_url):
             return self._render(request, _message("crossSite"), 403)
-        upload, refusal = await self._deletable(request, (await _form(request)).get("key", ""))
+        upload, refusal = await self._deletable(request, (await small_form(request)).get("key", ""))
         if refusal is not None:
             return refusal
         assert upload is not None
@@ -179,11 +178,6 @@ class Sharing:
             note_refusal(errors.WRONG_DELETE_KEY("This delete link's key is wrong."))
             return None, self._render(request, _message("wrongDeleteKey"), 403)
         return upload, None
-
-
-async def _form(request: Request) -> dict[str, str]:
-    body = (await request.body())[:_FORM_LIMIT].decode("utf-8", "replace")
-    return {name: values[0] for name, values in parse_qs(body).items()}
 
 
 def _message(key: str) -> str:
