@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
+
+# What a download token may look like (the server makes 32 characters); anything else is looked
+# up nowhere.
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 class State(enum.StrEnum):

@@ -5,17 +5,15 @@ nobody whether another person's file exists."""
 
 from __future__ import annotations
 
-import re
 import secrets
 
 from pyfiledrop import errors
 from pyfiledrop.core.clock import Clock
 from pyfiledrop.core.interfaces import MetaStore
-from pyfiledrop.core.model import State, Upload
+from pyfiledrop.core.model import TOKEN, State, Upload
 from pyfiledrop.core.paths import clean_part
 
 MAX_FILES = 10_000  # files in one zip at most
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 class Picking:
@@ -32,7 +30,7 @@ class Picking:
             raise errors.BAD_REQUEST(f"A zip holds at most {MAX_FILES} files.")
         picked: dict[str, Upload] = {}
         for token in dict.fromkeys(tokens):
-            found = await self._meta.get_by_token(token) if _TOKEN.match(token) else None
+            found = await self._meta.get_by_token(token) if TOKEN.match(token) else None
             if found is None or not self._finished_of(found, owner):
                 raise errors.NOT_FOUND(
                     f"No finished file of yours has the link token {token[:64]!r}."

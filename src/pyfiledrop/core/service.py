@@ -55,7 +55,7 @@ from pyfiledrop.core.interfaces import (
     WritebackHints,
 )
 from pyfiledrop.core.lifetimes import Lifetimes, when
-from pyfiledrop.core.model import Content, Layout, State, Upload
+from pyfiledrop.core.model import TOKEN, Content, Layout, State, Upload
 from pyfiledrop.core.oversight import Oversight
 from pyfiledrop.core.paths import clean_relative_path
 from pyfiledrop.core.picking import Picking
@@ -72,7 +72,6 @@ from pyfiledrop.core.receiving import (
 )
 from pyfiledrop.core.sharing import NO_TERMS, DownloadCounter, Terms, check_left
 
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 UNKNOWN = "You have no finished upload with this SHA-256 and size: send the file."
@@ -726,7 +725,7 @@ class UploadService:
     async def downloadable(self, token: str) -> Upload:
         """The complete upload a download token names; 410 once it is past its life, or when
         its file was found missing."""
-        upload = await self._meta.get_by_token(token) if _TOKEN.match(token) else None
+        upload = await self._meta.get_by_token(token) if TOKEN.match(token) else None
         if upload is not None and upload.state == State.FAILED:  # it was complete once
             raise errors.CONTENT_MISSING(upload.error or MISSING)
         if upload is None or upload.state not in (State.COMPLETE, State.EXPIRED):
