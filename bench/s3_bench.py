@@ -301,9 +301,15 @@ def main() -> None:
         try:
             store.bucket("bench")
             env = store.env()
-            s3 = ["--storage", "s3://bench/pyfiledrop", "--s3-endpoint", store.endpoint]
+            endpoint = ["--s3-endpoint", store.endpoint]
+
+            def s3(run: str) -> list[str]:
+                """Each run its own prefix: a second run of the same file to the same prefix
+                would find its content stored and skip placing it."""
+                return ["--storage", f"s3://bench/{run}", *endpoint]
+
             for kind in ("chunks", "tus") if args.held else ():
-                held.append(measure_held(kind, work / f"held-{kind}", args.held, s3, env))
+                held.append(measure_held(kind, work / f"held-{kind}", args.held, s3(kind), env))
             if args.only_held:
                 print("\n".join(held))
                 return
@@ -311,13 +317,14 @@ def main() -> None:
             results.append(best(measure_boto3(store, path, size) for _ in range(args.repeat)))
             results.append(best(
                 measure_server("pyfiledrop s3 @8 MiB", work / f"s3-{n}", path, size, 8 * MIB,
-                               sha, s3, env)
+                               sha, s3(f"big-{n}"), env)
                 for n in range(args.repeat)
             ))  # fmt: skip
             if not args.no_small:
+                small = s3("small")
                 results.append(
                     measure_server(
-                        "pyfiledrop s3 @1 MB", work / "s3small", path, size, MB, sha, s3, env
+                        "pyfiledrop s3 @1 MB", work / "s3small", path, size, MB, sha, small, env
                     )  # fmt: skip
                 )
             results.append(

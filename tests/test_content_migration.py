@@ -79,6 +79,7 @@ def test_local_files_of_the_commit_before_move_to_their_content_keys(
     if by == "migrate":
         said = migrate("-s", str(storage), "-c", str(chunks), cwd=tmp_path)
         assert said == ["applied migration 5 (contents)", "applied migration 6 (access)",
+                        "applied migration 7 (placed_at)",
                         "moved 3 finished files to their content's key"]  # fmt: skip
         again = migrate("-s", str(storage), "-c", str(chunks), cwd=tmp_path)
         assert again == ["the database is up to date"], "nothing is left to move"
@@ -119,7 +120,8 @@ def test_bucket_objects_of_the_commit_before_move_to_their_content_keys(
     where = [f"s3://{bucket}/{prefix}", "--s3-endpoint", seaweed.endpoint]
 
     said = migrate("-s", *where, "--database", pg_url, "-c", str(tmp_path), cwd=tmp_path)
-    assert said[-3:] == ["applied migration 5 (contents)", "applied migration 6 (access)",
+    assert said[-4:] == ["applied migration 5 (contents)", "applied migration 6 (access)",
+                         "applied migration 7 (placed_at)",
                          "moved 3 finished files to their content's key"]  # fmt: skip
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/files/")
     digests = {hashlib.sha256(legacy_bytes(r["filename"])).hexdigest() for r in finished}

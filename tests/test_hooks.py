@@ -289,8 +289,10 @@ def test_with_may_refuse_the_receiver_decides_before_anything_is_stored(
         assert chunk.json() == {"error": "No .exe files, please.", "code": "refused"}
         plain = client.post("/upload", params={"filename": "b.exe"}, content=b"MZ")
         assert plain.status_code == 403
-        tus = client.post("/files/", headers={**TUS, "Upload-Length": "2",
-                                              "Upload-Metadata": metadata(filename="c.exe")})
+        tus = client.post(
+            "/files/",
+            headers={**TUS, "Upload-Length": "2", "Upload-Metadata": metadata(filename="c.exe")},
+        )
         assert tus.status_code == 403 and tus.text == "No .exe files, please."
         assert uploads_recorded(server) == 0 and list(server.chunks.iterdir()) == []
 

@@ -13,7 +13,7 @@ import pytest
 
 from pyfiledrop import errors
 from pyfiledrop.core.cleanup import Removed
-from pyfiledrop.core.model import Content, Layout, State, content_key
+from pyfiledrop.core.model import Layout, State, Upload, content_key
 from pyfiledrop.core.receiving import Declared
 from pyfiledrop.core.service import UploadService
 from tests.core.test_cleanup import CHUNK, DATA, HOUR, Rig, chunked, drive, other_data, rig
@@ -30,6 +30,13 @@ async def files_held(rig: Rig, svc: UploadService) -> list[str]:
     listed = rig.seaweed.client().list_objects_v2(Bucket="cleanup", Prefix=f"{rig.prefix}/files/")
     start = len(f"{rig.prefix}/files/")
     return sorted(o["Key"][start:] for o in listed.get("Contents", []))
+
+
+def placed(svc: UploadService, placer: Upload) -> str:
+    """Where the content of `placer` is stored once: under its content key where a rename is
+    free (local disk), else where `placer`, the upload that placed it, was sealed (S3)."""
+    assert placer.sha256 is not None
+    return content_key(placer.sha256) if svc.local_files is not None else placer.id
 
 
 async def contents_row(svc: UploadService, sha256: str) -> tuple[int, str] | None:
@@ -52,8 +59,8 @@ def test_the_same_content_twice_is_stored_once_and_freed_by_the_last(rig: Rig) -
         short = await chunked(svc, [0, 1, 2], expire="10m")
         kept = await chunked(svc, [0, 1, 2])
         digest = hashlib.sha256(DATA).hexdigest()
-        assert short.storage_key == kept.storage_key == content_key(digest)
-        assert await files_held(rig, svc) == [content_key(digest)], "stored once"
+        assert short.storage_key == kept.storage_key == placed(svc, short)
+        assert await files_held(rig, svc) == [placed(svc, short)], "stored once"
         assert not {short.id, kept.id} & await svc._storage.partials(), "no copy left over"
         assert await contents_row(svc, digest) == (2, "present")
         rig.clock.advance(600)
@@ -61,7 +68,7 @@ def test_the_same_content_twice_is_stored_once_and_freed_by_the_last(rig: Rig) -
         assert [(r.kind, r.upload_id, r.freed_bytes) for r in due] == [("expired", short.id, 0)]
         assert await svc.cleanup.run_once() == Removed(expired=1, freed_bytes=0)
         assert (await svc.refresh(short)).freed_bytes == 0, "the other upload still uses it"
-        assert await files_held(rig, svc) == [content_key(digest)]
+        assert await files_held(rig, svc) == [placed(svc, short)]
         assert kept.download_token and await svc.downloadable(kept.download_token)
         both = await chunked(svc, [0, 1, 2], expire="10m")
         await svc.delete(kept)
@@ -105,8 +112,8 @@ def test_a_new_upload_of_content_being_removed_waits_then_stores_it_again(rig: R
         go_on.set()
         await deleting
         new = await finishing
-        assert new.state == State.COMPLETE and new.storage_key == content_key(digest)
-        assert await files_held(rig, new_owner) == [content_key(digest)]
+        assert new.state == State.COMPLETE and new.storage_key == placed(new_owner, new)
+        assert await files_held(rig, new_owner) == [placed(new_owner, new)]
         assert new.download_token
         assert await new_owner.present(await new_owner.downloadable(new.download_token))
         assert await contents_row(new_owner, digest) == (1, "present")
@@ -137,7 +144,8 @@ def test_many_removals_and_new_uploads_of_one_content_at_once_never_lose_it(rig:
         for round_ in range(8):
             _, fresh = await asyncio.gather(a.delete(current), chunked(b, [0, 1, 2]))
             assert fresh.state == State.COMPLETE, (round_, fresh.error)
-            assert await files_held(rig, b) == [content_key(digest)], round_
+            assert await files_held(rig, b) == [fresh.storage_key], round_
+            assert fresh.storage_key in (placed(b, fresh), placed(b, current)), round_
             assert await contents_row(b, digest) == (1, "present"), round_
             a, b, current = b, a, fresh
 
@@ -153,7 +161,7 @@ def test_a_removal_cut_short_is_finished_by_the_next_pass(rig: Rig) -> None:
         await svc.delete(done)
         digest = hashlib.sha256(DATA).hexdigest()
         assert await contents_row(svc, digest) == (0, "removing")
-        assert await files_held(rig, svc) == [content_key(digest)], "the store refused"
+        assert await files_held(rig, svc) == [placed(svc, done)], "the store refused"
         assert await svc.cleanup.run_once() == Removed()
         assert await files_held(rig, svc) == [] and await contents_row(svc, digest) is None
 
@@ -221,6 +229,28 @@ def test_content_of_other_bytes_is_stored_apart(rig: Rig) -> None:
         one, two = await chunked(svc, [0, 1, 2]), await chunked(svc, [0, 1, 2], data=other_data(7))
         assert one.storage_key != two.storage_key
         assert len(await files_held(rig, svc)) == 2
-        assert Content(one.sha256 or "", len(DATA)).key == one.storage_key
+        assert one.storage_key == placed(svc, one) and two.storage_key == placed(svc, two)
+
+    drive(rig, go)
+
+
+def test_the_same_bytes_finished_at_once_by_two_processes_are_stored_once(rig: Rig) -> None:
+    """Both place their copies (on S3 each under its own key): the first recorded is kept, the
+    other removed, and both uploads point to the one kept."""
+
+    async def go() -> None:
+        a, b = await rig.started(), await rig.started()
+        for _ in range(3):
+            one, two = await asyncio.gather(chunked(a, [0, 1, 2]), chunked(b, [0, 1, 2]))
+            assert one.state == two.state == State.COMPLETE
+            assert one.storage_key == two.storage_key
+            assert await files_held(rig, a) == [one.storage_key]
+            assert one.sha256 and await contents_row(a, one.sha256) == (2, "present")
+            for upload, svc in ((one, a), (two, b)):
+                assert upload.download_token
+                assert await svc.present(await svc.downloadable(upload.download_token))
+            await a.delete(one)
+            await b.delete(two)
+            assert await files_held(rig, a) == []
 
     drive(rig, go)

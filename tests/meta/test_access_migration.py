@@ -30,16 +30,17 @@ COMMIT = "a712584"
 
 
 def store_of(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, commit: str = COMMIT
 ) -> Callable[[], MetaStore]:
+    """Opens a store on the data `commit` wrote (tests/meta/legacy/), migrated as it opens."""
     if backend == "postgresql":
         url: str = request.getfixturevalue("pg_url")
         with psycopg.connect(url, autocommit=True) as db:
-            db.execute((LEGACY / f"{COMMIT}.postgresql.sql").read_text().encode())
+            db.execute((LEGACY / f"{commit}.postgresql.sql").read_text().encode())
         return lambda: PostgresMetaStore(url)
     path = tmp_path / "meta.sqlite3"
     with sqlite3.connect(path) as db:
-        db.executescript((LEGACY / f"{COMMIT}.sql").read_text())
+        db.executescript((LEGACY / f"{commit}.sql").read_text())
     return lambda: SQLiteMetaStore(path)
 
 

@@ -448,6 +448,7 @@ def test_abandon_and_a_starting_chunk_never_both_win(opener: Opener) -> None:
 # --- contents: stored once, counted by the uploads that point to them -----------------------------
 
 X = Content("ab" * 32, 10)
+PLACED = replace(X, placed_at=X.key)  # as local disk places it
 
 
 async def refs_of(meta: MetaStore, content: Content, uploads: list[str]) -> int:
@@ -461,15 +462,47 @@ def test_hold_counts_an_upload_once_and_the_last_release_marks_removing(opener: 
             await meta.create_or_get(upload(uid, client_id=uid))
         assert await meta.hold_content("u1", X) == Held.ABSENT, "new: the holder places it"
         assert await meta.hold_content("u1", X) == Held.ABSENT, "held twice, counted once"
-        await meta.content_placed(X.sha256)
+        await meta.content_placed(X.sha256, X.key)
         assert await meta.hold_content("u2", X) == Held.PRESENT
         assert (await meta.get("u2")).content == X.sha256  # type: ignore[union-attr]
         assert await meta.release_content("u1") is None, "u2 still points to it"
         assert await meta.release_content("u1") is None, "released twice, counted once"
         assert await meta.removals() == []
-        assert await meta.release_content("u2") == X, "the last one lets it go"
+        assert await meta.release_content("u2") == PLACED, "the last one lets it go"
         assert (await meta.get("u2")).content is None  # type: ignore[union-attr]
-        assert await meta.removals() == [X] and await meta.is_removing(X.sha256)
+        assert await meta.removals() == [PLACED] and await meta.is_removing(X.sha256)
+
+    run(test, opener)
+
+
+def test_the_first_copy_placed_is_recorded_and_finished_uploads_follow_a_new_one(
+    opener: Opener,
+) -> None:
+    """As on S3, where each upload's copy stays under its own key."""
+
+    async def test(meta: MetaStore) -> None:
+        for uid in ("u1", "u2", "u3"):
+            await meta.create_or_get(upload(uid, client_id=uid))
+        assert await meta.hold_content("u1", X) == Held.ABSENT
+        assert await meta.hold_content("u2", X) == Held.ABSENT, "both place their copies"
+        assert await meta.content_placed(X.sha256, "u1") == "u1"
+        assert await meta.content_placed(X.sha256, "u2") == "u1", "the first recorded stays"
+        assert await meta.content(X.sha256) == replace(X, placed_at="u1")
+        assert await meta.content("cd" * 32) is None
+        for uid in ("u1", "u2"):
+            await meta.move(uid, State.RECEIVING, State.ASSEMBLING)
+            await meta.move(uid, State.ASSEMBLING, State.COMPLETE, storage_key="u1")
+        await meta.content_missing(X.sha256)  # the file was removed by hand
+        assert await meta.content(X.sha256) == X, "where it was is forgotten"
+        assert await meta.hold_content("u3", X) == Held.ABSENT
+        assert await meta.content_placed(X.sha256, "u3") == "u3"
+        for uid in ("u1", "u2"):  # their downloads find the new copy
+            assert (await meta.get(uid)).storage_key == "u3"  # type: ignore[union-attr]
+        assert (await meta.get("u3")).storage_key is None, "not finished: the finisher's"  # type: ignore[union-attr]
+        for uid in ("u1", "u2"):
+            assert await meta.release_content(uid) is None
+        assert await meta.release_content("u3") == replace(X, placed_at="u3")
+        assert await meta.removals() == [replace(X, placed_at="u3")]
 
     run(test, opener)
 
@@ -535,8 +568,8 @@ def test_a_content_being_removed_is_not_held_until_forgotten(opener: Opener) -> 
         for uid in ("u1", "u2"):
             await meta.create_or_get(upload(uid, client_id=uid))
         await meta.hold_content("u1", X)
-        await meta.content_placed(X.sha256)
-        assert await meta.release_content("u1") == X
+        await meta.content_placed(X.sha256, X.key)
+        assert await meta.release_content("u1") == PLACED
         assert await meta.hold_content("u2", X) == Held.REMOVING
         assert (await meta.get("u2")).content is None, "nothing changed"  # type: ignore[union-attr]
         await meta.forget_content(X.sha256)
@@ -603,7 +636,7 @@ def test_a_missing_file_makes_its_content_absent_again(opener: Opener) -> None:
         for uid in ("u1", "u2"):
             await meta.create_or_get(upload(uid, client_id=uid))
         await meta.hold_content("u1", X)
-        await meta.content_placed(X.sha256)
+        await meta.content_placed(X.sha256, X.key)
         await meta.content_missing(X.sha256)
         assert await meta.hold_content("u2", X) == Held.ABSENT, "the next copy puts it back"
 
@@ -621,7 +654,7 @@ def test_owned_content_answers_only_for_the_owner_complete_unexpired_and_present
         assert await meta.owned_content("alice", X.sha256, X.size, now) is None, "not complete"
         await meta.move("u1", State.ASSEMBLING, State.COMPLETE, expires_at=now + 60)
         assert await meta.owned_content("alice", X.sha256, X.size, now) is None, "not placed"
-        await meta.content_placed(X.sha256)
+        await meta.content_placed(X.sha256, X.key)
         found = await meta.owned_content("alice", X.sha256, X.size, now)
         assert found is not None and found.id == "u1"
         assert await meta.owned_content("mallory", X.sha256, X.size, now) is None
@@ -644,10 +677,10 @@ def test_holds_and_the_last_release_on_two_stores_never_both_win(opener: Opener)
             for uid in (old, new):
                 await a.create_or_get(upload(uid, client_id=uid))
             assert await a.hold_content(old, X) in (Held.ABSENT, Held.PRESENT)
-            await a.content_placed(X.sha256)
+            await a.content_placed(X.sha256, X.key)
             released, held = await asyncio.gather(a.release_content(old), b.hold_content(new, X))
             if held == Held.REMOVING:
-                assert released == X and await a.is_removing(X.sha256), n
+                assert released == PLACED and await a.is_removing(X.sha256), n
                 assert (await a.get(new)).content is None  # type: ignore[union-attr]
                 await a.forget_content(X.sha256)
                 assert await b.hold_content(new, X) == Held.ABSENT
@@ -655,7 +688,7 @@ def test_holds_and_the_last_release_on_two_stores_never_both_win(opener: Opener)
                 assert released is None and not await a.is_removing(X.sha256), (n, held)
             assert await refs_of(a, X, [old, new]) == 1
             last = await b.release_content(new)
-            assert last == X, "the new upload was the last one"
+            assert last in (X, PLACED), "the new upload was the last one"
             await b.forget_content(X.sha256)
 
     drive(opener, go)
@@ -775,7 +808,7 @@ def test_summary_counts_states_bytes_contents_and_uploads_per_day(opener: Opener
         same = Content("cd" * 32, 80)  # "d" and "old" stand for two uploads of the same bytes
         for uid in ("d", "old"):
             await meta.hold_content(uid, same)
-        await meta.content_placed(same.sha256)
+        await meta.content_placed(same.sha256, same.key)
         await meta.hold_content("a", Content("ef" * 32, 10))  # being placed: not counted yet
         summary = await meta.summary(since=20_001 * day)
         assert summary.states == {State.COMPLETE: 3, State.EXPIRED: 1, State.RECEIVING: 2}

@@ -171,6 +171,7 @@ def test_the_migrate_command_takes_a_postgresql_database(tmp_path: Path, pg_url:
         "applied migration 1 (uploads)", "applied migration 2 (streams)",
         "applied migration 3 (claims)", "applied migration 4 (expiry)",
         "applied migration 5 (contents)", "applied migration 6 (access)",
+        "applied migration 7 (placed_at)",
     ]  # fmt: skip
     again = subprocess.run(
         command, capture_output=True, text=True, timeout=60, cwd=tmp_path,

@@ -120,8 +120,7 @@ def test_chunks_in_any_order_with_resends_complete_to_the_same_bytes(
         stored = await storage.seal(upload_id, None)
         assert stored.size == size
         assert stored.sha256 == hashlib.sha256(data).hexdigest()
-        key = content_key(stored.sha256)
-        await storage.place(upload_id, key)
+        key = await storage.place(upload_id, content_key(stored.sha256))
         assert await finished_bytes(storage, key, size) == data
         assert await storage.size_of(key) == size
         assert upload_id not in await storage.partials()
@@ -196,9 +195,9 @@ def test_seal_and_place_are_idempotent(make: Make) -> None:
         assert first == again
         assert (again.size, again.sha256) == (len(data), digest)
         assert await storage.size_of(key) is None, "sealed is not placed: no reader sees it"
-        await storage.place(upload_id, key)
-        await other.place(upload_id, key)  # placed already: nothing left to do
-        assert await finished_bytes(other, key, len(data)) == data
+        placed = await storage.place(upload_id, key)
+        assert await other.place(upload_id, key) == placed  # placed already: nothing to do
+        assert await finished_bytes(other, placed, len(data)) == data
 
     run(go())
 
@@ -252,9 +251,10 @@ def test_discard_after_place_keeps_the_placed_file(make: Make) -> None:
         await storage.create(upload_id)
         await write_chunks(storage, upload_id, layout, data, list(range(2)))
         key = content_key((await storage.seal(upload_id, None)).sha256)
-        await storage.place(upload_id, key)
-        await storage.discard(upload_id)
+        key = await storage.place(upload_id, key)
+        await storage.discard(upload_id)  # as a finish resumed after placing does
         assert await finished_bytes(storage, key, len(data)) == data
+        assert upload_id not in await storage.partials()
         await storage.remove(key)
         assert await storage.size_of(key) is None
         with pytest.raises(OSError):
@@ -263,23 +263,33 @@ def test_discard_after_place_keeps_the_placed_file(make: Make) -> None:
     run(go())
 
 
-def test_the_same_content_placed_by_two_uploads_at_once_is_one_file(make: Make) -> None:
+def test_the_same_content_placed_by_two_uploads_at_once_is_whole_wherever_placed(
+    make: Make,
+) -> None:
+    """Each placed file holds the bytes whole: under one content key (local disk), or each
+    under its own upload's key (S3), of which the core keeps the first recorded."""
     first, second = make(), make()
     layout = layout_of(2 * PART + 5, PART)
     data = os.urandom(layout.size)
     ids = [new_id(), new_id()]
     key = content_key(hashlib.sha256(data).hexdigest())
 
-    async def upload(storage: Any, upload_id: str) -> None:
+    async def upload(storage: Any, upload_id: str) -> str:
         await storage.create(upload_id)
         await write_chunks(storage, upload_id, layout, data, list(range(layout.chunk_count)))
         await storage.seal(upload_id, None)
-        await storage.place(upload_id, key)
+        return str(await storage.place(upload_id, key))
 
     async def go() -> None:
-        await asyncio.gather(upload(first, ids[0]), upload(second, ids[1]))
-        assert await finished_bytes(first, key, len(data)) == data
-        assert not set(ids) & await first.partials(), "neither upload's own copy is left"
+        placed = await asyncio.gather(upload(first, ids[0]), upload(second, ids[1]))
+        for where in placed:
+            assert await finished_bytes(first, where, len(data)) == data
+        assert not set(ids) & await first.partials(), "neither is scratch"
+        if isinstance(first, LocalStorage):
+            assert placed == [key, key], "a free rename: one file under the content key"
+        else:
+            assert placed == ids, "no copy: each stays where it was sealed"
+            assert await first.size_of(key) is None
 
     run(go())
 
@@ -325,8 +335,8 @@ def test_streams_in_pieces_of_any_size_resume_at_the_stored_offset(make: Make) -
         stored = await storage.seal(upload_id, None)
         assert stored.size == len(data)
         assert stored.sha256 == hashlib.sha256(data).hexdigest()
-        await storage.place(upload_id, content_key(stored.sha256))
-        assert await finished_bytes(storage, content_key(stored.sha256), len(data)) == data
+        key = await storage.place(upload_id, content_key(stored.sha256))
+        assert await finished_bytes(storage, key, len(data)) == data
 
     run(go())
 
@@ -376,8 +386,8 @@ def test_concatenation_when_offered_leaves_the_sources_as_they_are(
         assert digest in (None, hashlib.sha256(data).hexdigest())
         stored = await storage.seal(final, digest)
         assert (stored.size, stored.sha256) == (len(data), hashlib.sha256(data).hexdigest())
-        await storage.place(final, content_key(stored.sha256))
-        assert await finished_bytes(storage, content_key(stored.sha256), len(data)) == data
+        key = await storage.place(final, content_key(stored.sha256))
+        assert await finished_bytes(storage, key, len(data)) == data
 
     async def go() -> None:
         for source, data in zip(sources, parts, strict=True):

@@ -78,7 +78,7 @@ def test_root_path_serves_whether_the_proxy_strips_the_prefix_or_not(
 def test_forwarded_header_gives_scheme_and_host(make_server) -> None:  # type: ignore[no-untyped-def]
     server = make_server("-a")
     told = {  # the client forged the first element; the proxy next to the server added the last
-        "Forwarded": 'host=evil.example;proto=http, for=192.0.2.60;proto=https;'
+        "Forwarded": "host=evil.example;proto=http, for=192.0.2.60;proto=https;"
         'host="files.example.org:8443"',
         "X-Forwarded-Host": "ignored.example",  # Forwarded wins when both are sent
         **STRIPPED,

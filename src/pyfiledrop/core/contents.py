@@ -1,15 +1,18 @@
 """Finished files stored once by content, kept while an upload points to them.
 
-A finished file lives under its SHA-256 (`content_key`). The metadata store counts the uploads
-that point to each content (`MetaStore.hold_content` / `release_content`), in the content's own
-row, so a completion and a removal of the same content happen one after the other in every
-process:
+The metadata store counts the uploads that point to each content (`MetaStore.hold_content` /
+`release_content`), in the content's own row, with the key its file was placed under (its
+SHA-256's `content_key` on local disk; on an object store, where its first upload was sealed,
+as a copy would cost a pass over every byte). So a completion and a removal of the same content
+happen one after the other in every process:
 
 - finishing an upload holds its content first. PRESENT: the file is in place; the upload's own
-  copy is discarded. ABSENT: the upload places its copy (identical bytes under the same key, so
-  two uploads placing at once are harmless), then says it is in place. REMOVING: the last upload
-  that pointed to it let go and its file is being removed: wait for that to end, then store it
-  anew. A hold is counted once per upload, so a finish cut short and resumed counts it once.
+  copy is discarded. ABSENT: the upload places its copy, then records where. Two uploads of the
+  same bytes placing at once: on local disk both rename to the same key (identical bytes, so
+  harmless); on an object store each keeps its own, the first recorded wins and the other's is
+  removed. REMOVING: the last upload that pointed to it let go and its file is being removed:
+  wait for that to end, then store it anew. A hold is counted once per upload, so a finish cut
+  short and resumed counts it once.
 - letting go (delete, expiry, abandoning a failed upload): the last upload to let go marks the
   content removing; its file is removed under the claim `content:<sha256>`, then the row is
   forgotten. Whoever holds the claim and still finds the row removing does the removal, so one
@@ -47,21 +50,27 @@ class Contents:
         loop = asyncio.get_running_loop()
         deadline, pause = loop.time() + HOLD_WAIT, _PAUSE
         while (held := await self.meta.hold_content(upload_id, content)) == Held.REMOVING:
-            if not await self.finish_removal(content):  # someone else is at it: wait
+            removing = await self.meta.content(content.sha256)  # (where its file is)
+            if not await self.finish_removal(removing or content):  # someone else is at it
                 if loop.time() > deadline:
                     raise StorageUnavailable("an earlier copy of this file is still being removed")
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.5)
         return held
 
-    async def place(self, upload_id: str, content: Content, held: Held) -> None:
+    async def place(self, upload_id: str, content: Content, held: Held) -> str:
         """Put the upload's sealed bytes where `held` says: nowhere if the content's file is in
-        place (they are discarded), else under its key. Idempotent, as the storage calls are."""
+        place (they are discarded), else where the storage places them; the key of the
+        content's file. Idempotent, as the storage calls are."""
         if held == Held.PRESENT:
-            await self.storage.discard(upload_id)
-            return
-        await self.storage.place(upload_id, content.key)
-        await self.meta.content_placed(content.sha256)
+            await self.storage.discard(upload_id)  # (never a placed file: a finish resumed)
+            found = await self.meta.content(content.sha256)
+            return (found or content).key
+        key = await self.storage.place(upload_id, content.key)
+        recorded = await self.meta.content_placed(content.sha256, key)
+        if recorded != key:  # another upload's copy was recorded first: ours is scratch
+            await self.storage.remove(key)
+        return recorded
 
     async def release(self, upload_id: str) -> Content | None:
         """Let go of the upload's content; the content if this upload was the last to point to
@@ -96,13 +105,17 @@ class Contents:
 
 async def move_legacy_files(meta: MetaStore, storage: Storage) -> int:
     """Move the files that versions before content keys placed under an upload's id to the key
-    migration 5 gave their upload (its content's); how many were moved.
+    migration 5 gave their upload (its content's); how many were moved. Then record that key
+    as where the contents placed before migration 7 are.
 
     Idempotent and safe to cut short: a file is renamed (atomically, a copy then a removal on
     S3) only while its record is complete and names its content's key, and a rename cut short
-    is finished by the next call. Run at every start, before any clean-up, so that nothing
-    takes a file not yet moved for scratch; with nothing to move it costs one listing.
+    is finished by the next call. Run at every start, before any clean-up; once the contents
+    are keyed it costs one query (an object store keeps files under upload ids now, which a
+    listing would have to tell apart one record at a time).
     """
+    if not await meta.unkeyed_contents():
+        return 0
     moved = 0
     for name in await storage.legacy_files():
         upload = await meta.get(name) if _UPLOAD_ID.match(name) else None
@@ -115,4 +128,5 @@ async def move_legacy_files(meta: MetaStore, storage: Storage) -> int:
         except FileNotFoundError:
             continue
         moved += 1
+    await meta.key_contents()
     return moved

@@ -160,7 +160,7 @@ class Finisher:
             else:
                 content = Content(upload.content, upload.layout.size)
             held = await self.contents.hold(upload_id, content)
-            await self.contents.place(upload_id, content, held)
+            key = await self.contents.place(upload_id, content, held)
         except errors.UploadError as exc:
             if exc.kind is errors.NOT_FOUND:
                 return  # deleted meanwhile: nothing to finish
@@ -180,7 +180,7 @@ class Finisher:
             upload_id,
             State.COMPLETE,
             sha256=content.sha256,
-            storage_key=content.key,
+            storage_key=key,
             download_token=upload.download_token or secrets.token_urlsafe(24),
             expires_at=None if life is None else self.clock.now() + life,
         )

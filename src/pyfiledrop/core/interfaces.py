@@ -297,12 +297,25 @@ class MetaStore(AccountStore, Protocol):
         to `content` is not counted again. It never points to two contents at once.
         """
 
-    async def content_placed(self, sha256: str) -> None:
-        """The content's file is in place now (ABSENT becomes PRESENT; otherwise nothing)."""
+    async def content_placed(self, sha256: str, key: str) -> str:
+        """The content's file is in place under `key` now: ABSENT becomes PRESENT and `key` is
+        recorded. Returns the key recorded, `key` or that of a copy placed first (two uploads
+        of the same bytes placing at once each place their own: the later one's is scratch)."""
+
+    async def content(self, sha256: str) -> Content | None:
+        """The content's row: its size and where its file was placed."""
 
     async def content_missing(self, sha256: str) -> None:
-        """The content's file was found missing (PRESENT becomes ABSENT, so the next upload of
-        the same bytes puts it back; otherwise nothing)."""
+        """The content's file was found missing (PRESENT becomes ABSENT and its key is
+        forgotten, so the next upload of the same bytes puts it back; otherwise nothing)."""
+
+    async def unkeyed_contents(self) -> bool:
+        """Whether a content placed before keys were recorded (migration 0007) is left: its
+        file is under its content key, or where versions before content keys left it."""
+
+    async def key_contents(self) -> None:
+        """Record the content key as the key of every content placed before keys were recorded
+        (once their files are moved there: `contents.move_legacy_files`)."""
 
     async def release_content(self, upload_id: str) -> Content | None:
         """Make the upload point to no content; None if it pointed to none.
@@ -438,8 +451,9 @@ class PartWriter(Protocol):
 
 class Storage(Protocol):
     """Where upload bytes live: a partial object per upload, written in numbered parts, sealed,
-    then placed under the key the core derives from its digest (`model.content_key`). A key
-    holds the same bytes whoever placed them, so the same content is stored once."""
+    then placed: under the key the core derives from its digest (`model.content_key`) where a
+    rename is free, else kept where it was sealed. The core records where (`Content.placed_at`)
+    and stores the same content once."""
 
     async def create(self, upload_id: str) -> None:
         """Prepare the partial object for `upload_id` (idempotent). Raise OSError on failure."""
@@ -470,10 +484,14 @@ class Storage(Protocol):
         size and digest. Raise OSError on failure, leaving the partial object usable.
         """
 
-    async def place(self, upload_id: str, key: str) -> None:
-        """Move the sealed object of `upload_id` to `key`, atomically: a reader of `key` sees the
-        whole file or nothing. A file already at `key` holds the same bytes (the key is their
-        digest): either copy may stay. Idempotent: when an earlier call moved it, nothing is
+    async def place(self, upload_id: str, key: str) -> str:
+        """Make the sealed object of `upload_id` a finished file; the key it is under now.
+
+        A storage that renames for free moves it to `key` (its content key), atomically: a
+        reader of `key` sees the whole file or nothing, and a file already there holds the
+        same bytes (the key is their digest), so either copy may stay. One that can only copy
+        (an object store: a copy costs a pass over the bytes) keeps it where it is, no longer
+        scratch: `discard` leaves it. Idempotent: when an earlier call placed it, nothing is
         left to do. Raise OSError on failure, leaving the sealed object as it was.
         """
 
@@ -496,8 +514,8 @@ class Storage(Protocol):
 
     async def legacy_files(self) -> list[str]:
         """The keys of files that versions before content keys placed under an upload's id (and,
-        on an object store, sealed objects, which look the same): the migration to content keys
-        renames those its records name."""
+        on an object store, sealed and placed objects, which look the same): the migration to
+        content keys renames those its records name."""
 
     async def rename(self, key: str, new_key: str) -> None:
         """Move the file placed under `key` to `new_key`, atomically for readers of `new_key`.

@@ -160,7 +160,10 @@ class Content:
 
     sha256: str
     size: int
+    placed_at: str | None = None  # the key its file was placed under, once it was placed
 
     @property
     def key(self) -> str:
-        return content_key(self.sha256)
+        """Where its file is: where it was placed, else its content key (where a storage that
+        renames for free places it, and where versions before 0007 placed every file)."""
+        return self.placed_at or content_key(self.sha256)

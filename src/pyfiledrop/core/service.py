@@ -231,9 +231,10 @@ class UploadService:
                 owner, client_id, declared, sha256, expire, relative_path, terms
             )
         self.events.emit(Event.CREATED, stored)
-        content = Content(sha256, layout.size)
         await self.finisher.move(fresh.id, State.RECEIVING, State.ASSEMBLING)
-        if await self._meta.hold_content(fresh.id, content) != Held.PRESENT:  # removed just now
+        held = await self._meta.hold_content(fresh.id, Content(sha256, layout.size))
+        content = await self._meta.content(sha256)
+        if held != Held.PRESENT or content is None:  # removed just now
             await self.delete(stored)
             raise errors.UNKNOWN_CONTENT(UNKNOWN)
         await self.finisher.move(

@@ -51,12 +51,20 @@ from pyfiledrop.core.accounts import Account, Token, Usage
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
-from pyfiledrop.core.model import Content, Layout, State, Upload
+from pyfiledrop.core.model import Content, Layout, State, Upload, content_key
 from pyfiledrop.meta import OpenError
 from pyfiledrop.meta import accounts_sql as acc
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
-from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload, to_values
+from pyfiledrop.meta.rows import (
+    COLUMNS,
+    CONTENT_KEY,
+    IDLE,
+    UNKEYED,
+    moved_columns,
+    to_upload,
+    to_values,
+)
 from pyfiledrop.meta.summary import BY_STATE, CONTENTS, FORGET_ABANDONED, by_day, summary_of
 
 T = TypeVar("T")
@@ -498,17 +506,37 @@ class PostgresMetaStore:
 
         return await self._run(step)
 
-    async def content_placed(self, sha256: str) -> None:
-        await self._changed(
-            "UPDATE contents SET state = 'present' WHERE sha256 = %s AND state = 'absent'",
-            (sha256,),
+    async def content_placed(self, sha256: str, key: str) -> str:
+        rows = await self._rows(
+            "WITH placed AS (UPDATE contents SET state = 'present', placed_at = %(key)s "
+            "WHERE sha256 = %(sha)s AND state = 'absent' RETURNING placed_at), "
+            # finished uploads of it whose file went missing: here now
+            "moved AS (UPDATE uploads SET storage_key = %(key)s WHERE content = %(sha)s "
+            "AND state = 'complete' AND EXISTS (SELECT 1 FROM placed)) "
+            "SELECT placed_at FROM placed UNION ALL "
+            "SELECT placed_at FROM contents WHERE sha256 = %(sha)s AND NOT EXISTS "
+            "(SELECT 1 FROM placed)",
+            {"key": key, "sha": sha256},
         )
+        return str((rows[0][0] if rows else None) or content_key(sha256))
+
+    async def content(self, sha256: str) -> Content | None:
+        sql = "SELECT size, placed_at FROM contents WHERE sha256 = %s"
+        rows = await self._rows(sql, (sha256,))
+        return Content(sha256, rows[0][0], rows[0][1]) if rows else None
 
     async def content_missing(self, sha256: str) -> None:
         await self._changed(
-            "UPDATE contents SET state = 'absent' WHERE sha256 = %s AND state = 'present'",
+            "UPDATE contents SET state = 'absent', placed_at = NULL "
+            "WHERE sha256 = %s AND state = 'present'",
             (sha256,),
         )
+
+    async def unkeyed_contents(self) -> bool:
+        return bool(await self._rows(f"SELECT 1 FROM contents WHERE {UNKEYED} LIMIT 1", ()))
+
+    async def key_contents(self) -> None:
+        await self._rows(f"UPDATE contents SET placed_at = {CONTENT_KEY} WHERE {UNKEYED}", ())
 
     async def release_content(self, upload_id: str) -> Content | None:
         async def step(db: Connection) -> Content | None:
@@ -521,21 +549,23 @@ class PostgresMetaStore:
                 if row is None or row[0] is None:
                     return None
                 await db.execute("UPDATE uploads SET content = NULL WHERE id = %s", (upload_id,))
-                refs, size = await (
+                refs, size, placed_at = await (
                     await db.execute(
                         "UPDATE contents SET refs = refs - 1, "
                         "state = CASE WHEN refs = 1 THEN 'removing' ELSE state END "
-                        "WHERE sha256 = %s RETURNING refs, size",
+                        "WHERE sha256 = %s RETURNING refs, size, placed_at",
                         (row[0],),
                     )
-                ).fetchone() or (None, None)
-                return Content(row[0], size) if refs == 0 else None
+                ).fetchone() or (None, None, None)
+                return Content(row[0], size, placed_at) if refs == 0 else None
 
         return await self._run(step, again=False)
 
     async def removals(self) -> list[Content]:
-        rows = await self._rows("SELECT sha256, size FROM contents WHERE state = 'removing'", ())
-        return [Content(sha256, size) for sha256, size in rows]
+        rows = await self._rows(
+            "SELECT sha256, size, placed_at FROM contents WHERE state = 'removing'", ()
+        )
+        return [Content(*row) for row in rows]
 
     async def open_uploads(self, owner: str) -> int:
         sql = "SELECT count(*) FROM uploads WHERE state = 'receiving' AND owner = %s"

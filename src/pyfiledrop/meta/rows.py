@@ -16,6 +16,10 @@ COLUMNS = (
     "downloads, delete_key"
 )
 IDLE = ", ".join(f"'{state.value}'" for state in IDLE_STATES)  # for `state IN (...)`
+# `model.content_key(sha256)` in SQL (the same in both dialects)
+CONTENT_KEY = "substr(sha256, 1, 2) || '/' || substr(sha256, 3, 2) || '/' || sha256"
+# contents placed before migration 0007 recorded where (their files: under their content key)
+UNKEYED = "state = 'present' AND placed_at IS NULL"
 
 
 def to_upload(row: Sequence[Any]) -> Upload:

@@ -38,11 +38,19 @@ from pyfiledrop.core.accounts import Account, Token, Usage
 from pyfiledrop.core.clock import SYSTEM, Clock
 from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
-from pyfiledrop.core.model import Content, Layout, State, Upload
+from pyfiledrop.core.model import Content, Layout, State, Upload, content_key
 from pyfiledrop.meta import accounts_sql as acc
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
-from pyfiledrop.meta.rows import COLUMNS, IDLE, moved_columns, to_upload, to_values
+from pyfiledrop.meta.rows import (
+    COLUMNS,
+    CONTENT_KEY,
+    IDLE,
+    UNKEYED,
+    moved_columns,
+    to_upload,
+    to_values,
+)
 from pyfiledrop.meta.summary import (
     CONTENTS,
     COUNTS,
@@ -522,17 +530,43 @@ class SQLiteMetaStore:
 
         return await self._write(lambda db: self._transaction(db, lambda: hold(db)))
 
-    async def content_placed(self, sha256: str) -> None:
-        await self._changed(
-            "UPDATE contents SET state = 'present' WHERE sha256 = ? AND state = 'absent'",
-            (sha256,),
-        )
+    async def content_placed(self, sha256: str, key: str) -> str:
+        def place(db: sqlite3.Connection) -> str:
+            placed = db.execute(
+                "UPDATE contents SET state = 'present', placed_at = ? "
+                "WHERE sha256 = ? AND state = 'absent'",
+                (key, sha256),
+            )
+            if placed.rowcount:  # finished uploads of it whose file went missing: here now
+                sql = "UPDATE uploads SET storage_key = ? WHERE content = ? AND state = 'complete'"
+                db.execute(sql, (key, sha256))
+            row = db.execute("SELECT placed_at FROM contents WHERE sha256 = ?", (sha256,))
+            return str((row.fetchone() or (None,))[0] or content_key(sha256))
+
+        return await self._write(lambda db: self._transaction(db, lambda: place(db)))
+
+    async def content(self, sha256: str) -> Content | None:
+        def select(db: sqlite3.Connection) -> Content | None:
+            sql = "SELECT size, placed_at FROM contents WHERE sha256 = ?"
+            row = db.execute(sql, (sha256,)).fetchone()
+            return Content(sha256, row[0], row[1]) if row else None
+
+        return await self._read(select)
 
     async def content_missing(self, sha256: str) -> None:
         await self._changed(
-            "UPDATE contents SET state = 'absent' WHERE sha256 = ? AND state = 'present'",
+            "UPDATE contents SET state = 'absent', placed_at = NULL "
+            "WHERE sha256 = ? AND state = 'present'",
             (sha256,),
         )
+
+    async def unkeyed_contents(self) -> bool:
+        sql = f"SELECT 1 FROM contents WHERE {UNKEYED} LIMIT 1"
+        return await self._read(lambda db: db.execute(sql).fetchone() is not None)
+
+    async def key_contents(self) -> None:
+        sql = f"UPDATE contents SET placed_at = {CONTENT_KEY} WHERE {UNKEYED}"
+        await self._write(lambda db: db.execute(sql))
 
     async def release_content(self, upload_id: str) -> Content | None:
         def release(db: sqlite3.Connection) -> Content | None:
@@ -540,20 +574,22 @@ class SQLiteMetaStore:
             if row is None or row[0] is None:
                 return None
             db.execute("UPDATE uploads SET content = NULL WHERE id = ?", (upload_id,))
-            refs, size = db.execute(
+            refs, size, placed_at = db.execute(
                 "UPDATE contents SET refs = refs - 1, "
                 "state = CASE WHEN refs = 1 THEN 'removing' ELSE state END "
-                "WHERE sha256 = ? RETURNING refs, size",
+                "WHERE sha256 = ? RETURNING refs, size, placed_at",
                 (row[0],),
             ).fetchone()
-            return Content(row[0], size) if refs == 0 else None
+            return Content(row[0], size, placed_at) if refs == 0 else None
 
         return await self._write(lambda db: self._transaction(db, lambda: release(db)))
 
     async def removals(self) -> list[Content]:
         def select(db: sqlite3.Connection) -> list[Content]:
-            rows = db.execute("SELECT sha256, size FROM contents WHERE state = 'removing'")
-            return [Content(sha256, size) for sha256, size in rows]
+            rows = db.execute(
+                "SELECT sha256, size, placed_at FROM contents WHERE state = 'removing'"
+            )
+            return [Content(*row) for row in rows]
 
         return await self._read(select)
 

@@ -236,8 +236,9 @@ class LocalStorage:
             os.fsync(f.fileno())
         return Sealed(size=size, sha256=digest)
 
-    async def place(self, upload_id: str, key: str) -> None:
+    async def place(self, upload_id: str, key: str) -> str:
         await _in(self._long, self._place, upload_id, key)
+        return key  # a rename is free here: under the content key
 
     def _place(self, upload_id: str, key: str) -> None:
         partial, final = self._partial(upload_id), self.path_of(key)

@@ -1,18 +1,22 @@
 """S3-compatible object storage (AWS S3, SeaweedFS, MinIO, ...), through boto3.
 
 Layout in the bucket, every key under the prefix P of `--storage s3://bucket/P`:
-    P/files/ab/cd/<sha256>            finished files, under their content's SHA-256 (the core's
-                                      `content_key`): the same content is one object however
-                                      many uploads point to it.
     P/files/<id>                      an upload in progress is an S3 multipart upload for this
-                                      key; `seal` completes it into this object, and `place`
-                                      has the store copy it to its content key (S3 has no
-                                      rename; CopyObject, or UploadPartCopy above 5 GiB) and
-                                      removes it. The UploadId is found again by listing the
+                                      key; `seal` completes it into this object (scratch while
+                                      its `sealed` marker is there), and `place` makes it the
+                                      finished file by removing the marker: S3 has no rename,
+                                      and a copy to another key would be a pass over every byte
+                                      in the store (2-5 s per GiB on SeaweedFS here). The core
+                                      records the key per content (`Content.placed_at`), so the
+                                      same content is still one object however many uploads
+                                      point to it. The UploadId is found again by listing the
                                       multipart uploads with the key as prefix (the oldest one,
                                       if a race made two), so nothing is kept in a process's
-                                      memory or in the metadata store. Versions before content
-                                      keys kept finished files here; the migration moves them.
+                                      memory or in the metadata store.
+    P/files/ab/cd/<sha256>            finished files of versions 0005-0006, which copied each
+                                      file to its content's SHA-256 (the core's `content_key`);
+                                      versions before those kept them under P/files/<id>, and
+                                      the migration moves them here.
     P/partial/<id>/c/<part>/<offset>  a chunk smaller than S3's 5 MiB minimum part, staged as an
                                       object until `seal` gathers its group into part <part>
     P/partial/<id>/s/<offset>         stream bytes (tus) stored at a flush that do not fill a
@@ -22,9 +26,10 @@ Layout in the bucket, every key under the prefix P of `--storage s3://bucket/P`:
                                       completes with whichever ETag it is given, so the list
                                       cannot say which is current; the last writer's record can
                                       (writers of one chunk take turns: the core's chunk claims)
-    P/partial/<id>/sealed             marks a partial upload of a tus concatenation whose
-                                      multipart upload was completed to be copied from: its
-                                      object under files/ is scratch, removed by `discard`
+    P/partial/<id>/sealed             marks an upload whose multipart upload was completed
+                                      (by `seal`, or to be copied from by a tus concatenation)
+                                      and that is not placed: its object under files/ is
+                                      scratch, removed by `discard`
 
 How parts are made:
 - Chunks (Dropzone, the command-line client) of at least 5 MiB, at most 10,000 of them: chunk i
@@ -71,7 +76,9 @@ Failure modes:
 - A process killed mid-part: S3 keeps only whole parts and whole objects; the core records a
   chunk only after its part is stored, so the chunk is simply sent again and replaces it.
 - Killed between CompleteMultipartUpload and the database saying complete: `seal` finds the
-  object sealed and hashes it again; `place` finds it copied (its source gone) and is done.
+  object sealed and hashes it again; `place` finds its marker gone and is done. Versions
+  before 0007 left no marker on a sealed object other than a concatenation's source: one
+  such object cut short and then deleted stays in the bucket (a finished file, to `discard`).
 - Two processes creating the multipart upload at the same moment both keep the oldest one; only
   the upload's creator makes it, and a part waits `CREATE_WAIT` for it first, so this needs a
   crash between the record and the multipart upload. A writer whose chunk claim ran out while it

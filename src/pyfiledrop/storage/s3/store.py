@@ -20,14 +20,14 @@ from pyfiledrop.storage.s3.writers import ChunkWriter, StreamWriter
 READ_BLOCK = 1 * MIB
 _HASH_BLOCK = 8 * MIB
 _GATHER = 4  # groups gathered at once by `seal`, parts made at once by `concat`
-SEALED = "sealed"  # staging object of a partial upload completed to be copied from: see `concat`
+SEALED = "sealed"  # staging object: the upload's object is sealed and still scratch (`_seal`)
 PRESIGNED_SECONDS = 3600
 COPY_LIMIT = 5 << 30  # S3's largest CopyObject; larger files are copied part by part
 
 
 class S3Storage:
     """Unfinished uploads as multipart uploads plus staging objects; sealed ones as objects under
-    their id, copied to their content key when placed; finished files as objects."""
+    their id, which stay there as the finished files once placed."""
 
     def __init__(
         self,
@@ -68,22 +68,25 @@ class S3Storage:
         self.unfinished.cache.release(upload_id, offset, length)
 
     async def seal(self, upload_id: str, sha256: str | None) -> Sealed:
-        sealed = self.bucket.final(upload_id)
-        size = await self.bucket.exists(sealed)
-        if size is None:
-            size = await self._assemble(upload_id, sealed)
-            digest = sha256 or await self._hash(sealed, size)
-        else:  # sealed by an attempt cut short: check what is there
-            digest = await self._hash(sealed, size)
-        await self._clear(upload_id)
+        size, fresh = await self._seal(upload_id)
+        # sealed by an attempt cut short (or placed already): check what is there
+        digest = (sha256 if fresh else None) or await self._hash(self.bucket.final(upload_id), size)
+        await self._clear(upload_id, keep=self.bucket.staging(upload_id, SEALED))
         return Sealed(size=size, sha256=digest)
 
-    async def place(self, upload_id: str, key: str) -> None:
-        await self.rename(upload_id, key)
+    async def place(self, upload_id: str, key: str) -> str:
+        """S3 has no rename (a copy is a pass over every byte, in the store): the sealed object
+        stays under the upload's id and becomes the finished file once its marker is gone."""
+        if await self.bucket.exists(self.bucket.final(upload_id)) is None:
+            raise FileNotFoundError(errno.ENOENT, f"nothing sealed for {upload_id}")
+        marker = self.bucket.staging(upload_id, SEALED)
+        await self.bucket.call("delete_objects", Delete={"Objects": [{"Key": marker}]})
+        return upload_id
 
     async def rename(self, key: str, new_key: str) -> None:
-        """S3 has no rename: the store copies the object (no byte passes through here), then
-        the old one is removed. Readers of `new_key` see the copy whole or not at all."""
+        """For the migration of files older versions left under upload ids: the store copies
+        the object (no byte passes through here), then the old one is removed. Readers of
+        `new_key` see the copy whole or not at all."""
         source, target = self.bucket.final(key), self.bucket.final(new_key)
         size = await self.bucket.exists(source)
         if size is None:
@@ -178,7 +181,7 @@ class S3Storage:
     async def concat(self, upload_id: str, sources: list[str]) -> None:
         """Seal the sources, then make the parts `concat.plan` chooses, copied by the store or
         gathered here. None: copied bytes are never seen here, so `seal` hashes the file."""
-        sizes = [await self._seal(source) for source in sources]
+        sizes = [(await self._seal(source))[0] for source in sources]
         parts = plan(sizes, MIN_PART, COPY_SPAN)
         if len(parts) > MAX_PARTS:
             raise OSError(errno.EFBIG, f"the concatenation would take {len(parts)} parts")
@@ -213,17 +216,18 @@ class S3Storage:
                 async for block in blocks:
                     yield block
 
-    async def _seal(self, upload_id: str) -> int:
-        """Complete a whole partial upload into its object, once, and return its size: parts
-        can be copied only from objects. Its marker, put first, tells `discard` that the object
-        is still this partial upload, not a finished file."""
+    async def _seal(self, upload_id: str) -> tuple[int, bool]:
+        """Complete a whole partial upload into its object, once (for `seal`, and for `concat`:
+        parts can be copied only from objects); its size, and whether this call completed it.
+        Its marker, put first, tells `discard` that the object is still scratch, not a finished
+        file."""
         final = self.bucket.final(upload_id)
         size = await self.bucket.exists(final)
-        if size is None:
-            marker = self.bucket.staging(upload_id, SEALED)
-            await self.bucket.call("put_object", Key=marker, Body=b"")
-            size = await self._assemble(upload_id, final)
-        return size
+        if size is not None:
+            return size, False
+        marker = self.bucket.staging(upload_id, SEALED)
+        await self.bucket.call("put_object", Key=marker, Body=b"")
+        return await self._assemble(upload_id, final), True
 
     # --- finishing and removing -----------------------------------------------------------------
 
@@ -244,11 +248,13 @@ class S3Storage:
         finally:
             body.close()
 
-    async def _clear(self, upload_id: str) -> None:
-        """Remove the staging objects of `upload_id` and forget what this process held."""
+    async def _clear(self, upload_id: str, keep: str = "") -> None:
+        """Remove the staging objects of `upload_id` (but `keep`) and forget what this process
+        held."""
         self.unfinished.cache.forget(upload_id)
         self.unfinished.forget(upload_id)
-        keys = [obj["Key"] for obj in await self.bucket.objects(self.bucket.staging(upload_id))]
+        staged = await self.bucket.objects(self.bucket.staging(upload_id))
+        keys = [obj["Key"] for obj in staged if obj["Key"] != keep]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             await self.bucket.call("delete_objects", Delete={"Objects": batch, "Quiet": True})
@@ -256,9 +262,10 @@ class S3Storage:
     async def discard(self, upload_id: str) -> None:
         sealed = self.bucket.final(upload_id)
         # A completed upload is never aborted: SeaweedFS then destroys its object (issues 10663
-        # and 11382). Sealed and never placed, its object is scratch.
+        # and 11382). Sealed and not placed (its marker still there), its object is scratch.
         if await self.bucket.exists(sealed) is not None:
-            await self.remove(upload_id)
+            if await self.bucket.exists(self.bucket.staging(upload_id, SEALED)) is not None:
+                await self.remove(upload_id)
         else:
             for upload in await self.unfinished.uploads(sealed):
                 try:
@@ -277,7 +284,7 @@ class S3Storage:
     async def partials(self) -> set[str]:
         files = self.bucket.final("")
         found = {u["Key"][len(files) :] for u in await self.bucket.uploads(files)}
-        found |= set(await self.legacy_files())  # sealed objects
+        # A sealed object is found by its marker (staged): without one it is a finished file.
         staging = self.bucket.staging("")[:-1]  # no delimiter: some stores list emptied "folders"
         for entry in await self.bucket.objects(staging):
             found.add(entry["Key"][len(staging) :].split("/")[0])
