@@ -325,10 +325,8 @@ def test_gc_dry_run_changes_nothing_and_gc_removes_what_it_said(deployment: Depl
     )
     assert freed == 2 * CHUNK + 10 and abs(removed - time.time()) < 60
     left = deployment.stored()
-    files = {  # finished files are kept under their content's key
-        kind: content_key(
-            deployment.sql("SELECT sha256 FROM uploads WHERE id = ?", ids[kind])[0][0]
-        )
+    files = {  # where the finished files were placed (local disk: their content's key)
+        kind: deployment.sql("SELECT storage_key FROM uploads WHERE id = ?", ids[kind])[0][0]
         for kind in ("expired", "kept")
     }
     for kind in ("abandoned", "orphan"):

@@ -1,13 +1,15 @@
-"""Many small files: `pyfiledrop upload` of a folder's worth of small files against copyparty's own
-client (u2c -j4) uploading the same files to copyparty, in the same run.
+"""`pyfiledrop upload` against copyparty's own client (u2c -j4) uploading the same files to
+copyparty, in the same run: many small files, or (`--big-mib`) one big file, which is also
+written by `dd` with fdatasync to the same file system (the disk's ceiling).
 
 Each round: a fresh pyfiledrop server (its storage and chunks in `--where`), `pyfiledrop upload`
 of every file (a fresh state file: nothing known before), timed from process start to exit
 (every file's hash checked by the client); then a fresh copyparty on the same file system and
-`u2c.py -j4` (which hashes every file too), timed the same way. Rounds alternate; medians and
-the ratio u2c / pyfiledrop (above 1: pyfiledrop is faster) are printed.
+`u2c.py -j4` (which hashes every file too), timed the same way; then, for a big file, `dd`.
+Rounds alternate; medians and the ratios (above 1: pyfiledrop is faster) are printed.
 
-    python bench/small_files.py [--count 500] [--size 20000] [--rounds 3] [--where /tmp]
+    python bench/client_bench.py [--count 500] [--size 20000] [--rounds 3] [--where /tmp]
+    python bench/client_bench.py --big-mib 1024 --rounds 5 --where /dev/shm
 
 `--where /dev/shm` puts both servers' storage on a tmpfs (copyparty then needs `--wram`, given).
 copyparty is installed for the benchmark only: `pip install copyparty`.
@@ -35,9 +37,18 @@ def make_files(folder: Path, count: int, size: int) -> list[Path]:
     paths = []
     for n in range(count):
         path = folder / f"file-{n:05d}.bin"
-        path.write_bytes(os.urandom(size))
+        with open(path, "wb") as f:
+            for start in range(0, size, 8 << 20):
+                f.write(os.urandom(min(8 << 20, size - start)))
         paths.append(path)
     return paths
+
+
+def dd_round(work: Path, source: Path) -> float:
+    """A plain copy of the file by `dd` onto the same file system, fdatasync at the end."""
+    took, _ = timed(["dd", f"if={source}", f"of={work / 'dd.out'}", "bs=8M", "conv=fdatasync",
+                     "status=none"])  # fmt: skip
+    return took
 
 
 def timed(command: list[str], cwd: Path | None = None) -> tuple[float, str]:
@@ -94,10 +105,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--parallel", type=int, default=4, help="pyfiledrop upload --parallel")
     parser.add_argument("--where", default="/tmp", help="the file system the servers store on")
+    parser.add_argument("--big-mib", type=int, default=0, help="one file of this size instead")
     args = parser.parse_args()
+    if args.big_mib:
+        args.count, args.size = 1, args.big_mib << 20
     party = importlib.util.find_spec("copyparty") is not None
     ours: list[float] = []
     theirs: list[float] = []
+    plain: list[float] = []
     with tempfile.TemporaryDirectory(dir=args.where) as top:
         files = make_files(Path(top) / "files", args.count, args.size)
         for n in range(args.rounds):
@@ -107,8 +122,12 @@ def main() -> None:
                 with tempfile.TemporaryDirectory(dir=args.where) as work:
                     tmpfs = args.where.startswith("/dev/shm")
                     theirs.append(copyparty_round(Path(work), files[0].parent, tmpfs))
+            if args.big_mib:
+                with tempfile.TemporaryDirectory(dir=args.where) as work:
+                    plain.append(dd_round(Path(work), files[0]))
             print(f"round {n + 1}: pyfiledrop {ours[-1]:.2f} s"
-                  + (f", u2c -j4 {theirs[-1]:.2f} s" if party else ""), flush=True)  # fmt: skip
+                  + (f", u2c -j4 {theirs[-1]:.2f} s" if party else "")
+                  + (f", dd {plain[-1]:.2f} s" if plain else ""), flush=True)  # fmt: skip
     print(f"\n{args.count} files of {args.size} bytes on {args.where}, medians of {args.rounds}:")
     print(f"  pyfiledrop upload --parallel {args.parallel}: {statistics.median(ours):.2f} s")
     if party:
@@ -117,6 +136,10 @@ def main() -> None:
               " (above 1: pyfiledrop is faster)")  # fmt: skip
     else:
         print("  (copyparty is not installed: pip install copyparty for the comparison)")
+    if plain:
+        print(f"  dd bs=8M conv=fdatasync:          {statistics.median(plain):.2f} s")
+        print(f"  dd / pyfiledrop: {statistics.median(plain) / statistics.median(ours):.2f}"
+              " (1: as fast as a plain copy on this file system)")  # fmt: skip
 
 
 if __name__ == "__main__":
