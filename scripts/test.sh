@@ -27,4 +27,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 npm ci --no-audit --no-fund --loglevel=error
 python3 -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
-exec python3 -m pytest "$@"
+# Two worker processes (pytest-xdist), each taking a whole test file at a time, so a file's
+# module-scoped servers and browser start once; TEST_WORKERS=0 runs everything in this process.
+exec python3 -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -29,6 +29,8 @@ README = Path(__file__).parent.parent / "README.md"
         (["--expire", "1w"], "--expire"),
         (["--incomplete-ttl", "0"], "--incomplete-ttl"),
         (["--incomplete-ttl", "7"], "--incomplete-ttl"),
+        (["--cleanup-interval", "0"], "--cleanup-interval"),
+        (["--cleanup-interval", "1.5s"], "--cleanup-interval"),
     ],
 )
 def test_invalid_edge_values_exit_2_naming_the_flag(
@@ -49,6 +51,7 @@ def test_invalid_edge_values_exit_2_naming_the_flag(
         ("FORWARDED_ALLOW_IPS", "nowhere", "--forwarded-allow-ips"),
         ("EXPIRE", "forever", "--expire"),
         ("INCOMPLETE_TTL", "0", "--incomplete-ttl"),
+        ("CLEANUP_INTERVAL", "0", "--cleanup-interval"),
     ],
 )
 def test_edge_flags_come_from_the_environment(

@@ -42,7 +42,7 @@ def until(condition: Any, seconds: float, what: str) -> Any:
 def test_a_file_expires_and_the_clean_up_removes_it_and_keeps_its_record(
     make_server,  # type: ignore[no-untyped-def]
 ) -> None:
-    server: Server = make_server("-a", "--expire", "2s")
+    server: Server = make_server("-a", "--expire", "2s", "--cleanup-interval", "1s")
     client = server.client()
     f = DzFile(b"expiring " * 1000, 4096)
     f.send_all(client, raw=True)

@@ -116,14 +116,14 @@ def test_the_access_log_has_a_line_per_request_without_tokens_or_query_values(
 
 
 def test_removals_say_how_and_the_bytes_freed(logged: type[LoggedServer]) -> None:
-    server = logged("-a", "--expire", "1s", "--log-format", "json")
+    server = logged("-a", "--expire", "1s", "--cleanup-interval", "1s", "--log-format", "json")
     with server.client() as client:
         url = upload(client, b"d" * 5000, Upload_Metadata=metadata(filename="gone.bin"))
         assert client.delete(url, headers=TUS).status_code == 204
         kept = DzFile(b"e" * 3000, 4096, name="expiring.bin")
         kept.send_all(client, raw=True)
         assert kept.wait_complete(client)["state"] == "complete"
-    deadline = time.monotonic() + 25  # the clean-up runs every 10 s
+    deadline = time.monotonic() + 25  # the clean-up runs every second
     while not server.find("upload removed", event="upload-expired"):
         assert time.monotonic() < deadline, "no expiry line"
         time.sleep(0.2)

@@ -351,6 +351,14 @@ def main() -> None:
     help="How long an unfinished upload may sit idle before its data is removed.",
 )
 @click.option(
+    "--cleanup-interval",
+    type=Duration(zero=False),
+    default="10s",
+    show_default=True,
+    envvar=_env("CLEANUP_INTERVAL"),
+    help="How often each process looks for expired files and idle uploads to remove.",
+)
+@click.option(
     "--s3-endpoint",
     default=None,
     envvar=_env("S3_ENDPOINT"),
@@ -474,6 +482,7 @@ def serve(**options: Any) -> None:
         database_url=options["database"],
         expire=options["expire"],
         incomplete_ttl=options["incomplete_ttl"],
+        cleanup_interval=options["cleanup_interval"],
         log_level=options["log_level"].lower(),
         log_format=options["log_format"].lower(),
         access_log=options["access_log"],

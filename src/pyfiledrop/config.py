@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pyfiledrop.core.lifetimes import WEEK, Lifetimes
+from pyfiledrop.core.lifetimes import CLEAN_EVERY, WEEK, Lifetimes
 from pyfiledrop.logs import FORMATS, LEVELS
 
 _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")  # no escapes: %2e%2e is `..` to a browser
@@ -96,6 +96,7 @@ class Settings:
     s3: S3Location | None = None  # finished and unfinished files in a bucket instead of folders
     expire: float = 0.0  # seconds a finished file lives; 0: for ever, as the seed kept them
     incomplete_ttl: float = WEEK  # seconds an unfinished upload may sit idle
+    cleanup_interval: float = CLEAN_EVERY  # seconds between each process's clean-up passes
     log_level: str = "info"  # a key of logs.LEVELS
     log_format: str = "text"  # or "json": one object per line
     access_log: bool = False  # one line per request
@@ -120,7 +121,11 @@ class Settings:
 
     @property
     def lifetimes(self) -> Lifetimes:
-        return Lifetimes(max_life=self.expire or None, idle_limit=self.incomplete_ttl)
+        return Lifetimes(
+            max_life=self.expire or None,
+            idle_limit=self.incomplete_ttl,
+            clean_every=self.cleanup_interval,
+        )
 
     @property
     def trusted_proxies(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -158,6 +163,8 @@ class Settings:
             found.append(("--expire", f"must be a duration or 0, not {self.expire}"))
         if not self.incomplete_ttl > 0:
             found.append(("--incomplete-ttl", "must be a positive duration such as 7d"))
+        if not self.cleanup_interval > 0:
+            found.append(("--cleanup-interval", "must be a positive duration such as 10s"))
         if not self.header_timeout > 0:
             found.append(
                 ("--header-timeout", f"must be positive seconds, not {self.header_timeout}")

@@ -67,12 +67,13 @@ class Admin:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def admin(request: pytest.FixtureRequest, make_server) -> Iterator[Admin]:  # type: ignore[no-untyped-def]
+def admin(request: pytest.FixtureRequest) -> Iterator[Admin]:
     url: str | None = None
     args = ["-a", "--admin-password", ADMIN]
     if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
+        url = request.getfixturevalue("pg_url")  # first: dropped after the server stops
         args += ["--database", url]
+    make_server = request.getfixturevalue("make_server")
     found = Admin(make_server(*args), url)
     yield found
     found.client.close()

@@ -50,13 +50,17 @@ class Pair:
 
 @pytest.fixture(params=["local+sqlite", "s3+postgresql"])
 def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pair]:
+    """`@pytest.mark.cleanup_interval("1s")`: the servers' clean-up runs that often, for a test
+    that waits for it (else every 10 s, the default)."""
+    quick = request.node.get_closest_marker("cleanup_interval")
+    base = (*FLAGS, "--cleanup-interval", quick.args[0]) if quick else FLAGS
     if request.param == "local+sqlite":
-        found = Pair(Server(tmp_path, *FLAGS).start(), Server(tmp_path, *FLAGS).start())
+        found = Pair(Server(tmp_path, *base).start(), Server(tmp_path, *base).start())
     else:
         store: SeaweedFS = request.getfixturevalue("seaweed")
         bucket, prefix = ensure_bucket(store, "limits"), uuid.uuid4().hex[:8]
         flags = (
-            *FLAGS, *s3_flags(store, bucket, prefix), "--database",
+            *base, *s3_flags(store, bucket, prefix), "--database",
             request.getfixturevalue("pg_url"),
         )  # fmt: skip
         a, b = Server(tmp_path, *flags).start(), Server(tmp_path, *flags).start()
@@ -86,6 +90,7 @@ def settled(client: httpx.Client, path: str) -> httpx.Response:
     return until(lambda: (r := client.get(path)).status_code != 429 and r, 5, "the count")
 
 
+@pytest.mark.cleanup_interval("1s")
 def test_a_download_past_the_limit_is_410_and_the_file_is_removed(pair: Pair) -> None:
     data = os.urandom(5 * MiB + 3)
     done = shared(pair.a, data, **{"Pyfiledrop-Max-Downloads": "2"})

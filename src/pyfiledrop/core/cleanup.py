@@ -1,7 +1,8 @@
 """The clean-up: removes what has outlived its time, once across all processes.
 
-Every process runs a pass every `CLEAN_EVERY` seconds, but a pass works only under the claim
-`cleanup` (a lease, renewed before each removal), so one process at a time does it. A pass:
+Every process runs a pass every `Lifetimes.clean_every` seconds (`--cleanup-interval`, 10 s by
+default), but a pass works only under the claim `cleanup` (a lease, renewed before each removal),
+so one process at a time does it. A pass:
 
 - lets go of the content of each finished file past its `expires_at` (contents.py): the last
   upload pointing to a content removes its file. Then it moves the record complete -> expired
@@ -42,7 +43,6 @@ from pyfiledrop.core.interfaces import MetaStore, Storage
 from pyfiledrop.core.lifetimes import Lifetimes
 from pyfiledrop.core.model import State, Upload, check_move
 
-CLEAN_EVERY = 10.0  # seconds between passes, in every process (one of them does the work)
 CLEANUP_LEASE = 300.0  # seconds; renewed before each removal, so a long pass keeps it
 ORPHANS_EVERY = 3600.0  # seconds of the clock between listings of the storage
 NEEDS_NOTHING = (State.COMPLETE, State.EXPIRED, State.ABANDONED, State.DELETED)  # leftovers
@@ -98,8 +98,8 @@ class Cleanup:
         self._orphans_due = 0.0  # this process lists the storage when it holds the claim then
 
     async def run(self) -> None:
-        """A pass every `CLEAN_EVERY` seconds until cancelled."""
-        await every(CLEAN_EVERY, self.run_once)
+        """A pass every `lifetimes.clean_every` seconds until cancelled."""
+        await every(self.lifetimes.clean_every, self.run_once)
 
     async def run_once(self, report: Report = _ignore) -> Removed | None:
         """One pass, if no other process is making one (else None); `report` is told of each

@@ -2,7 +2,8 @@
 
 A finished file lives `max_life` seconds from its completion (None: for ever); its uploader may
 ask for less, never more. An unfinished upload that receives nothing for `idle_limit` seconds is
-abandoned and its partial data removed.
+abandoned and its partial data removed. Every `clean_every` seconds each process looks for what
+has outlived its time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pyfiledrop import errors
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^([0-9]{1,9})([smhd])$")
 WEEK = 7 * 86400.0
+CLEAN_EVERY = 10.0  # seconds between clean-up passes, in every process (one of them does the work)
 
 
 def parse_duration(text: str) -> float:
@@ -46,10 +48,12 @@ def when(moment: float | None) -> str:
 
 @dataclass(frozen=True)
 class Lifetimes:
-    """The server's `--expire` (None: files are kept) and `--incomplete-ttl`."""
+    """The server's `--expire` (None: files are kept), `--incomplete-ttl` and
+    `--cleanup-interval`."""
 
     max_life: float | None = None
     idle_limit: float = WEEK
+    clean_every: float = CLEAN_EVERY
 
     def life_for(self, requested: str | None) -> float | None:
         """The life a new upload gets: what its uploader asked for (`1h`; `0` for ever), else the
