@@ -6,7 +6,7 @@ Layout in the bucket, every key under the prefix P of `--storage s3://bucket/P`:
                                       its `sealed` marker is there), and `place` makes it the
                                       finished file by removing the marker: S3 has no rename,
                                       and a copy to another key would be a pass over every byte
-                                      in the store (2-5 s per GiB on SeaweedFS here). The core
+                                      in the store (2-6 s per GiB on SeaweedFS here). The core
                                       records the key per content (`Content.placed_at`), so the
                                       same content is still one object however many uploads
                                       point to it. The UploadId is found again by listing the
