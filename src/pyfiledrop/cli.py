@@ -15,7 +15,14 @@ from click_default_group import DefaultGroup
 from pyfiledrop.cli_options import CHUNKS, DATABASE, STORAGE, Command, Size, server_storage
 from pyfiledrop.cli_options import database_errors as _database_errors
 from pyfiledrop.cli_options import env as _env
-from pyfiledrop.config import MIB, S3Location, Settings, parse_s3_url
+from pyfiledrop.config import (
+    MIB,
+    PAGE_CHUNK,
+    S3_PAGE_CHUNK,
+    S3Location,
+    Settings,
+    parse_s3_url,
+)
 from pyfiledrop.core.interfaces import Listing, Sort
 from pyfiledrop.core.lifetimes import format_duration, parse_duration
 from pyfiledrop.core.model import State
@@ -171,10 +178,10 @@ def main() -> None:
 @click.option(
     "--chunk-size",
     type=POSITIVE,
-    default=1000000,
-    show_default=True,
+    default=None,
     envvar=_env("CHUNK_SIZE"),
-    help="Chunk size the page sends, in bytes.",
+    help=f"Chunk size the page sends, in bytes.  [default: {PAGE_CHUNK}; {S3_PAGE_CHUNK} with "
+    "S3 storage, where smaller chunks are read back and sent again to make 5 MiB parts]",
 )
 @click.option(
     "--max-chunk-size",
@@ -455,7 +462,8 @@ def serve(**options: Any) -> None:
         chunks=options["chunks"],
         max_size_mib=options["max_size"],
         timeout_ms=options["timeout"],
-        chunk_size=options["chunk_size"],
+        chunk_size=options["chunk_size"]
+        or min(S3_PAGE_CHUNK if s3 else PAGE_CHUNK, options["max_chunk_size"]),
         max_chunk_size=options["max_chunk_size"],
         parallel_chunks=not options["disable_parallel_chunks"],
         force_chunking=not options["disable_force_chunking"],

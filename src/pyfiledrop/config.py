@@ -62,6 +62,10 @@ def parse_s3_url(value: str) -> tuple[str, str] | None:
     return bucket, prefix.strip("/")
 
 
+PAGE_CHUNK = 1_000_000  # bytes per chunk the page sends (the seed's)
+S3_PAGE_CHUNK = 8 * MIB  # with S3 storage: a part by itself (S3's parts are at least 5 MiB)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything `pyfiledrop serve` can be told. Sizes in the units the seed used."""
@@ -72,7 +76,7 @@ class Settings:
     chunks: Path = Path("chunks")
     max_size_mib: int = 100000
     timeout_ms: int = 120000
-    chunk_size: int = 1000000
+    chunk_size: int = PAGE_CHUNK
     max_chunk_size: int = 64 * MIB
     parallel_chunks: bool = True
     force_chunking: bool = True

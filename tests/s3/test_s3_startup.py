@@ -66,3 +66,15 @@ def test_presigned_downloads_redirect_to_the_store(server_on, seaweed: SeaweedFS
     fetched = httpx.get(reply.headers["location"])
     assert fetched.content == data, (reply.headers["location"], fetched.text)
     assert FLAGS  # the same limits as every S3 server here
+
+
+def test_the_page_sends_whole_parts_to_s3_unless_told_otherwise(
+    server_on, seaweed: SeaweedFS
+) -> None:  # type: ignore[no-untyped-def]
+    """8 MiB chunks by default on S3 (each a part by itself: smaller ones are staged, then read
+    back and sent again as parts of at least 5 MiB); a --chunk-size given is kept."""
+    default = server_on(seaweed)
+    assert f'"chunkSize": {8 * MiB}' in httpx.get(default.url + "/").text
+    default.stop()
+    chosen = server_on(seaweed, "--chunk-size", "1000000")
+    assert '"chunkSize": 1000000' in httpx.get(chosen.url + "/").text

@@ -35,10 +35,12 @@ How parts are made:
 - Chunks (Dropzone, the command-line client) of at least 5 MiB, at most 10,000 of them: chunk i
   is part i + 1, uploaded straight from the request (the last, shorter chunk is the last part).
   A re-sent chunk replaces its part. No byte is written twice.
-- Smaller chunks (the page's 1 MB, a file's last chunk): groups of `ceil(5 MiB / chunk size)`
-  consecutive chunks (more if the file would need more than 10,000 parts) make one part; each
-  chunk is a staging object until `seal` downloads each group and uploads it as its part.
-  Each byte then crosses the network three times: give the page `--chunk-size 8388608`.
+- Smaller chunks (1 MB ones given by `--chunk-size`, a file's last chunk): groups of
+  `ceil(5 MiB / chunk size)` consecutive chunks (more if the file would need more than 10,000
+  parts) make one part; each chunk is a staging object until `seal` downloads each group and
+  uploads it as its part.
+  Each byte then crosses the network three times, so the page sends 8 MiB chunks to S3 by
+  default (`config.S3_PAGE_CHUNK`).
   A chunk's length is known from the layout, so its call (UploadPart, or PutObject for a staged
   chunk) starts with its first byte and sends the rest as it arrives (body.py): a request holds
   at most `PIPE_BYTES` of it, whatever the chunk size.
