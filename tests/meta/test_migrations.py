@@ -5,6 +5,7 @@ tests/meta/legacy/<commit>.sql are dumps of databases written by that commit's o
 first schema, 8ed2d95 the last one before versioned migrations, e1e25ac the last one before
 expiry (migration 4). PostgreSQL arrived with versioned migrations; e1e25ac.postgresql.sql is a
 `pg_dump --inserts` of a database written by that commit's own PostgreSQL store, the same uploads.
+`python scripts/legacy_dump.py <commit>` writes both for a commit (how f32f610's were made).
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 it, on both back ends.
 
 tests/meta/legacy/f32f610.sql and f32f610.postgresql.sql were written by that commit's own
-server (`git archive f32f610`, local storage, then with --database postgresql://; pg_dump's
-psql commands left out): `same.bin` and `again.bin` (the same bytes: one content counted
-twice), `other.bin`, and `half.bin` with one of its two chunks.
+server, by `python scripts/legacy_dump.py f32f610`: `same.bin` and `again.bin` (the same bytes:
+one content counted twice), `other.bin`, and `half.bin` with one of its two chunks.
 """
 
 from __future__ import annotations

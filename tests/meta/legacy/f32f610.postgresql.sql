@@ -157,10 +157,10 @@ CREATE TABLE public.uploads (
 -- Data for Name: chunks; Type: TABLE DATA; Schema: public; Owner: -
 --
 
-INSERT INTO public.chunks VALUES ('f78b8e70da09ddf5d65d76a255bf547c', 0);
-INSERT INTO public.chunks VALUES ('ad7dfbcb46b19dd03d380ae74523020c', 0);
-INSERT INTO public.chunks VALUES ('d3629430737b7fb1544075145c573e7d', 0);
-INSERT INTO public.chunks VALUES ('4f3756227a9ebc910890914cca424155', 0);
+INSERT INTO public.chunks VALUES ('297e3172630f391f1020de57fab8b8a2', 0);
+INSERT INTO public.chunks VALUES ('93ba1e845ba4f5c8fd1f9ebb3b03ea34', 0);
+INSERT INTO public.chunks VALUES ('b7a3edac9047e952f231ea0cf23af071', 0);
+INSERT INTO public.chunks VALUES ('e55b0af729b2ceee6c90a21d5e3fb582', 0);
 
 
 --
@@ -187,12 +187,12 @@ INSERT INTO public.contents VALUES ('db74ec4dcb37693477e8d9950d69f21a7acc219deb4
 -- Data for Name: schema_migrations; Type: TABLE DATA; Schema: public; Owner: -
 --
 
-INSERT INTO public.schema_migrations VALUES (1, 'uploads', 1796281046.403739);
-INSERT INTO public.schema_migrations VALUES (2, 'streams', 1796281046.4079232);
-INSERT INTO public.schema_migrations VALUES (3, 'claims', 1796281046.4185195);
-INSERT INTO public.schema_migrations VALUES (4, 'expiry', 1796281046.4205606);
-INSERT INTO public.schema_migrations VALUES (5, 'contents', 1796281046.4275546);
-INSERT INTO public.schema_migrations VALUES (6, 'access', 1796281046.4384584);
+INSERT INTO public.schema_migrations VALUES (1, 'uploads', 1796285394.5871851);
+INSERT INTO public.schema_migrations VALUES (2, 'streams', 1796285394.5895257);
+INSERT INTO public.schema_migrations VALUES (3, 'claims', 1796285394.5919895);
+INSERT INTO public.schema_migrations VALUES (4, 'expiry', 1796285394.5936983);
+INSERT INTO public.schema_migrations VALUES (5, 'contents', 1796285394.5973625);
+INSERT INTO public.schema_migrations VALUES (6, 'access', 1796285394.601465);
 
 
 --
@@ -205,10 +205,10 @@ INSERT INTO public.schema_migrations VALUES (6, 'access', 1796281046.4384584);
 -- Data for Name: uploads; Type: TABLE DATA; Schema: public; Owner: -
 --
 
-INSERT INTO public.uploads VALUES ('4f3756227a9ebc910890914cca424155', '2614a033-dbcf-4437-963a-719cf8b43904', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'half.bin', '', 2000, 1000, 2, 1, 'receiving', NULL, NULL, NULL, NULL, 1796281048.1292362, 1796281048.136569, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'BLG7HHp49uGj8lA_1XjUfPTWRNOR8-On');
-INSERT INTO public.uploads VALUES ('f78b8e70da09ddf5d65d76a255bf547c', '7a0fc628-8a92-45cf-b064-ec07393a91de', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'same.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', 'bEnr5yId_wUQRiwz2puiSLXTRg3-st5A', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796281046.5596495, 1796281046.5886958, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, '4C4R8asXxg_M0yk4xObcBc0PMS6Ne1Z3');
-INSERT INTO public.uploads VALUES ('ad7dfbcb46b19dd03d380ae74523020c', 'ef8f496e-1322-4ab8-b4d8-6f5456d733af', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'again.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '9Yi5lxLaFbQULgVPHSJFfGBq1TEkonwv', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796281047.0931182, 1796281047.1062818, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'EOZy9_UhNkKmgiBoBib7t6TurrdefBtE');
-INSERT INTO public.uploads VALUES ('d3629430737b7fb1544075145c573e7d', 'ee24a75a-3d9a-4ae7-96af-da967c9d06c4', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'other.bin', '', 600, 600, 1, 1, 'complete', 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', 'w5Pu7mh-q5lM1oP-_WFJZcMrm-QrBhYZ', 'db/74/db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', NULL, 1796281047.613558, 1796281047.6250048, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'NQ5qx3NJqnhyI1NPuI0JlvTrp3g1NQjx');
+INSERT INTO public.uploads VALUES ('e55b0af729b2ceee6c90a21d5e3fb582', 'f4f3e8a8-d85b-4b41-be26-49ae50a58f42', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'half.bin', '', 2000, 1000, 2, 1, 'receiving', NULL, NULL, NULL, NULL, 1796285396.2418573, 1796285396.247322, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'Ox7VN2F3TfAUxjTkKK7-nlriKXaWI2uL');
+INSERT INTO public.uploads VALUES ('297e3172630f391f1020de57fab8b8a2', 'b927fbde-cc8c-4303-bc74-f0a91082fdea', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'same.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', 'ZnIv68ZiCGtbLtIIFSz77AexL4pDY_a6', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796285394.6964474, 1796285394.7083027, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'FueDEWKyJnIKDu_qbZmNwmTTd3BKHdhf');
+INSERT INTO public.uploads VALUES ('93ba1e845ba4f5c8fd1f9ebb3b03ea34', '1eea4847-9526-43e3-9470-0e656d3031cd', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'again.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', 'lZ7qcIguZLt0yY2R68XicWBPNs-UWhf9', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796285395.213711, 1796285395.224089, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'ecBcv1c2JgbUu5JMz3AUOJboMcC2iPah');
+INSERT INTO public.uploads VALUES ('b7a3edac9047e952f231ea0cf23af071', '602f9c56-ca70-4cfd-8ed8-9179215e0247', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'other.bin', '', 600, 600, 1, 1, 'complete', 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', 'n-jvAqSoY96BkGXCu3keSM8sBjYKW59d', 'db/74/db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', NULL, 1796285395.7294006, 1796285395.7365701, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'PnF1WLySumLB59pr9ip1nl97P1GICv98');
 
 
 --
