@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.conftest import Server
 from tests.dz import DzFile, multipart, start_chunk_and_stall
+from tests.postgres import Cluster
 
 MB = 1_000_000
 
@@ -84,3 +85,16 @@ def test_a_chunk_that_finishes_within_the_shutdown_timeout_is_recorded(tmp_path:
             assert f.wait_complete(client)["sha256"] == f.sha256
     finally:
         server.stop()
+
+
+def test_a_stop_does_not_wait_for_a_database_that_is_gone(tmp_path: Path) -> None:
+    """PostgreSQL stopped under a running server: SIGTERM still stops it within seconds (freeing
+    its claims is a courtesy the next beats make up for), not after the pool's 10 s wait."""
+    cluster = Cluster()  # its own: this one is stopped
+    try:
+        server = Server(tmp_path, "--database", cluster.create_database()).start()
+    finally:
+        cluster.stop()
+    took = stop_and_time(server)
+    assert took < 6, f"stopped after {took:.1f} s"
+    assert "server stopped" in server.log.read_text()

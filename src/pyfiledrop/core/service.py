@@ -78,6 +78,7 @@ UNKNOWN = "You have no finished upload with this SHA-256 and size: send the file
 STREAM_LEASE = 3600.0  # seconds; the claim goes with its request, or with its dead process
 _READ_BLOCK = 1 << 20
 _POLL = 0.5  # seconds between looks at the store while waiting for another process
+LEAVE_WAIT = 2.0  # seconds a stop gives the database to free this process's claims
 # How long the request whose chunk completes an upload waits for it to be finished: then its
 # answer says so (with the digest and link), and the client needs no status call. The finish
 # goes on in the background if it takes longer.
@@ -152,10 +153,10 @@ class UploadService:
         for task in self._loops:
             task.cancel()
         await self.finisher.drain()
-        try:
-            await self.instance.leave()
-        except errors.UploadError:
-            pass  # the database is gone: the claims lapse with the beats
+        try:  # a courtesy: without it the claims lapse with the beats
+            await asyncio.wait_for(self.instance.leave(), LEAVE_WAIT)
+        except (errors.UploadError, TimeoutError):
+            pass  # the database is gone or slow: a stop does not wait for it
         await self._meta.close()
 
     async def drain(self) -> None:
