@@ -157,10 +157,10 @@ CREATE TABLE public.uploads (
 -- Data for Name: chunks; Type: TABLE DATA; Schema: public; Owner: -
 --
 
-INSERT INTO public.chunks VALUES ('297e3172630f391f1020de57fab8b8a2', 0);
-INSERT INTO public.chunks VALUES ('93ba1e845ba4f5c8fd1f9ebb3b03ea34', 0);
-INSERT INTO public.chunks VALUES ('b7a3edac9047e952f231ea0cf23af071', 0);
-INSERT INTO public.chunks VALUES ('e55b0af729b2ceee6c90a21d5e3fb582', 0);
+INSERT INTO public.chunks VALUES ('9da52f0d88bdadead2d3d6a83b42f6f5', 0);
+INSERT INTO public.chunks VALUES ('b0020d9f3572dfe6cc494643223fed2d', 0);
+INSERT INTO public.chunks VALUES ('42da846f47cf85b5681fff8afee34ec6', 0);
+INSERT INTO public.chunks VALUES ('f6e37bfc5436a17a9bf3707637345545', 0);
 
 
 --
@@ -187,12 +187,12 @@ INSERT INTO public.contents VALUES ('db74ec4dcb37693477e8d9950d69f21a7acc219deb4
 -- Data for Name: schema_migrations; Type: TABLE DATA; Schema: public; Owner: -
 --
 
-INSERT INTO public.schema_migrations VALUES (1, 'uploads', 1796285394.5871851);
-INSERT INTO public.schema_migrations VALUES (2, 'streams', 1796285394.5895257);
-INSERT INTO public.schema_migrations VALUES (3, 'claims', 1796285394.5919895);
-INSERT INTO public.schema_migrations VALUES (4, 'expiry', 1796285394.5936983);
-INSERT INTO public.schema_migrations VALUES (5, 'contents', 1796285394.5973625);
-INSERT INTO public.schema_migrations VALUES (6, 'access', 1796285394.601465);
+INSERT INTO public.schema_migrations VALUES (1, 'uploads', 1796286612.310463);
+INSERT INTO public.schema_migrations VALUES (2, 'streams', 1796286612.3121092);
+INSERT INTO public.schema_migrations VALUES (3, 'claims', 1796286612.3161066);
+INSERT INTO public.schema_migrations VALUES (4, 'expiry', 1796286612.3175526);
+INSERT INTO public.schema_migrations VALUES (5, 'contents', 1796286612.32125);
+INSERT INTO public.schema_migrations VALUES (6, 'access', 1796286612.3262005);
 
 
 --
@@ -205,10 +205,10 @@ INSERT INTO public.schema_migrations VALUES (6, 'access', 1796285394.601465);
 -- Data for Name: uploads; Type: TABLE DATA; Schema: public; Owner: -
 --
 
-INSERT INTO public.uploads VALUES ('e55b0af729b2ceee6c90a21d5e3fb582', 'f4f3e8a8-d85b-4b41-be26-49ae50a58f42', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'half.bin', '', 2000, 1000, 2, 1, 'receiving', NULL, NULL, NULL, NULL, 1796285396.2418573, 1796285396.247322, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'Ox7VN2F3TfAUxjTkKK7-nlriKXaWI2uL');
-INSERT INTO public.uploads VALUES ('297e3172630f391f1020de57fab8b8a2', 'b927fbde-cc8c-4303-bc74-f0a91082fdea', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'same.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', 'ZnIv68ZiCGtbLtIIFSz77AexL4pDY_a6', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796285394.6964474, 1796285394.7083027, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'FueDEWKyJnIKDu_qbZmNwmTTd3BKHdhf');
-INSERT INTO public.uploads VALUES ('93ba1e845ba4f5c8fd1f9ebb3b03ea34', '1eea4847-9526-43e3-9470-0e656d3031cd', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'again.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', 'lZ7qcIguZLt0yY2R68XicWBPNs-UWhf9', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796285395.213711, 1796285395.224089, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'ecBcv1c2JgbUu5JMz3AUOJboMcC2iPah');
-INSERT INTO public.uploads VALUES ('b7a3edac9047e952f231ea0cf23af071', '602f9c56-ca70-4cfd-8ed8-9179215e0247', 'e04a7e627df92eb58614e7a8c0f3072f49b180d4301ad7166d356f8092561d88', 'other.bin', '', 600, 600, 1, 1, 'complete', 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', 'n-jvAqSoY96BkGXCu3keSM8sBjYKW59d', 'db/74/db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', NULL, 1796285395.7294006, 1796285395.7365701, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'PnF1WLySumLB59pr9ip1nl97P1GICv98');
+INSERT INTO public.uploads VALUES ('f6e37bfc5436a17a9bf3707637345545', 'e91ce74b-ac9b-4513-b4c0-a613229b011c', 'b82060bc12d02aa07557f8de2bc0985400aeca8d9494750354464b3a3ead3ac6', 'half.bin', '', 2000, 1000, 2, 1, 'receiving', NULL, NULL, NULL, NULL, 1796286612.5020962, 1796286612.5055249, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', NULL, NULL, NULL, NULL, 0, '_LsGuy4Cg3nYCxe0vzi1cyrKkeHWMxu8');
+INSERT INTO public.uploads VALUES ('9da52f0d88bdadead2d3d6a83b42f6f5', '9907cc3d-53b8-488a-afaa-f9c16bdf0e1e', 'b82060bc12d02aa07557f8de2bc0985400aeca8d9494750354464b3a3ead3ac6', 'same.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', 'kaE75SQlDhf28Ruf3zWpaYXL8wtxQZ3_', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796286612.4517107, 1796286612.4649732, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'Nc39bsi5lVtY-CNuD5m6fpTkoZBpPqz5');
+INSERT INTO public.uploads VALUES ('b0020d9f3572dfe6cc494643223fed2d', '40289b5d-3d48-4f27-90f7-4ad75cd83a36', 'b82060bc12d02aa07557f8de2bc0985400aeca8d9494750354464b3a3ead3ac6', 'again.bin', '', 2200, 2200, 1, 1, 'complete', 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', 'IIqIhsjON5V4AoTKq4Qht0Hu03b2EwpT', 'b9/cc/b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', NULL, 1796286612.4740918, 1796286612.481754, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'b9ccacf2af5f89876ce7118cd584fa42bbaba8337eee890279cb323f39c1ccee', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'vZWbAlXskWTmWaFn7nIEkc5n62qbP8L_');
+INSERT INTO public.uploads VALUES ('42da846f47cf85b5681fff8afee34ec6', '07db2ca7-93a9-4dac-a90d-af5d899f0f69', 'b82060bc12d02aa07557f8de2bc0985400aeca8d9494750354464b3a3ead3ac6', 'other.bin', '', 600, 600, 1, 1, 'complete', 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', 'owmDKpQS37Jep_IxGbn88-3OGZ28kcvp', 'db/74/db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', NULL, 1796286612.4888768, 1796286612.4967015, 'dropzone', 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, 'db74ec4dcb37693477e8d9950d69f21a7acc219deb4fcdb40084fcc8fa58ba0b', '127.0.0.1', NULL, NULL, NULL, NULL, 0, 'zibrVUzi6UcLOZh8u1aZfWOax3a1D6rj');
 
 
 --
