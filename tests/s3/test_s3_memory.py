@@ -117,11 +117,62 @@ def test_chunks_at_once_keep_copies_only_within_the_budget(make) -> None:  # typ
     peak = peak_while(chunks_at_once())
     assert peak < budget + count * 4 * PIPE_BYTES, f"{peak} bytes held by {count} chunks"
 
-    async def read_and_finish() -> tuple[bytes, str]:
-        head = await storage.read(upload_id, 0, 100)  # chunk 0's copy was kept
-        return head, (await storage.seal(upload_id, None)).sha256
+    async def read_and_finish() -> str:
+        # Parts went without a copy, so the running digest could not finish: the copies made
+        # for the first ones were dropped too, and the file is hashed when sealed.
+        with pytest.raises(OSError):
+            await storage.read(upload_id, 0, 100)
+        return (await storage.seal(upload_id, None)).sha256
 
-    assert asyncio.run(read_and_finish()) == (data[:100], hashlib.sha256(data).hexdigest())
+    assert asyncio.run(read_and_finish()) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_copy_read_by_the_digest_in_smaller_blocks_is_let_go(make) -> None:  # type: ignore[no-untyped-def]
+    """The digest reads 4 MiB blocks (core/prehash.py) of 8 MiB chunks: once it has read past a
+    copy's end, the copy goes (it used to stay until the budget pushed it out)."""
+    storage = make(budget=64 * MIB)
+    layout = Layout(16 * MIB, 8 * MIB, 2)
+    data = os.urandom(layout.size)
+    upload_id = uuid.uuid4().hex
+
+    async def run() -> str:
+        await storage.create(upload_id)
+        await send_chunk(storage, upload_id, layout, 0, data)
+        half = 4 * MIB
+        assert await storage.read(upload_id, 0, half) == data[:half]
+        await storage.release(upload_id, 0, half)
+        assert await storage.read(upload_id, half, half) == data[half : 2 * half]  # still kept
+        await storage.release(upload_id, half, half)
+        with pytest.raises(OSError):  # gone from memory; a part cannot be read from the store
+            await storage.read(upload_id, 0, 100)
+        await send_chunk(storage, upload_id, layout, 1, data)
+        return (await storage.seal(upload_id, None)).sha256
+
+    assert asyncio.run(run()) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_digest_that_falls_too_far_behind_keeps_no_copies(make) -> None:  # type: ignore[no-untyped-def]
+    """Room for two copies; chunks 1, 2 and 3 arrive before chunk 0 (its request was slow):
+    keeping chunk 3's copy drops chunk 1's, unread, so this upload's digest cannot finish. Its
+    other copies go too, and none is made for chunk 0."""
+    storage = make(budget=16 * MIB)
+    layout = Layout(32 * MIB, 8 * MIB, 4)
+    data = os.urandom(layout.size)
+    upload_id = uuid.uuid4().hex
+
+    async def run() -> str:
+        await storage.create(upload_id)
+        for index in (1, 2, 3):
+            await send_chunk(storage, upload_id, layout, index, data)
+        for index in (2, 3):
+            with pytest.raises(OSError):
+                await storage.read(upload_id, layout.offset(index), 100)
+        await send_chunk(storage, upload_id, layout, 0, data)
+        with pytest.raises(OSError):
+            await storage.read(upload_id, 0, 100)
+        return (await storage.seal(upload_id, None)).sha256
+
+    assert asyncio.run(run()) == hashlib.sha256(data).hexdigest()
 
 
 def test_streams_at_once_hold_their_cells_only_within_the_budget(make) -> None:  # type: ignore[no-untyped-def]

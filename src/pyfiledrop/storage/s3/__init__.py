@@ -62,13 +62,14 @@ part forbids it, downloaded and sent together (concat.py plans which). A sealed 
 as it is, ready for another concatenation, until it is discarded.
 
 Hashing: an unfinished multipart upload's parts cannot be read back. The bytes this process
-uploaded are kept in memory (at most `cache_bytes`, oldest dropped first; a chunk's copy is made
-while it arrives, in the room writers share) until the core's running SHA-256 has read them
-(`release`); before a kept copy is used it is checked once against the part's record (or the
-staging object's ETag), so `read` returns the bytes stored now or raises OSError, never a stale
-copy. Staging objects are read back from the store. When the digest could not follow (it fell
-more than `cache_bytes` behind, or another process received the chunks), `seal` downloads the
-finished object once and hashes it (bench/s3_bench.py measures both). So at most twice
+uploaded are kept in memory (at most `cache_bytes`; a chunk's copy is made while it arrives, in
+the room writers share) until the core's running SHA-256 has read past them (`release`); before a
+kept copy is used it is checked once against the part's record (or the staging object's ETag), so
+`read` returns the bytes stored now or raises OSError, never a stale copy. Staging objects are
+read back from the store. When the digest could not follow (it fell more than `cache_bytes`
+behind, a part went without a copy, or another process received the chunks), `seal` downloads
+the finished object once and hashes it (bench/s3_bench.py measures both); the upload's copies
+are then dropped at once, not kept for a digest that cannot finish (cache.py). So at most twice
 `cache_bytes` of part bytes are in memory, plus `STREAM_ALLOWANCE` and a pipe per request.
 
 Failure modes:

@@ -49,8 +49,11 @@ class ChunkWriter:
         if self._written + len(data) > self._length:
             raise OSError(errno.EIO, f"more bytes than the chunk's {self._length}")
         if self._sending is None:
-            if self._unfinished.cache.reserve(self._length):
+            cache = self._unfinished.cache
+            if cache.keeps(self._upload_id) and cache.reserve(self._length):
                 self._copy = bytearray(self._length)
+            elif self._number:  # a part without a copy: the running digest cannot read it
+                cache.missed(self._upload_id)
             self._sending = Sending(self._length, self._send)
         if self._copy is not None:
             self._copy[self._written : self._written + len(data)] = data
@@ -152,7 +155,12 @@ class StreamWriter:
         unfinished, upload_id = self._unfinished, self._upload_id
         size = unfinished.part_size
         length = self._start - begin
-        copy: list[bytes] | None = [] if unfinished.cache.reserve(length) else None
+        cache = unfinished.cache
+        copy: list[bytes] | None = None
+        if cache.keeps(upload_id) and cache.reserve(length):
+            copy = []
+        else:
+            cache.missed(upload_id)
 
         async def blocks() -> AsyncGenerator[bytes, None]:
             listing = await unfinished.listing(upload_id)
