@@ -694,6 +694,30 @@ def test_holds_and_the_last_release_on_two_stores_never_both_win(opener: Opener)
     drive(opener, go)
 
 
+def test_two_copies_placed_at_once_on_two_stores_are_told_the_same_key(opener: Opener) -> None:
+    """Two uploads of one content recording their copies at the same moment, from two processes,
+    many times: both are told the key recorded first (the other removes its copy). Telling one
+    of them anything else points its upload to a file that is not there."""
+
+    async def go() -> None:
+        a, b = opener(), opener()
+        for n in range(40):
+            one, two = f"a{n}", f"b{n}"
+            for uid in (one, two):
+                await a.create_or_get(upload(uid, client_id=uid))
+                assert await a.hold_content(uid, X) == Held.ABSENT
+            told = await asyncio.gather(
+                a.content_placed(X.sha256, one), b.content_placed(X.sha256, two)
+            )
+            assert told[0] == told[1] and told[0] in (one, two), (n, told)
+            assert (await a.content(X.sha256)) == replace(X, placed_at=told[0])
+            await a.release_content(one)
+            assert await b.release_content(two) is not None
+            await b.forget_content(X.sha256)
+
+    drive(opener, go)
+
+
 def test_list_pages_keep_their_place_while_uploads_come_and_go(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         clock = opener.clock

@@ -507,18 +507,31 @@ class PostgresMetaStore:
         return await self._run(step)
 
     async def content_placed(self, sha256: str, key: str) -> str:
-        rows = await self._rows(
-            "WITH placed AS (UPDATE contents SET state = 'present', placed_at = %(key)s "
-            "WHERE sha256 = %(sha)s AND state = 'absent' RETURNING placed_at), "
-            # finished uploads of it whose file went missing: here now
-            "moved AS (UPDATE uploads SET storage_key = %(key)s WHERE content = %(sha)s "
-            "AND state = 'complete' AND EXISTS (SELECT 1 FROM placed)) "
-            "SELECT placed_at FROM placed UNION ALL "
-            "SELECT placed_at FROM contents WHERE sha256 = %(sha)s AND NOT EXISTS "
-            "(SELECT 1 FROM placed)",
-            {"key": key, "sha": sha256},
-        )
-        return str((rows[0][0] if rows else None) or content_key(sha256))
+        values = {"key": key, "sha": sha256}
+
+        async def step(db: Connection) -> str:
+            async with db.transaction():
+                placed = await db.execute(
+                    "UPDATE contents SET state = 'present', placed_at = %(key)s "
+                    "WHERE sha256 = %(sha)s AND state = 'absent' RETURNING placed_at",
+                    values,
+                )
+                if await placed.fetchone() is not None:  # finished uploads of it whose file
+                    await db.execute(  # went missing: here now
+                        "UPDATE uploads SET storage_key = %(key)s "
+                        "WHERE content = %(sha)s AND state = 'complete'",
+                        values,
+                    )
+                    return key
+                # Recorded first by another, whose commit this UPDATE may have waited for: a new
+                # statement sees it (one statement's own reads would not, in READ COMMITTED).
+                found = await db.execute(
+                    "SELECT placed_at FROM contents WHERE sha256 = %(sha)s", values
+                )
+                row = await found.fetchone()
+                return str((row or (None,))[0] or content_key(sha256))
+
+        return await self._run(step)
 
     async def content(self, sha256: str) -> Content | None:
         sql = "SELECT size, placed_at FROM contents WHERE sha256 = %s"
