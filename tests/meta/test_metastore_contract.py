@@ -225,14 +225,16 @@ def test_start_chunk_refuses_an_upload_that_is_not_receiving(opener: Opener) -> 
 def test_move_is_a_compare_and_set(opener: Opener) -> None:
     async def test(meta: MetaStore) -> None:
         await meta.create_or_get(upload("u1"))
-        assert await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
-        assert not await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        moved = await meta.move("u1", State.RECEIVING, State.ASSEMBLING)
+        assert moved is not None and moved == await meta.get("u1"), "the upload as moved"
+        assert moved.state == State.ASSEMBLING
+        assert await meta.move("u1", State.RECEIVING, State.ASSEMBLING) is None
         token = "t" * 32
-        assert await meta.move(
+        done = await meta.move(
             "u1", State.ASSEMBLING, State.COMPLETE, sha256="ab", download_token=token
         )
-        done = await meta.get("u1")
         assert done is not None and done.state == State.COMPLETE and done.sha256 == "ab"
+        assert done == await meta.get("u1")
         assert await meta.get_by_token(token) == done
         assert await meta.in_state(State.COMPLETE) == [done]
         assert await meta.in_state(State.RECEIVING) == []

@@ -15,7 +15,8 @@ import asyncio
 import secrets
 from collections import OrderedDict
 from collections.abc import Coroutine
-from typing import Any
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from pyfiledrop import errors
 from pyfiledrop.core.clock import Clock
@@ -32,6 +33,8 @@ from pyfiledrop.core.interfaces import (
 from pyfiledrop.core.model import Content, Layout, State, Upload, check_move
 from pyfiledrop.core.prehash import Fold, Prehash, fold_blocking, fold_reads
 from pyfiledrop.core.receiving import is_full, storage_error
+
+T = TypeVar("T")
 
 MAX_PREHASHES = 256  # uploads hashed while they arrive, at most (least recently used go first)
 HASHING_AT_ONCE = 2  # blocks read and hashed at once by all running digests (4 MiB each)
@@ -63,7 +66,7 @@ class Finisher:
         self.contents = Contents(meta, storage, instance)
         self._prehashes: OrderedDict[str, Prehash] = OrderedDict()
         self._hashing = asyncio.Semaphore(HASHING_AT_ONCE)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.settled = asyncio.Event()  # set and cleared whenever this process settles one
 
     # --- running digests --------------------------------------------------------------------------
@@ -108,23 +111,24 @@ class Finisher:
 
     # --- finishing --------------------------------------------------------------------------------
 
-    async def move(self, upload_id: str, old: State, new: State, **fields: Any) -> bool:
+    async def move(self, upload_id: str, old: State, new: State, **fields: Any) -> Upload | None:
         """Every state change the finisher makes goes through here, checked against the table."""
         check_move(old, new)
         return await self.meta.move(upload_id, old, new, **fields)
 
     async def finish(
         self, upload_id: str, sha256: str | None = None, layout: Layout | None = None
-    ) -> None:
-        """Move a receiving upload whose bytes are all in to assembling and finish it; does
-        nothing when another request or process got there first."""
+    ) -> Upload | None:
+        """Move a receiving upload whose bytes are all in to assembling and finish it; the
+        upload once complete or failed. Does nothing (None) when another request or process got
+        there first, or the finish has to wait (a full disk, the store down)."""
         holder = self.instance.holder()
         name = f"assemble:{upload_id}"
         if not await self.meta.claim(name, holder, self.instance.id, ASSEMBLE_LEASE):
-            return
+            return None
         try:
-            if await self.move(upload_id, State.RECEIVING, State.ASSEMBLING, layout=layout):
-                await self._assemble(upload_id, sha256)
+            moved = await self.move(upload_id, State.RECEIVING, State.ASSEMBLING, layout=layout)
+            return await self._assemble(moved, sha256) if moved else None
         finally:
             await self.meta.release(name, holder)
             self._notify()
@@ -138,14 +142,15 @@ class Finisher:
         try:
             current = await self.meta.get(upload_id)
             if current is not None and current.state == State.ASSEMBLING:
-                await self._assemble(upload_id, None)
+                await self._assemble(current, None)
         finally:
             await self.meta.release(name, holder)
             self._notify()
 
-    async def _assemble(self, upload_id: str, digest: str | None) -> None:
-        upload = await self.meta.get(upload_id)
-        assert upload is not None and upload.layout is not None
+    async def _assemble(self, upload: Upload, digest: str | None) -> Upload | None:
+        """Finish an assembling upload; the upload once moved to complete or failed."""
+        upload_id = upload.id
+        assert upload.layout is not None
         prehash = self._prehashes.pop(upload_id, None)
         if digest is None and prehash is not None and prehash.rewrites == upload.rewrites:
             digest = await prehash.complete()
@@ -154,8 +159,7 @@ class Finisher:
                 sealed = await self.storage.seal(upload_id, digest)
                 if sealed.size != upload.layout.size:
                     error = f"assembled {sealed.size} bytes, expected {upload.layout.size}"
-                    await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
-                    return
+                    return await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
                 content = Content(sealed.sha256, sealed.size)
             else:
                 content = Content(upload.content, upload.layout.size)
@@ -163,7 +167,7 @@ class Finisher:
             key = await self.contents.place(upload_id, content, held)
         except errors.UploadError as exc:
             if exc.kind is errors.NOT_FOUND:
-                return  # deleted meanwhile: nothing to finish
+                return None  # deleted meanwhile: nothing to finish
             raise
         except OSError as exc:
             if is_full(exc):  # stays assembling; a later sweep finishes it
@@ -172,10 +176,10 @@ class Finisher:
                 await self.meta.note_error(upload_id, storage_error(exc).message)
             else:
                 error = storage_error(exc).message
-                await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
-            return
+                return await self._told(Event.FAILED, upload_id, State.FAILED, error=error)
+            return None
         life = upload.lifetime  # counted from now, when the file is complete
-        await self._told(
+        done = await self._told(
             Event.COMPLETED,
             upload_id,
             State.COMPLETE,
@@ -184,15 +188,18 @@ class Finisher:
             download_token=upload.download_token or secrets.token_urlsafe(24),
             expires_at=None if life is None else self.clock.now() + life,
         )
-        if upload.error:
+        if done is not None and done.error:
             await self.meta.note_error(upload_id, None)
+            return replace(done, error=None)
+        return done
 
-    async def _told(self, event: Event, upload_id: str, new: State, **fields: Any) -> None:
-        """Move an assembling upload to `new` and, if this call moved it, emit `event`."""
-        if await self.move(upload_id, State.ASSEMBLING, new, **fields):
-            found = await self.meta.get(upload_id)
-            if found is not None:
-                self.events.emit(event, found)
+    async def _told(self, event: Event, upload_id: str, new: State, **fields: Any) -> Upload | None:
+        """Move an assembling upload to `new` and, if this call moved it, emit `event`; the
+        upload as moved."""
+        moved = await self.move(upload_id, State.ASSEMBLING, new, **fields)
+        if moved is not None:
+            self.events.emit(event, moved)
+        return moved
 
     def _notify(self) -> None:
         self.settled.set()
@@ -212,7 +219,7 @@ class Finisher:
         """Sweep every `SWEEP_EVERY` seconds until cancelled."""
         await every(SWEEP_EVERY, self.sweep)
 
-    def track(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run `work` in the background; `drain` waits for it."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)

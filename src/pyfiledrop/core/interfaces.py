@@ -226,11 +226,11 @@ class MetaStore(AccountStore, Protocol):
         expires_at: float | None = None,
         removed_at: float | None = None,
         freed_bytes: int | None = None,
-    ) -> bool:
+    ) -> Upload | None:
         """Compare-and-set: move the upload from `old` to `new`, set the given fields (those not
-        None) and `updated_at`.
+        None) and `updated_at`; the upload as moved (in the same trip to the store).
 
-        Returns False, changing nothing, when the upload is not in `old` (someone else moved it).
+        Returns None, changing nothing, when the upload is not in `old` (someone else moved it).
         """
 
     async def abandon(

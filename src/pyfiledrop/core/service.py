@@ -392,6 +392,10 @@ class UploadService:
             return upload
         finishing = self.finisher.track(self.finisher.finish(upload.id))
         await asyncio.wait([finishing], timeout=FINISH_INLINE)
+        if finishing.done() and not finishing.cancelled() and finishing.exception() is None:
+            finished = finishing.result()  # complete or failed: as the finish left it
+            if finished is not None:
+                return finished
         return await self.refresh(upload)
 
     def _nudge(self, upload: Upload) -> Upload:

@@ -307,7 +307,7 @@ class PostgresMetaStore:
         expires_at: float | None = None,
         removed_at: float | None = None,
         freed_bytes: int | None = None,
-    ) -> bool:
+    ) -> Upload | None:
         fields = {
             "sha256": sha256,
             "storage_key": storage_key,
@@ -319,11 +319,18 @@ class PostgresMetaStore:
         }
         sets = moved_columns(new, self._clock.now(), layout, fields)
         assignments = ", ".join(f"{column} = %({column})s" for column in sets)
-        return await self._changed(
-            f"UPDATE uploads SET {assignments} WHERE id = %(_id)s AND state = %(_old)s",
-            {**sets, "_id": upload_id, "_old": old.value},
-            again=False,
+        sql = (
+            f"UPDATE uploads SET {assignments} WHERE id = %(_id)s AND state = %(_old)s "
+            f"RETURNING {COLUMNS}"
         )
+
+        async def step(db: Connection) -> Upload | None:
+            row = await (
+                await db.execute(sql, {**sets, "_id": upload_id, "_old": old.value})
+            ).fetchone()
+            return to_upload(row) if row else None
+
+        return await self._run(step, again=False)
 
     async def abandon(
         self, upload_id: str, old: State, cutoff: float, removed_at: float, freed_bytes: int

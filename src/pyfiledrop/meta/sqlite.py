@@ -294,7 +294,7 @@ class SQLiteMetaStore:
         expires_at: float | None = None,
         removed_at: float | None = None,
         freed_bytes: int | None = None,
-    ) -> bool:
+    ) -> Upload | None:
         fields = {
             "sha256": sha256,
             "storage_key": storage_key,
@@ -306,10 +306,15 @@ class SQLiteMetaStore:
         }
         sets = moved_columns(new, self._clock.now(), layout, fields)
         assignments = ", ".join(f"{column} = ?" for column in sets)
-        return await self._changed(
-            f"UPDATE uploads SET {assignments} WHERE id = ? AND state = ?",
-            (*sets.values(), upload_id, old.value),
-        )
+
+        def update(db: sqlite3.Connection) -> Upload | None:
+            row = db.execute(
+                f"UPDATE uploads SET {assignments} WHERE id = ? AND state = ? RETURNING {COLUMNS}",
+                (*sets.values(), upload_id, old.value),
+            ).fetchone()
+            return to_upload(row) if row else None
+
+        return await self._write(update)
 
     async def abandon(
         self, upload_id: str, old: State, cutoff: float, removed_at: float, freed_bytes: int
