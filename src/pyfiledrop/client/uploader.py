@@ -86,11 +86,15 @@ class Uploader:
         self._cookie_lock = threading.Lock()
         # Chunk requests in flight, for all the files being uploaded at once together.
         self._slots = threading.Semaphore(parallel)
+        # One pool for the chunks of every file: its threads, and so their keep-alive
+        # connections (one per thread), last from file to file.
+        self._senders = ThreadPoolExecutor(parallel, thread_name_prefix="chunks")
 
     def __enter__(self) -> Uploader:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._senders.shutdown(cancel_futures=True)
         self.http.close()
 
     def upload(
@@ -113,8 +117,9 @@ class Uploader:
                 self.state.forget(key)
                 advance(size)
                 return known
+        # A file of one chunk is hashed here afterwards: less than starting a thread for it.
         hasher = threading.Thread(target=_hash_file, args=(path, local_digest), daemon=True)
-        if "sha256" not in local_digest:
+        if "sha256" not in local_digest and layout.chunk_count > 1:
             hasher.start()
         if have:
             advance(sum(layout.length(i) for i in have))
@@ -125,6 +130,8 @@ class Uploader:
         status = finished or self._wait_finished(upload)
         if hasher.is_alive():
             hasher.join()
+        elif "sha256" not in local_digest:
+            _hash_file(path, local_digest)
         if status.get("sha256") != local_digest.get("sha256"):
             raise UploadFailed(
                 f"the server's SHA-256 {status.get('sha256')} differs from the file's "
@@ -239,10 +246,15 @@ class Uploader:
                 complete.append(status)
             advance(data.length)
 
-        with ThreadPoolExecutor(self.parallel) as pool:
-            futures = [pool.submit(send, index) for index in indexes]
+        if len(indexes) == 1:  # a small file: on this thread's own connection
+            send(indexes[0])
+        else:
+            futures = [self._senders.submit(send, index) for index in indexes]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             stop.set()
+            for future in futures:
+                future.cancel()  # those not started: the others' turn
+            wait(futures)
             for future in done:
                 future.result()  # raises the first failure
         return complete[0] if complete else None
