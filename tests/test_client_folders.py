@@ -63,3 +63,19 @@ def test_an_empty_folder_fails_saying_so(server: Server, tmp_path: Path) -> None
                  "--state-file", str(tmp_path / "s.json"))  # fmt: skip
     assert result.returncode == 1
     assert "no file to upload in this folder" in result.stderr
+
+
+def test_a_folder_of_many_files_keeps_to_a_few_connections(make_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The chunks of every file go out on the same few keep-alive connections (one per sending
+    thread): a server that takes 8 connections at once takes 60 files without refusing one,
+    though no retry is allowed. (A connection per file stayed open until the server's idle
+    close, 5 s later, and the ninth was refused.)"""
+    server = make_server("-a", "--max-connections", "8")
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(60):
+        (folder / f"{n:02d}.txt").write_bytes(os.urandom(100 + n))
+    result = cli(str(folder), "--url", server.url, "--state-file", str(tmp_path / "state"),
+                 "--parallel", "3", "--retries", "0")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 60
