@@ -3,14 +3,12 @@ first byte too many, and the translation of storage failures into the error cata
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import re
 import secrets
 import unicodedata
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from pyfiledrop import errors
 from pyfiledrop.core.accounts import Uploader
@@ -20,11 +18,6 @@ from pyfiledrop.core.model import Layout, State, Upload
 _CLIENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _MAX_NAME_BYTES = 255
 STEP = 8 << 20  # bytes between a stream's saved offsets, and its virtual chunk size for hashing
-# Bytes of a chunk read while its claim is taken: what a disk writer gathers before its first
-# write anyway (storage/local.py's FLUSH_BYTES).
-AHEAD = 512 * 1024
-T = TypeVar("T")
-Piece = bytes | memoryview
 
 
 @dataclass(frozen=True)
@@ -186,54 +179,3 @@ class StreamSink:
         except OSError as exc:
             raise storage_error(exc) from exc
         self.stored = self.received
-
-
-class ReadAhead:
-    """A request body read while a trip to the metadata store is awaited (a chunk's claim), so
-    that the trip overlaps the network instead of adding to every chunk's time; at most about
-    `AHEAD` bytes are held meanwhile. `pieces` then gives the whole body, in order."""
-
-    def __init__(self, data: AsyncIterable[Piece]) -> None:
-        self._pieces = aiter(data)
-        self._held: list[Piece] = []
-        self._next: asyncio.Future[Piece] | None = None  # a read under way
-        self._ended = False
-
-    async def until(self, waited: asyncio.Future[T], limit: int = AHEAD) -> T:
-        """`waited`'s result, reading ahead until it is known. Cancelling this does not cancel
-        `waited` (the caller learns what it did); a read's error is raised as it comes."""
-        size = 0
-        try:
-            while not waited.done() and size < limit and not self._ended:
-                if self._next is None:
-                    self._next = asyncio.ensure_future(anext(self._pieces))
-                await asyncio.wait((self._next, waited), return_when=asyncio.FIRST_COMPLETED)
-                if self._next.done():
-                    read, self._next = self._next, None
-                    try:
-                        piece = read.result()
-                    except StopAsyncIteration:
-                        self._ended = True
-                    else:
-                        self._held.append(piece)
-                        size += len(piece)
-            await asyncio.wait((waited,))
-        except BaseException:
-            if self._next is not None:
-                self._next.cancel()
-            raise
-        return waited.result()
-
-    async def pieces(self) -> AsyncIterator[Piece]:
-        held, self._held = self._held, []
-        for piece in held:
-            yield piece
-        if self._next is not None:
-            read, self._next = self._next, None
-            try:
-                yield await read
-            except StopAsyncIteration:
-                return
-        if not self._ended:
-            async for piece in self._pieces:
-                yield piece

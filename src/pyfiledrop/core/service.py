@@ -63,7 +63,6 @@ from pyfiledrop.core.receiving import (
     ChunkSink,
     Declared,
     Limits,
-    ReadAhead,
     StreamSink,
     check_client_id,
     clean_filename,
@@ -356,15 +355,7 @@ class UploadService:
                 f"Chunk {index} must start at byte {layout.offset(index)}, not {offset}."
             )
         holder = self.instance.holder()
-        claiming = asyncio.ensure_future(self._start_chunk(upload, index, holder))
-        body = ReadAhead(data)
-        try:
-            claimed = await body.until(claiming)
-        except BaseException:  # cut off, or the claim failed: let go of it once it is known
-            self.finisher.track(self._let_go(claiming, upload.id, index, holder))
-            raise
-        data = body.pieces()
-        if not claimed:
+        if not await self._start_chunk(upload, index, holder):
             sink = ChunkSink(None, layout.chunk_size, layout.length(index))
             async for piece in data:
                 await sink.write(piece)
@@ -420,17 +411,6 @@ class UploadService:
                 await writer.close()
         except OSError as exc:
             raise storage_error(exc) from exc
-
-    async def _let_go(
-        self, claiming: asyncio.Future[bool], upload_id: str, index: int, holder: str
-    ) -> None:
-        """The chunk's request ended before its claim was known: free the claim if taken."""
-        try:
-            claimed = await claiming
-        except Exception:  # not taken (the error reached the request)
-            return
-        if claimed:
-            await self._abandon(upload_id, index, holder)
 
     async def _abandon(self, upload_id: str, index: int, holder: str) -> None:
         """Let go of a chunk that was not stored; if even that fails (a full database), its
