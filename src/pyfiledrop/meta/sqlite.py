@@ -308,11 +308,11 @@ class SQLiteMetaStore:
         assignments = ", ".join(f"{column} = ?" for column in sets)
 
         def update(db: sqlite3.Connection) -> Upload | None:
-            row = db.execute(
+            rows = db.execute(  # every row read: the statement, and so its write, ends here
                 f"UPDATE uploads SET {assignments} WHERE id = ? AND state = ? RETURNING {COLUMNS}",
                 (*sets.values(), upload_id, old.value),
-            ).fetchone()
-            return to_upload(row) if row else None
+            ).fetchall()
+            return to_upload(rows[0]) if rows else None
 
         return await self._write(update)
 
