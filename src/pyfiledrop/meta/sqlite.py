@@ -29,7 +29,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +39,7 @@ from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload, content_key
 from pyfiledrop.meta import accounts_sql as acc
+from pyfiledrop.meta.lanes import Lane
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import (
@@ -161,10 +161,10 @@ class SQLiteMetaStore:
         self._writer = _connect(path)
         self._writer.execute("PRAGMA journal_mode=WAL")
         migrate(self._writer)
-        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._write_lane = Lane(1, "sqlite-writer")
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
-        self._read_pool = ThreadPoolExecutor(READERS, thread_name_prefix="sqlite-reader")
+        self._read_lane = Lane(READERS, "sqlite-reader")
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
@@ -174,15 +174,15 @@ class SQLiteMetaStore:
     # --- threads ----------------------------------------------------------------------------------
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(self._write_pool, lambda: work(self._writer))
+        return await self._run(self._write_lane, lambda: work(self._writer))
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._run(self._read_pool, lambda: work(self._reader()))
+        return await self._run(self._read_lane, lambda: work(self._reader()))
 
     @staticmethod
-    async def _run(pool: ThreadPoolExecutor, call: Callable[[], T]) -> T:
+    async def _run(lane: Lane, call: Callable[[], T]) -> T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, call)
+            return await lane.run(call)
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
@@ -500,8 +500,8 @@ class SQLiteMetaStore:
 
     def _close(self) -> None:
         self._stop.set()
-        self._write_pool.shutdown()
-        self._read_pool.shutdown()
+        self._write_lane.close()
+        self._read_lane.close()
         self._checkpointer.join()
         for db in self._readers:
             db.close()
