@@ -53,10 +53,6 @@ class Cache:
         self._reserved += size
         return True
 
-    def missed(self, upload_id: str) -> None:
-        """A part of `upload_id` was sent without a copy: its running digest cannot finish."""
-        self._lose(upload_id)
-
     def keeps(self, upload_id: str) -> bool:
         """Whether copies of `upload_id` are still worth keeping."""
         return upload_id not in self._lost
@@ -79,7 +75,7 @@ class Cache:
         while self._bytes > self._budget:
             uid, start = next(iter(self._items))
             if self._items[(uid, start)].source.startswith("part:"):
-                self._lose(uid)
+                self.lose(uid)
             else:
                 self._drop(uid, start)
 
@@ -109,7 +105,9 @@ class Cache:
         self._lost.pop(upload_id, None)
         self._drop_all(upload_id)
 
-    def _lose(self, upload_id: str) -> None:
+    def lose(self, upload_id: str) -> None:
+        """The running digest of `upload_id` cannot finish (a part's copy went unread, or a part
+        was sent without one): its copies go, and none is kept from now on."""
         self._lost[upload_id] = None
         if len(self._lost) > _LOST_REMEMBERED:
             self._lost.popitem(last=False)

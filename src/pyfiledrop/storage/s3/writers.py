@@ -53,7 +53,7 @@ class ChunkWriter:
             if cache.keeps(self._upload_id) and cache.reserve(self._length):
                 self._copy = bytearray(self._length)
             elif self._number:  # a part without a copy: the running digest cannot read it
-                cache.missed(self._upload_id)
+                cache.lose(self._upload_id)
             self._sending = Sending(self._length, self._send)
         if self._copy is not None:
             self._copy[self._written : self._written + len(data)] = data
@@ -160,7 +160,7 @@ class StreamWriter:
         if cache.keeps(upload_id) and cache.reserve(length):
             copy = []
         else:
-            cache.missed(upload_id)
+            cache.lose(upload_id)
 
         async def blocks() -> AsyncGenerator[bytes, None]:
             listing = await unfinished.listing(upload_id)
