@@ -24,7 +24,7 @@ import pytest
 
 from pyfiledrop.core.interfaces import StorageUnavailable
 from pyfiledrop.core.model import Layout
-from pyfiledrop.storage.s3 import S3Storage, connect
+from pyfiledrop.storage.s3 import S3Storage, cache, connect
 from pyfiledrop.storage.s3.body import PIPE_BYTES
 from pyfiledrop.storage.s3.unfinished import MIB
 from pyfiledrop.storage.s3.writers import STREAM_ALLOWANCE
@@ -151,10 +151,11 @@ def test_a_copy_read_by_the_digest_in_smaller_blocks_is_let_go(make) -> None:  #
     assert asyncio.run(run()) == hashlib.sha256(data).hexdigest()
 
 
-def test_a_digest_that_falls_too_far_behind_keeps_no_copies(make) -> None:  # type: ignore[no-untyped-def]
-    """Room for two copies; chunks 1, 2 and 3 arrive before chunk 0 (its request was slow):
-    keeping chunk 3's copy drops chunk 1's, unread, so this upload's digest cannot finish. Its
-    other copies go too, and none is made for chunk 0."""
+def test_a_chunk_waits_for_the_room_the_digest_frees_and_keeps_its_copy(make) -> None:  # type: ignore[no-untyped-def]
+    """Room for two copies; chunks 1 and 2 arrive before chunk 0 (its request was slow), then
+    chunk 3: it waits, while chunk 0, which the digest reads next, takes room at once. Once the
+    digest has read chunks 0 and 1, chunk 3 gets their room, so every byte is read from memory
+    (the digest used to lose here and the file was read back from the store)."""
     storage = make(budget=16 * MIB)
     layout = Layout(32 * MIB, 8 * MIB, 4)
     data = os.urandom(layout.size)
@@ -162,8 +163,43 @@ def test_a_digest_that_falls_too_far_behind_keeps_no_copies(make) -> None:  # ty
 
     async def run() -> str:
         await storage.create(upload_id)
-        for index in (1, 2, 3):
+        for index in (1, 2):
             await send_chunk(storage, upload_id, layout, index, data)
+        last = asyncio.create_task(send_chunk(storage, upload_id, layout, 3, data))
+        await send_chunk(storage, upload_id, layout, 0, data)
+        await asyncio.sleep(0.3)
+        assert not last.done(), "chunk 3 did not wait for room"
+        for start in range(0, 16 * MIB, 4 * MIB):  # the digest reads chunks 0 and 1
+            assert await storage.read(upload_id, start, 4 * MIB) == data[start : start + 4 * MIB]
+            await storage.release(upload_id, start, 4 * MIB)
+        await last
+        for start in range(16 * MIB, 32 * MIB, 4 * MIB):
+            assert await storage.read(upload_id, start, 4 * MIB) == data[start : start + 4 * MIB]
+            await storage.release(upload_id, start, 4 * MIB)
+        return (await storage.seal(upload_id, None)).sha256
+
+    assert asyncio.run(run()) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_digest_that_falls_too_far_behind_keeps_no_copies(make, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Room for two copies; chunks 1, 2 and 3 arrive before chunk 0 (its request not begun, or
+    sent to another process): chunk 3 goes without a copy at once, since no room can come
+    before chunk 0 is read, so this upload's digest cannot finish. Its other copies go too,
+    and none is made for chunk 0."""
+    storage = make(budget=16 * MIB)
+    layout = Layout(32 * MIB, 8 * MIB, 4)
+    data = os.urandom(layout.size)
+    upload_id = uuid.uuid4().hex
+    monkeypatch.setattr(cache, "PATIENCE", 60.0)
+
+    async def run() -> str:
+        await storage.create(upload_id)
+        for index in (1, 2):
+            await send_chunk(storage, upload_id, layout, index, data)
+        started = time.monotonic()
+        await send_chunk(storage, upload_id, layout, 3, data)
+        # chunk 0 is neither kept nor coming here: no room will come, so chunk 3 did not wait
+        assert time.monotonic() - started < 30
         for index in (2, 3):
             with pytest.raises(OSError):
                 await storage.read(upload_id, layout.offset(index), 100)

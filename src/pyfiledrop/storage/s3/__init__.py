@@ -62,15 +62,17 @@ part forbids it, downloaded and sent together (concat.py plans which). A sealed 
 as it is, ready for another concatenation, until it is discarded.
 
 Hashing: an unfinished multipart upload's parts cannot be read back. The bytes this process
-uploaded are kept in memory (at most `cache_bytes`; a chunk's copy is made while it arrives, in
-the room writers share) until the core's running SHA-256 has read past them (`release`); before a
-kept copy is used it is checked once against the part's record (or the staging object's ETag), so
-`read` returns the bytes stored now or raises OSError, never a stale copy. Staging objects are
-read back from the store. When the digest could not follow (it fell more than `cache_bytes`
-behind, a part went without a copy, or another process received the chunks), `seal` downloads
-the finished object once and hashes it (bench/s3_bench.py measures both); the upload's copies
-are then dropped at once, not kept for a digest that cannot finish (cache.py). So at most twice
-`cache_bytes` of part bytes are in memory, plus `STREAM_ALLOWANCE` and a pipe per request.
+uploaded are kept in memory until the core's running SHA-256 has read past them (`release`): a
+chunk's copy is made while it arrives, in room that writers and kept copies share (`cache_bytes`
+in all). A chunk's writer waits up to `cache.PATIENCE` for room, which the digest frees as it
+reads; the chunk the digest reads next takes room at once. Before a kept copy is used it is
+checked once against the part's record (or the staging object's ETag), so `read` returns the
+bytes stored now or raises OSError, never a stale copy. Staging objects are read back from the
+store. When the digest could not follow (no room came in time, or another process received the
+chunks), `seal` downloads the finished object once and hashes it (bench/s3_bench.py measures
+both); the upload's copies are then dropped at once, not kept for a digest that cannot finish
+(cache.py). So `cache_bytes` of part bytes are in memory, plus a chunk per upload whose digest
+reads it next (never beyond twice `cache_bytes`), `STREAM_ALLOWANCE` and a pipe per request.
 
 Failure modes:
 - The store unreachable, refusing the credentials, the bucket gone, or answering 5xx: every call
@@ -115,7 +117,7 @@ def connect(
     region: str | None,
     part_size: int,
     threads: int = 32,
-    cache_bytes: int = 64 * MIB,
+    cache_bytes: int = 48 * MIB,
 ) -> S3Storage:
     """An `S3Storage` on a boto3 client; credentials come the usual AWS ways (environment
     variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile, an instance role)."""

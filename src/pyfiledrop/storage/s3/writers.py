@@ -50,7 +50,7 @@ class ChunkWriter:
             raise OSError(errno.EIO, f"more bytes than the chunk's {self._length}")
         if self._sending is None:
             cache = self._unfinished.cache
-            if cache.keeps(self._upload_id) and cache.reserve(self._length):
+            if await cache.room(self._upload_id, self._offset, self._length):
                 self._copy = bytearray(self._length)
             elif self._number:  # a part without a copy: the running digest cannot read it
                 cache.lose(self._upload_id)
@@ -94,7 +94,7 @@ class ChunkWriter:
                 await self._sending.abandon()
         finally:
             if self._copy is not None:
-                self._unfinished.cache.unreserve(self._length)
+                self._unfinished.cache.unreserve(self._length, (self._upload_id, self._offset))
                 self._copy = None
 
 
