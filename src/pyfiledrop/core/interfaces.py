@@ -439,7 +439,8 @@ class PartWriter(Protocol):
     """Receives the bytes of one part (a chunk, or a run of a stream) as they arrive."""
 
     async def write(self, data: bytes | memoryview) -> None:
-        """Store `data` right after the bytes written so far. Raise OSError on failure."""
+        """Store `data` right after the bytes written so far. Raise OSError on failure. The
+        caller never changes `data` afterwards, so a writer may keep it instead of a copy."""
 
     async def flush(self) -> None:
         """Make every byte written so far stored (readable, if not yet durable), or raise

@@ -25,8 +25,8 @@ STREAM_ALLOWANCE = 1 * MIB  # bytes a stream may hold without reserving (admissi
 class ChunkWriter:
     """One chunk, sent while it arrives. Its length is known from the layout, so its call
     (UploadPart, or PutObject for a staged chunk) starts at its first byte and reads the rest
-    from a `BodyPipe`: the request holds at most PIPE_BYTES of it. A copy is kept for the
-    running digest when there is room for the whole chunk."""
+    from a `BodyPipe`: the request holds at most PIPE_BYTES of it. Its pieces are also kept
+    as they came (not copied) for the running digest when there is room for the whole chunk."""
 
     def __init__(
         self, unfinished: Unfinished, upload_id: str, index: int, offset: int, layout: Layout
@@ -41,7 +41,7 @@ class ChunkWriter:
         part = index // group + 1
         self._key = unfinished.bucket.staging(upload_id, f"c/{part:05d}/{offset:016d}")
         self._sending: Sending | None = None
-        self._copy: bytearray | None = None
+        self._kept: list[bytes | memoryview] | None = None  # the pieces, for the digest
         self._written = 0
         self._stored = False
 
@@ -51,12 +51,12 @@ class ChunkWriter:
         if self._sending is None:
             cache = self._unfinished.cache
             if await cache.room(self._upload_id, self._offset, self._length):
-                self._copy = bytearray(self._length)
+                self._kept = []
             elif self._number:  # a part without a copy: the running digest cannot read it
                 cache.lose(self._upload_id)
             self._sending = Sending(self._length, self._send)
-        if self._copy is not None:
-            self._copy[self._written : self._written + len(data)] = data
+        if self._kept is not None:
+            self._kept.append(data)
         self._written += len(data)
         await self._sending.put(data)
 
@@ -81,11 +81,11 @@ class ChunkWriter:
         else:
             reply = await self._unfinished.bucket.call("put_object", Key=self._key, Body=b"")
             etag = str(reply["ETag"])
-        if self._copy is not None:
+        if self._kept is not None:
             source = f"part:{self._number}" if self._number else self._key
-            held = Held(self._offset, Chain([self._copy]), source, etag)
+            held = Held(self._offset, Chain(self._kept), source, etag)
             self._unfinished.cache.put(self._upload_id, held, reserved=self._length)
-            self._copy = None
+            self._kept = None
         self._stored = True
 
     async def close(self) -> None:
@@ -93,9 +93,9 @@ class ChunkWriter:
             if self._sending is not None and not self._stored:
                 await self._sending.abandon()
         finally:
-            if self._copy is not None:
+            if self._kept is not None:
                 self._unfinished.cache.unreserve(self._length, (self._upload_id, self._offset))
-                self._copy = None
+                self._kept = None
 
 
 class StreamWriter:
