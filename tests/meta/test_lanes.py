@@ -1,15 +1,17 @@
 """The threads that run the SQLite store's calls (meta/lanes.py): results and errors reach the
 caller, one thread keeps the calls' order, a caller that stops waiting leaves the lane working,
-and closing runs what was queued."""
+closing runs what was queued, and the calls waiting at once can be run together."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from pyfiledrop.meta.lanes import Lane
+from pyfiledrop.meta.lanes import Lane, Outcome, one_by_one
 
 
 def test_results_and_errors_reach_the_caller_in_order() -> None:
@@ -66,3 +68,28 @@ def test_close_runs_what_was_queued() -> None:
     asyncio.run(queue_and_leave())  # the loop is gone before the calls are answered
     lane.close()
     assert done == ["a", "b"]
+
+
+def test_calls_waiting_at_once_are_run_together_in_order() -> None:
+    batches: list[list[int]] = []
+
+    def together(calls: list[Callable[[], Any]]) -> list[Outcome]:
+        outcomes = one_by_one(calls)
+        batches.append([result for result, _ in outcomes])
+        return outcomes
+
+    lane = Lane(1, "test", together=together)
+    busy = threading.Event()
+
+    async def run() -> None:
+        first = asyncio.ensure_future(lane.run(lambda: busy.wait(5) and -1))
+        await asyncio.sleep(0.05)  # the thread is in the first call: the rest queue up
+        rest = [asyncio.ensure_future(lane.run(lambda n=n: n)) for n in range(5)]
+        await asyncio.sleep(0.05)
+        busy.set()
+        assert await first == -1
+        assert await asyncio.gather(*rest) == list(range(5))
+
+    asyncio.run(run())
+    lane.close()
+    assert batches == [[-1], [0, 1, 2, 3, 4]]

@@ -8,6 +8,9 @@ machines). A small upload takes about fifteen trips to the stores.
 
 Unlike an executor's, a call queued here runs even if its caller stopped waiting: as with a call
 already running there, the caller cannot know whether it did, and the stores allow for that.
+
+A lane may also run the calls waiting at once together (`together`): SQLite's writer makes them
+one transaction, one append to the WAL instead of one each.
 """
 
 from __future__ import annotations
@@ -20,12 +23,29 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+Outcome = tuple[Any, BaseException | None]  # a call's result, or what it raised
+Together = Callable[[list[Callable[[], Any]]], list[Outcome]]
+MOST_TOGETHER = 64  # calls taken at once by a lane that runs them together
+
+
+def one_by_one(calls: list[Callable[[], Any]]) -> list[Outcome]:
+    """Each call by itself: what a lane does unless told otherwise."""
+    outcomes: list[Outcome] = []
+    for call in calls:
+        try:
+            outcomes.append((call(), None))
+        except BaseException as exc:  # handed to the caller, whatever it is
+            outcomes.append((None, exc))
+    return outcomes
 
 
 class Lane:
-    """`threads` threads taking calls in the order they were queued."""
+    """`threads` threads taking calls in the order they were queued. `together` runs the calls
+    a thread finds waiting at once (at least one, at most MOST_TOGETHER), in order, and says how
+    each ended."""
 
-    def __init__(self, threads: int, name: str) -> None:
+    def __init__(self, threads: int, name: str, together: Together = one_by_one) -> None:
+        self._together = together
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True)
@@ -48,16 +68,24 @@ class Lane:
             thread.join()
 
     def _serve(self) -> None:
-        while (queued := self._calls.get()) is not None:
-            loop, future, call = queued
-            try:
-                result, error = call(), None
-            except BaseException as exc:  # handed to the caller, whatever it is
-                result, error = None, exc
-            try:
-                loop.call_soon_threadsafe(_settle, future, result, error)
-            except RuntimeError:  # the loop is closed: nobody waits for it any more
-                pass
+        stopping = False
+        while not stopping and (queued := self._calls.get()) is not None:
+            batch = [queued]
+            while len(batch) < MOST_TOGETHER and self._together is not one_by_one:
+                try:
+                    more = self._calls.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:  # closing: this batch is the last
+                    stopping = True
+                    break
+                batch.append(more)
+            outcomes = self._together([call for _, _, call in batch])
+            for (loop, future, _), (result, error) in zip(batch, outcomes, strict=True):
+                try:
+                    loop.call_soon_threadsafe(_settle, future, result, error)
+                except RuntimeError:  # the loop is closed: nobody waits for it any more
+                    pass
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:

@@ -39,7 +39,7 @@ from pyfiledrop.core.coordination import INSTANCE_GRACE
 from pyfiledrop.core.interfaces import ChunkStart, Held, Listing, Page, Reserve, Summary
 from pyfiledrop.core.model import Content, Layout, State, Upload, content_key
 from pyfiledrop.meta import accounts_sql as acc
-from pyfiledrop.meta.lanes import Lane
+from pyfiledrop.meta.lanes import Lane, Outcome, one_by_one
 from pyfiledrop.meta.listing import listing_sql, page_of
 from pyfiledrop.meta.migrations import Migration, migrations
 from pyfiledrop.meta.rows import (
@@ -161,7 +161,7 @@ class SQLiteMetaStore:
         self._writer = _connect(path)
         self._writer.execute("PRAGMA journal_mode=WAL")
         migrate(self._writer)
-        self._write_lane = Lane(1, "sqlite-writer")
+        self._write_lane = Lane(1, "sqlite-writer", together=self._in_one_transaction)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._read_lane = Lane(READERS, "sqlite-reader")
@@ -204,8 +204,38 @@ class SQLiteMetaStore:
         finally:
             db.close()
 
+    def _in_one_transaction(self, calls: list[Callable[[], Any]]) -> list[Outcome]:
+        """The writes waiting at once, in one transaction (one append to the WAL): each in a
+        savepoint, so one that fails is undone alone and tells its caller; when the transaction
+        itself fails (the lock not had in time, a full disk), nothing is written and every
+        caller is told."""
+        if len(calls) == 1:
+            return one_by_one(calls)
+        db = self._writer
+        outcomes: list[Outcome] = []
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            for call in calls:
+                db.execute("SAVEPOINT one")
+                try:
+                    outcomes.append((call(), None))
+                except Exception as exc:
+                    db.execute("ROLLBACK TO one")
+                    outcomes.append((None, exc))
+                db.execute("RELEASE one")
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            return [(None, exc)] * len(calls)
+        return outcomes
+
     @staticmethod
     def _transaction(db: sqlite3.Connection, work: Callable[[], T]) -> T:
+        """`work` as one transaction, or as part of the one it is already in (a savepoint of
+        `_in_one_transaction`, which undoes it if it raises)."""
+        if db.in_transaction:
+            return work()
         db.execute("BEGIN IMMEDIATE")
         try:
             result = work()
