@@ -12,6 +12,7 @@ that is full (or a store that is unavailable) when a file is finished leaves the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections import OrderedDict
 from collections.abc import Coroutine
@@ -130,7 +131,7 @@ class Finisher:
             moved = await self.move(upload_id, State.RECEIVING, State.ASSEMBLING, layout=layout)
             return await self._assemble(moved, sha256) if moved else None
         finally:
-            await self.meta.release(name, holder)
+            self._let_go(name, holder)
             self._notify()
 
     async def resume(self, upload_id: str) -> None:
@@ -144,8 +145,18 @@ class Finisher:
             if current is not None and current.state == State.ASSEMBLING:
                 await self._assemble(current, None)
         finally:
-            await self.meta.release(name, holder)
+            self._let_go(name, holder)
             self._notify()
+
+    def _let_go(self, name: str, holder: str) -> None:
+        """Give the claim back without the request waiting for it: one trip to the store less
+        per finish. Should that fail, its lease runs out."""
+
+        async def release() -> None:
+            with contextlib.suppress(errors.UploadError, OSError):
+                await self.meta.release(name, holder)
+
+        self.track(release())
 
     async def _assemble(self, upload: Upload, digest: str | None) -> Upload | None:
         """Finish an assembling upload; the upload once moved to complete or failed."""
