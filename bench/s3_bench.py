@@ -20,7 +20,8 @@ Measured (1 MB = 10^6 bytes):
                     16 MiB uploads. Idle is the RSS after one request, before them
 
 The store is warmed up first (its first upload allocates volumes); the ceiling and the 8 MiB run
-are each the best of --repeat runs.
+alternate for --repeat rounds, since the store slows as it fills (a run straight after another
+was up to a quarter slower here), and each figure is the median of its runs.
 
 Run from the repository root:
     python bench/s3_bench.py [--size-mib 1024] [--no-small] [--repeat 2] [--held 64]
@@ -40,7 +41,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -199,14 +199,16 @@ class CPUs:
         return ", ".join(f"{name} {seconds / gib:.1f}" for name, seconds in spent.items())
 
 
-def best(results: Iterable[Result]) -> Result:
-    """The fastest of the runs; each is printed as it ends (to stderr), the spread being part of
-    the figure."""
-    runs = []
-    for r in results:
-        print(f"  run: {r.label} {r.mbps:.0f} MB/s, {r.note}; CPU s/GiB {r.cpu}", file=sys.stderr)
-        runs.append(r)
-    return min(runs, key=lambda r: r.seconds)
+def shown(run: Result) -> Result:
+    """`run`, printed as it ends (to stderr): the spread is part of the figure."""
+    print(
+        f"  run: {run.label} {run.mbps:.0f} MB/s, {run.note}; CPU s/GiB {run.cpu}", file=sys.stderr
+    )
+    return run
+
+
+def median(runs: list[Result]) -> Result:
+    return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
 
 
 def measure_boto3(store: SeaweedFS, path: Path, size: int) -> Result:
@@ -320,7 +322,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--no-small", action="store_true", help="skip the 1 MB chunk run on S3")
-    parser.add_argument("--repeat", type=int, default=2, help="best of N: ceiling and @8 MiB")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of ceiling and @8 MiB")
     parser.add_argument("--held", type=int, default=64, help="requests held at once (0: none)")
     parser.add_argument("--only-held", action="store_true", help="only the held measurements")
     args = parser.parse_args()
@@ -348,12 +350,18 @@ def main() -> None:
                 print("\n".join(held))
                 return
             hashed = measure_hash_by_download(store, path, size)  # also warms the store up
-            results.append(best(measure_boto3(store, path, size) for _ in range(args.repeat)))
-            results.append(best(
-                measure_server("pyfiledrop s3 @8 MiB", work / f"s3-{n}", path, size, 8 * MIB,
-                               sha, s3(f"big-{n}"), env, store)
-                for n in range(args.repeat)
-            ))  # fmt: skip
+            ceilings: list[Result] = []
+            ours: list[Result] = []
+            for n in range(args.repeat):  # alternating: the store slows as it fills
+                ceilings.append(shown(measure_boto3(store, path, size)))
+                ours.append(shown(measure_server(
+                    "pyfiledrop s3 @8 MiB", work / f"s3-{n}", path, size, 8 * MIB, sha,
+                    s3(f"big-{n}"), env, store,
+                )))  # fmt: skip
+            print("  ratios by round: " + ", ".join(
+                f"{o.mbps / c.mbps:.2f}" for c, o in zip(ceilings, ours, strict=True)
+            ), file=sys.stderr)  # fmt: skip
+            results += [median(ceilings), median(ours)]
             if not args.no_small:
                 small = s3("small")
                 results.append(
