@@ -13,6 +13,7 @@ import pytest
 
 from pyfiledrop import errors
 from pyfiledrop.core.cleanup import Removed
+from pyfiledrop.core.interfaces import StorageUnavailable
 from pyfiledrop.core.model import Layout, State, Upload, content_key
 from pyfiledrop.core.receiving import Declared
 from pyfiledrop.core.service import UploadService
@@ -252,5 +253,51 @@ def test_the_same_bytes_finished_at_once_by_two_processes_are_stored_once(rig: R
             await a.delete(one)
             await b.delete(two)
             assert await files_held(rig, a) == []
+
+    drive(rig, go)
+
+
+def test_a_copy_that_lost_the_race_and_was_cut_short_is_removed_when_its_finish_resumes(
+    rig: Rig,
+) -> None:
+    """Two uploads of the same bytes place their copies at once; on S3 the loser's finish is
+    cut short after its copy was placed (under its own id, its marker gone) but before it
+    removed it. When the sweep resumes that finish, the losing copy goes: only the winner's
+    file is left (it used to stay for ever, taken for a finished file)."""
+
+    async def go() -> None:
+        a, b = await rig.started(), await rig.started()
+        storage: Any = b._storage
+        real_place, real_remove = storage.place, storage.remove
+        entered, go_on = asyncio.Event(), asyncio.Event()
+        cut: list[str] = []
+
+        async def place_later(upload_id: str, key: str) -> str:
+            entered.set()  # b has held the content as absent: a places it meanwhile
+            await go_on.wait()
+            return await real_place(upload_id, key)
+
+        async def remove_cut_short(key: str) -> None:
+            if not cut:
+                cut.append(key)
+                raise StorageUnavailable("cut short")  # stays assembling
+            await real_remove(key)
+
+        storage.place, storage.remove = place_later, remove_cut_short
+        loser = asyncio.ensure_future(chunked(b, [0, 1, 2]))
+        await asyncio.wait_for(entered.wait(), 60)
+        winner = await chunked(a, [0, 1, 2])
+        assert winner.state == State.COMPLETE
+        go_on.set()
+        left = await loser
+        # On local disk both copies are renamed onto the content's key: nothing to remove.
+        assert bool(cut) == (b.local_files is None)
+        if cut:
+            assert left.state == State.ASSEMBLING, "the loser's finish was cut short"
+            await b.finisher.sweep()
+        done = await b.refresh(left)
+        assert done.state == State.COMPLETE
+        assert done.storage_key == winner.storage_key == placed(a, winner)
+        assert await files_held(rig, a) == [placed(a, winner)]
 
     drive(rig, go)

@@ -58,14 +58,20 @@ class Contents:
                 pause = min(pause * 2, 0.5)
         return held
 
-    async def place(self, upload_id: str, content: Content, held: Held) -> str:
+    async def place(
+        self, upload_id: str, content: Content, held: Held, resumed: bool = False
+    ) -> str:
         """Put the upload's sealed bytes where `held` says: nowhere if the content's file is in
         place (they are discarded), else where the storage places them; the key of the
-        content's file. Idempotent, as the storage calls are."""
+        content's file. Idempotent, as the storage calls are. `resumed`: an earlier attempt
+        held the content, and may have placed a copy that another upload's then outran."""
         if held == Held.PRESENT:
             await self.storage.discard(upload_id)  # (never a placed file: a finish resumed)
             found = await self.meta.content(content.sha256)
-            return (found or content).key
+            key = (found or content).key
+            if resumed and key != upload_id:  # placed under its own id (S3), then cut short
+                await self.storage.remove(upload_id)  # before it removed that losing copy
+            return key
         key = await self.storage.place(upload_id, content.key)
         recorded = await self.meta.content_placed(content.sha256, key)
         if recorded != key:  # another upload's copy was recorded first: ours is scratch

@@ -175,7 +175,8 @@ class Finisher:
             else:
                 content = Content(upload.content, upload.layout.size)
             held = await self.contents.hold(upload_id, content)
-            key = await self.contents.place(upload_id, content, held)
+            resumed = upload.content is not None
+            key = await self.contents.place(upload_id, content, held, resumed)
         except errors.UploadError as exc:
             if exc.kind is errors.NOT_FOUND:
                 return None  # deleted meanwhile: nothing to finish
