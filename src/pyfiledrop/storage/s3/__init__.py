@@ -71,8 +71,9 @@ bytes stored now or raises OSError, never a stale copy. Staging objects are read
 store. When the digest could not follow (no room came in time, or another process received the
 chunks), `seal` downloads the finished object once and hashes it (bench/s3_bench.py measures
 both); the upload's copies are then dropped at once, not kept for a digest that cannot finish
-(cache.py). So `cache_bytes` of part bytes are in memory, plus a chunk per upload whose digest
-reads it next (never beyond twice `cache_bytes`), `STREAM_ALLOWANCE` and a pipe per request.
+(cache.py). So the part bytes in memory stay within `cache_bytes` and one chunk (the one a
+digest reads next), never beyond twice `cache_bytes`; plus `STREAM_ALLOWANCE` and a pipe per
+request.
 
 Failure modes:
 - The store unreachable, refusing the credentials, the bucket gone, or answering 5xx: every call

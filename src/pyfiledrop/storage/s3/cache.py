@@ -121,6 +121,7 @@ class Cache:
             if uid == upload_id and start < end and held.start < old.start + len(old.data):
                 self._drop(uid, start)
         if upload_id in self._lost:
+            self._free()  # its room is given back
             return
         self._items[(upload_id, held.start)] = held
         self._bytes += len(held.data)
