@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pyfiledrop import errors
+from pyfiledrop.meta import sqlite as sqlite_store
 from pyfiledrop.meta.sqlite import SQLiteMetaStore
 
 
@@ -63,3 +64,40 @@ def test_writes_waiting_at_once_commit_together_and_a_failing_one_is_undone_alon
         await store.close()
 
     asyncio.run(run())
+
+
+def test_when_the_shared_transaction_cannot_begin_every_write_in_it_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the write lock past the busy timeout: the three writes waiting
+    together all fail, none is written, and the next write goes through once the lock is free."""
+    monkeypatch.setattr(sqlite_store, "BUSY_TIMEOUT", 0.2)
+    path = tmp_path / "meta.sqlite3"
+    store = SQLiteMetaStore(path)
+    busy = threading.Event()
+    other = sqlite3.connect(path, isolation_level=None)
+
+    def insert(value: str) -> object:
+        return lambda db: db.execute("INSERT INTO t VALUES (?)", (value,)).rowcount
+
+    async def run() -> None:
+        await store._write(lambda db: db.execute("CREATE TABLE t (x TEXT)"))
+        blocker = asyncio.ensure_future(store._write(lambda db: busy.wait(5)))
+        await asyncio.sleep(0.05)
+        writes = [asyncio.ensure_future(store._write(insert(v))) for v in "abc"]  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        other.execute("BEGIN IMMEDIATE")  # another process takes the lock meanwhile
+        busy.set()
+        await blocker
+        outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        assert all(isinstance(o, errors.UploadError) for o in outcomes), outcomes
+        other.execute("ROLLBACK")
+        assert await store._write(insert("d")) == 1  # type: ignore[arg-type]
+        rows = [r[0] for r in other.execute("SELECT x FROM t")]
+        assert rows == ["d"]
+        await store.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        other.close()
