@@ -364,32 +364,12 @@ def main() -> None:
             results += [median(ceilings), median(ours)]
             if not args.no_small:
                 small = s3("small")
-                results.append(
-                    measure_server(
-                        "pyfiledrop s3 @1 MB",
-                        work / "s3small",
-                        path,
-                        size,
-                        MB,
-                        sha,
-                        small,
-                        env,
-                        store,
-                    )  # fmt: skip
-                )
-            results.append(
-                measure_server(
-                    "pyfiledrop disk @8 MiB",
-                    work / "disk",
-                    path,
-                    size,
-                    8 * MIB,
-                    sha,
-                    [],
-                    {},
-                    store,
-                )  # fmt: skip
-            )
+                results.append(measure_server(
+                    "pyfiledrop s3 @1 MB", work / "s3small", path, size, MB, sha, small, env, store
+                ))  # fmt: skip
+            results.append(measure_server(
+                "pyfiledrop disk @8 MiB", work / "disk", path, size, 8 * MIB, sha, [], {}, store
+            ))  # fmt: skip
             results.append(hashed)
         finally:
             store.stop()

@@ -46,6 +46,7 @@ class Lane:
 
     def __init__(self, threads: int, name: str, together: Together = one_by_one) -> None:
         self._together = together
+        self._most = 1 if together is one_by_one else MOST_TOGETHER  # calls taken at once
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True)
@@ -71,7 +72,7 @@ class Lane:
         stopping = False
         while not stopping and (queued := self._calls.get()) is not None:
             batch = [queued]
-            while len(batch) < MOST_TOGETHER and self._together is not one_by_one:
+            while len(batch) < self._most:
                 try:
                     more = self._calls.get_nowait()
                 except queue.Empty:

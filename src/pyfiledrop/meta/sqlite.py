@@ -15,7 +15,7 @@ Threads: every statement runs off the event loop. Writes go through one writer t
 connection, `BEGIN IMMEDIATE` around multi-statement steps, so they are serialised within the
 process; other processes wait up to `BUSY_TIMEOUT` for the file lock). The writes that wait
 for the writer at once are committed as one transaction, each in its own savepoint: under load
-the commits, not the writes, were the writer's work. Reads go to a small pool
+that is one commit for many writes. Reads go to a small pool
 of reader threads with their own connections, which WAL lets read while a write is under way.
 The writer never fsyncs (synchronous=NORMAL: a commit is one append to the WAL); a checkpoint
 thread copies the WAL into the database and syncs it, so a slow disk delays only that thread.

@@ -112,8 +112,8 @@ class Cache:
         self._freed = asyncio.Event()
 
     def put(self, upload_id: str, held: Held, reserved: int = 0) -> None:
-        """Keep `held`, whose writer had reserved `reserved` bytes for it, dropping the oldest
-        copies if need be."""
+        """Keep `held`, whose writer had reserved `reserved` bytes for it, dropping copies of
+        staged bytes if the budget is passed (and the oldest of any, beyond twice it)."""
         self._reserved -= reserved
         self._coming.pop((upload_id, held.start), None)
         end = held.start + len(held.data)
